@@ -1,0 +1,154 @@
+//! The event log's vocabulary: who acted, and what changed from what to what.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    Agent,
+    Customer,
+    /// Rapport itself: timers, automations, imports, the CLI.
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Customer => "customer",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Agent, Self::Customer, Self::System]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Who did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<i64>,
+}
+
+impl Actor {
+    pub const SYSTEM: Actor = Actor {
+        kind: ActorKind::System,
+        id: None,
+    };
+
+    pub fn agent(id: i64) -> Self {
+        Self {
+            kind: ActorKind::Agent,
+            id: Some(id),
+        }
+    }
+
+    pub fn customer(id: i64) -> Self {
+        Self {
+            kind: ActorKind::Customer,
+            id: Some(id),
+        }
+    }
+}
+
+/// What happened. The string form (`ticket.created`) is what the log stores and what webhooks
+/// and the API show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    TicketCreated,
+    /// One field of a ticket changed; the data names the field with its before and after.
+    TicketChanged,
+    MessageAdded,
+    CustomerCreated,
+    CustomerChanged,
+    OrganizationCreated,
+    AgentCreated,
+    AgentPasswordSet,
+    TokenCreated,
+    TeamCreated,
+    InboxCreated,
+    FieldCreated,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 12] = [
+        Self::TicketCreated,
+        Self::TicketChanged,
+        Self::MessageAdded,
+        Self::CustomerCreated,
+        Self::CustomerChanged,
+        Self::OrganizationCreated,
+        Self::AgentCreated,
+        Self::AgentPasswordSet,
+        Self::TokenCreated,
+        Self::TeamCreated,
+        Self::InboxCreated,
+        Self::FieldCreated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TicketCreated => "ticket.created",
+            Self::TicketChanged => "ticket.changed",
+            Self::MessageAdded => "message.added",
+            Self::CustomerCreated => "customer.created",
+            Self::CustomerChanged => "customer.changed",
+            Self::OrganizationCreated => "organization.created",
+            Self::AgentCreated => "agent.created",
+            Self::AgentPasswordSet => "agent.password_set",
+            Self::TokenCreated => "token.created",
+            Self::TeamCreated => "team.created",
+            Self::InboxCreated => "inbox.created",
+            Self::FieldCreated => "custom_field.created",
+        }
+    }
+}
+
+/// One field's change, recorded in the event log with both values so history reads without
+/// replaying anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Change {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+impl Change {
+    pub fn new(field: impl Into<String>, before: impl Serialize, after: impl Serialize) -> Self {
+        Self {
+            field: field.into(),
+            before: serde_json::to_value(before).unwrap_or(Value::Null),
+            after: serde_json::to_value(after).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_distinct_dotted_names() {
+        let names: std::collections::HashSet<_> =
+            EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        assert!(names.iter().all(|n| n.contains('.')));
+    }
+
+    #[test]
+    fn changes_keep_both_values() {
+        let c = Change::new("status", "open", "solved");
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"field":"status","before":"open","after":"solved"})
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! Rapport's domain: the rules of customer service as pure code.
+//!
+//! Architecture invariant: this crate does no I/O — no database, no network, no clock reads, no
+//! async. Everything here can be tested with plain values, and every channel and store is an
+//! adapter around it.
+
+pub mod access;
+pub mod contact;
+pub mod event;
+pub mod fields;
+pub mod tags;
+pub mod ticket;
+pub mod time;
+pub mod update;
+
+pub use access::{Permission, Role};
+pub use contact::{Channel, Formality, Preferences};
+pub use event::{Actor, ActorKind, Change, EventKind};
+pub use fields::{FieldError, FieldType};
+pub use ticket::{MessageKind, Priority, TicketRef, TicketStatus};
+pub use time::Millis;
+
+/// A value a user or the network sent that breaks a domain rule. `field` names what was wrong
+/// (a JSON field, a CLI flag, a config key) so the adapter can say it precisely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct Invalid {
+    pub field: String,
+    pub problem: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
