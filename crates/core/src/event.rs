@@ -73,12 +73,13 @@ pub enum EventKind {
     AgentPasswordSet,
     TokenCreated,
     TeamCreated,
+    TeamMemberAdded,
     InboxCreated,
     FieldCreated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -89,6 +90,7 @@ impl EventKind {
         Self::AgentPasswordSet,
         Self::TokenCreated,
         Self::TeamCreated,
+        Self::TeamMemberAdded,
         Self::InboxCreated,
         Self::FieldCreated,
     ];
@@ -105,6 +107,7 @@ impl EventKind {
             Self::AgentPasswordSet => "agent.password_set",
             Self::TokenCreated => "token.created",
             Self::TeamCreated => "team.created",
+            Self::TeamMemberAdded => "team.member_added",
             Self::InboxCreated => "inbox.created",
             Self::FieldCreated => "custom_field.created",
         }

@@ -223,6 +223,25 @@ pub fn validate_body(field: &str, body: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The status a ticket moves to when a message arrives: the customer writing reopens a
+/// pending or solved ticket; our first public reply takes a new ticket to open. A closed
+/// ticket takes no more messages (the channel opens a follow-up instead).
+pub fn status_after_message(
+    current: TicketStatus,
+    kind: MessageKind,
+) -> Result<TicketStatus, Invalid> {
+    use TicketStatus::*;
+    match (current, kind) {
+        (Closed, _) => Err(Invalid::new(
+            "ticket",
+            "the ticket is closed and takes no more messages; open a follow-up ticket",
+        )),
+        (Pending | Solved, MessageKind::Customer) => Ok(Open),
+        (New, MessageKind::Reply) => Ok(Open),
+        (status, _) => Ok(status),
+    }
+}
+
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub(crate) fn names<const N: usize>(all: [&str; N]) -> String {
@@ -302,6 +321,19 @@ mod tests {
             assert_eq!(TicketRef::parse(bad), None, "{bad}");
         }
         assert_eq!(TicketRef(10234).to_string(), "R-10234");
+    }
+
+    #[test]
+    fn messages_move_tickets_the_way_people_expect() {
+        use MessageKind::*;
+        use TicketStatus::*;
+        assert_eq!(status_after_message(Solved, Customer), Ok(Open));
+        assert_eq!(status_after_message(Pending, Customer), Ok(Open));
+        assert_eq!(status_after_message(New, Reply), Ok(Open));
+        assert_eq!(status_after_message(New, Note), Ok(New));
+        assert_eq!(status_after_message(Pending, Note), Ok(Pending));
+        assert_eq!(status_after_message(OnHold, Customer), Ok(OnHold));
+        assert!(status_after_message(Closed, Customer).is_err());
     }
 
     #[test]

@@ -1,1 +1,184 @@
+//! Rapport's persistence. One [`Store`] trait, two backends:
+//!
+//! - SQLite (the default): WAL, one writer connection fed by a group-commit queue so many
+//!   concurrent requests share one durable commit, plus a pool of readers.
+//! - PostgreSQL (for several nodes): a connection pool, one transaction per write.
+//!
+//! Both backends compile the same query code (`shared.rs`, included into each backend module
+//! with its own `Db` type), so the SQL that is identical is written once; what differs
+//! (full-text search, the write path, connection setup) lives in the backend's own file.
+//!
+//! Architecture invariant: every write appends its events in the same transaction, so the
+//! event log is the complete history and audit trail.
 
+mod error;
+pub mod model;
+mod postgres;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use rapport_core::fields::FieldDef;
+use rapport_core::update::TicketPatch;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+    /// Flushes and closes connections.
+    async fn close(&self);
+
+    // Agents, tokens, sessions
+    async fn create_agent(&self, ctx: Ctx, new: NewAgent) -> Result<Agent>;
+    async fn agent(&self, id: i64) -> Result<Agent>;
+    async fn agent_login(&self, email: &str) -> Result<Option<AgentLogin>>;
+    async fn list_agents(&self) -> Result<Vec<Agent>>;
+    async fn set_agent_password(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        password_hash: String,
+    ) -> Result<()>;
+    async fn create_api_token(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenInfo>;
+    /// Revokes the agent's unrevoked tokens with this name; returns how many.
+    async fn revoke_api_tokens(&self, ctx: Ctx, agent_id: i64, name: &str) -> Result<u64>;
+    /// The active agent a live token belongs to.
+    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<Agent>>;
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        agent_id: i64,
+        at: rapport_core::Millis,
+        expires_at: rapport_core::Millis,
+    ) -> Result<()>;
+    async fn session_agent(
+        &self,
+        id_hash: &str,
+        now: rapport_core::Millis,
+    ) -> Result<Option<Agent>>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+
+    // Teams, inboxes, custom fields, settings
+    async fn create_team(&self, ctx: Ctx, name: &str, description: &str) -> Result<Team>;
+    async fn add_team_member(&self, ctx: Ctx, team_id: i64, agent_id: i64) -> Result<()>;
+    async fn list_teams(&self) -> Result<Vec<Team>>;
+    async fn create_inbox(
+        &self,
+        ctx: Ctx,
+        name: &str,
+        address: &str,
+        team_id: Option<i64>,
+    ) -> Result<Inbox>;
+    async fn list_inboxes(&self) -> Result<Vec<Inbox>>;
+    async fn create_custom_field(&self, ctx: Ctx, def: FieldDef) -> Result<FieldDef>;
+    async fn list_custom_fields(&self) -> Result<Vec<FieldDef>>;
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    // Organisations and customers
+    async fn create_organization(
+        &self,
+        ctx: Ctx,
+        new: NewOrganization,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Organization>>;
+    async fn organization(&self, id: i64) -> Result<Organization>;
+    async fn list_organizations(&self, page: PageRequest) -> Result<Page<Organization>>;
+    async fn create_customer(
+        &self,
+        ctx: Ctx,
+        new: NewCustomer,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Customer>>;
+    async fn customer(&self, id: i64) -> Result<Customer>;
+    async fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Customer>>;
+    async fn update_customer(&self, ctx: Ctx, id: i64, patch: CustomerPatch) -> Result<Customer>;
+
+    // Tickets, messages, events
+    async fn create_ticket(
+        &self,
+        ctx: Ctx,
+        new: NewTicket,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Ticket>>;
+    async fn ticket(&self, id: i64) -> Result<Ticket>;
+    async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest) -> Result<Page<Ticket>>;
+    async fn update_ticket(&self, ctx: Ctx, id: i64, patch: TicketPatch) -> Result<Ticket>;
+    async fn add_message(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        new: NewMessage,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Message>>;
+    async fn list_messages(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Message>>;
+    async fn list_events(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Event>>;
+    async fn list_tags(&self) -> Result<Vec<TagCount>>;
+    /// Tickets whose subject or any public message matches all words of `query`, best first.
+    async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>>;
+}
+
+/// Opens the store a URL names (`sqlite://path` or `postgres://…`) and brings its schema up
+/// to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL '{}': use sqlite://PATH or postgres://…",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A database URL with any password replaced, safe to log or print.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_show_in_urls() {
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://bob@db/x"), "postgres://bob@db/x");
+        assert_eq!(redact_url("sqlite://data/r.db"), "sqlite://data/r.db");
+    }
+}

@@ -1,0 +1,146 @@
+//! Fresh databases for tests: a temporary SQLite file, or a uniquely named PostgreSQL
+//! database on the server at `RAPPORT_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! dropped afterwards. When `CI=true`, an unreachable PostgreSQL fails the test instead of
+//! skipping it.
+
+use crate::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("RAPPORT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+impl TestDb {
+    /// A temporary directory for files a test makes; removed by `finish`.
+    pub fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(unique_name("rapport-test"));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        dir
+    }
+
+    pub async fn sqlite() -> Self {
+        let dir = Self::temp_dir();
+        let url = format!("sqlite://{}", dir.join("rapport.db").display());
+        let store = crate::open(&url).await.expect("open SQLite test database");
+        Self {
+            store,
+            url,
+            cleanup: Cleanup::Dir(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a note on stderr) when the server cannot
+    /// be reached outside CI.
+    pub async fn postgres() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = postgres_admin_url();
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) if !required() => {
+                eprintln!(
+                    "skipping PostgreSQL test: {} unreachable ({e})",
+                    crate::redact_url(&admin_url)
+                );
+                return None;
+            }
+            Err(e) => panic!(
+                "CI=true requires PostgreSQL at {}: {e}",
+                crate::redact_url(&admin_url)
+            ),
+        };
+        let name = unique_name("rapport_test");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("RAPPORT_TEST_POSTGRES must end with /DATABASE"),
+        };
+        let store = crate::open(&url)
+            .await
+            .expect("open PostgreSQL test database");
+        Some(Self {
+            store,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    /// Closes the store and removes the database.
+    pub async fn finish(self) {
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// Generates, for each named async test function taking `Arc<dyn Store>`, a module with a
+/// `sqlite` and a `postgres` test that run it on a fresh database.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite().await;
+                super::$name(db.store.clone()).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::testing::TestDb::postgres().await {
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            }
+        }
+    )*};
+}

@@ -1,0 +1,974 @@
+//! The store's story, told once and run on SQLite and PostgreSQL.
+
+use rapport_core::contact::Tier;
+use rapport_core::fields::{FieldDef, FieldType};
+use rapport_core::update::TicketPatch;
+use rapport_core::{Actor, Channel, MessageKind, Millis, Priority, Role, TicketStatus};
+use rapport_store::*;
+use serde_json::json;
+use std::sync::Arc;
+
+type S = Arc<dyn Store>;
+
+const T0: i64 = 1_790_000_000_000;
+
+fn ctx(at: i64) -> Ctx {
+    Ctx {
+        actor: Actor::SYSTEM,
+        at: Millis(at),
+    }
+}
+
+fn agent_ctx(agent: i64, at: i64) -> Ctx {
+    Ctx {
+        actor: Actor::agent(agent),
+        at: Millis(at),
+    }
+}
+
+fn new_ticket(subject: &str, email: &str) -> NewTicket {
+    NewTicket {
+        subject: subject.into(),
+        requester: Requester {
+            email: email.into(),
+            name: Some("Ann Lee".into()),
+        },
+        body: "My router keeps dropping the connection every evening.".into(),
+        channel: Channel::Api,
+        priority: Priority::Normal,
+        status: TicketStatus::New,
+        tags: vec![],
+        inbox: None,
+        assignee_id: None,
+        team_id: None,
+        custom_fields: Default::default(),
+    }
+}
+
+async fn agent(store: &S, email: &str, role: Role) -> Agent {
+    store
+        .create_agent(
+            ctx(T0),
+            NewAgent {
+                email: email.into(),
+                name: "Sam Agent".into(),
+                role,
+                password_hash: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+async fn ticket_lifecycle(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    store
+        .create_custom_field(
+            ctx(T0),
+            FieldDef {
+                key: "order".into(),
+                label: "Order".into(),
+                field_type: FieldType::Text,
+                options: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let mut new = new_ticket("Router drops Wi-Fi", "Ann@Example.com");
+    new.tags = vec!["WiFi".into(), "router".into()];
+    new.custom_fields = json!({"order": "A-17"}).as_object().unwrap().clone();
+    let created = store
+        .create_ticket(agent_ctx(sam.id, T0), new, None)
+        .await
+        .unwrap();
+    assert!(!created.replayed);
+    let t = created.value;
+    assert!(t.id > 10_000, "ticket numbers start at 10001, got {}", t.id);
+    assert_eq!(t.reference, format!("R-{}", t.id));
+    assert_eq!(t.status, TicketStatus::New);
+    assert_eq!(t.customer.email.as_deref(), Some("ann@example.com"));
+    assert_eq!(t.customer.name, "Ann Lee");
+    assert_eq!(t.tags, vec!["router", "wifi"]);
+    assert_eq!(t.custom_fields["order"], json!("A-17"));
+    assert_eq!(t.team_id, Some(1), "the default inbox routes to its team");
+
+    // The customer's first message is on the ticket; an agent reply opens it; a note is private.
+    let reply = store
+        .add_message(
+            agent_ctx(sam.id, T0 + 1_000),
+            t.id,
+            NewMessage {
+                kind: MessageKind::Reply,
+                channel: Channel::Email,
+                body: "Hi Ann, which router model?".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert!(reply.public);
+    assert_eq!(reply.author, Actor::agent(sam.id));
+    store
+        .add_message(
+            agent_ctx(sam.id, T0 + 2_000),
+            t.id,
+            NewMessage {
+                kind: MessageKind::Note,
+                channel: Channel::Api,
+                body: "Known firmware bug".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let messages = store
+        .list_messages(t.id, PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
+    let kinds: Vec<_> = messages.iter().map(|m| (m.kind, m.public)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (MessageKind::Customer, true),
+            (MessageKind::Reply, true),
+            (MessageKind::Note, false)
+        ]
+    );
+    assert_eq!(messages[0].author.kind, rapport_core::ActorKind::Customer);
+    let t = store.ticket(t.id).await.unwrap();
+    assert_eq!(
+        t.status,
+        TicketStatus::Open,
+        "our first public reply opens a new ticket"
+    );
+    assert_eq!(t.updated_at, Millis(T0 + 2_000));
+
+    // An edit records each change with before and after.
+    let patch = TicketPatch {
+        status: Some(TicketStatus::Solved),
+        priority: Some(Priority::High),
+        assignee_id: Some(Some(sam.id)),
+        tags: Some(vec!["router".into()]),
+        custom_fields: Some(json!({"order": null}).as_object().unwrap().clone()),
+        ..Default::default()
+    };
+    let solved = store
+        .update_ticket(agent_ctx(sam.id, T0 + 3_000), t.id, patch)
+        .await
+        .unwrap();
+    assert_eq!(solved.status, TicketStatus::Solved);
+    assert_eq!(solved.solved_at, Some(Millis(T0 + 3_000)));
+    assert_eq!(solved.assignee_id, Some(sam.id));
+    assert!(solved.custom_fields.is_empty());
+    let events = store
+        .list_events(t.id, PageRequest::first(100))
+        .await
+        .unwrap()
+        .items;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds[0], "ticket.created");
+    assert!(kinds.contains(&"message.added"));
+    let status_changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.data["field"] == "status")
+        .map(|e| (e.data["before"].clone(), e.data["after"].clone()))
+        .collect();
+    assert_eq!(
+        status_changes,
+        [
+            (json!("new"), json!("open")),
+            (json!("open"), json!("solved"))
+        ]
+    );
+    let priority = events
+        .iter()
+        .find(|e| e.data["field"] == "priority")
+        .unwrap();
+    assert_eq!(priority.actor, Actor::agent(sam.id));
+    assert_eq!(priority.created_at, Millis(T0 + 3_000));
+
+    // Forbidden moves are refused and change nothing.
+    let to_new = TicketPatch {
+        status: Some(TicketStatus::New),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.update_ticket(ctx(T0 + 4_000), t.id, to_new).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let unknown_agent = TicketPatch {
+        assignee_id: Some(Some(999_999)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store
+            .update_ticket(ctx(T0 + 4_000), t.id, unknown_agent)
+            .await,
+        Err(StoreError::NotFound { what: "agent", .. })
+    ));
+    assert_eq!(
+        store
+            .list_events(t.id, PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        events.len()
+    );
+
+    // The customer writing again reopens it; once closed it takes no more messages.
+    let customer = Ctx {
+        actor: Actor::customer(t.customer.id),
+        at: Millis(T0 + 5_000),
+    };
+    store
+        .add_message(
+            customer,
+            t.id,
+            NewMessage {
+                kind: MessageKind::Customer,
+                channel: Channel::Email,
+                body: "Still broken".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.ticket(t.id).await.unwrap().status, TicketStatus::Open);
+    for status in [TicketStatus::Solved, TicketStatus::Closed] {
+        store
+            .update_ticket(
+                ctx(T0 + 6_000),
+                t.id,
+                TicketPatch {
+                    status: Some(status),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let late = store
+        .add_message(
+            customer,
+            t.id,
+            NewMessage {
+                kind: MessageKind::Customer,
+                channel: Channel::Email,
+                body: "Hello?".into(),
+            },
+            None,
+        )
+        .await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    assert!(matches!(
+        store.ticket(1).await,
+        Err(StoreError::NotFound { what: "ticket", .. })
+    ));
+}
+
+async fn bad_input_is_refused_precisely(store: S) {
+    let mut empty_subject = new_ticket("   ", "a@example.com");
+    empty_subject.subject = " ".into();
+    let err = store
+        .create_ticket(ctx(T0), empty_subject, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(i) if i.field == "subject"),
+        "{err}"
+    );
+    let err = store
+        .create_ticket(ctx(T0), new_ticket("Hi", "not-an-email"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(i) if i.field == "customer.email"),
+        "{err}"
+    );
+    let mut unknown_field = new_ticket("Hi", "a@example.com");
+    unknown_field.custom_fields = json!({"colour": "red"}).as_object().unwrap().clone();
+    let err = store
+        .create_ticket(ctx(T0), unknown_field, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(i) if i.field == "custom_fields.colour"),
+        "{err}"
+    );
+    let mut unknown_inbox = new_ticket("Hi", "a@example.com");
+    unknown_inbox.inbox = Some("Nowhere".into());
+    assert!(matches!(
+        store.create_ticket(ctx(T0), unknown_inbox, None).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Nothing of the refused requests was kept: not even the customer the first step created.
+    assert!(
+        store
+            .list_tickets(&TicketFilter::default(), PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_customers(&CustomerFilter::default(), PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn customers_and_organizations(store: S) {
+    let acme = store
+        .create_organization(
+            ctx(T0),
+            NewOrganization {
+                name: "Acme".into(),
+                tier: Tier::Enterprise,
+                contract_value_cents: 12_000_000,
+                domains: vec!["Acme.com".into()],
+                notes: String::new(),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(acme.domains, ["acme.com"]);
+    let dup = store
+        .create_organization(
+            ctx(T0),
+            NewOrganization {
+                name: "ACME".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+
+    // A new customer from the organisation's domain joins it.
+    let t = store
+        .create_ticket(ctx(T0), new_ticket("Invoice", "bob@acme.com"), None)
+        .await
+        .unwrap()
+        .value;
+    let bob = store.customer(t.customer.id).await.unwrap();
+    assert_eq!(bob.organization_id, Some(acme.id));
+    // A second ticket from the same address finds the same customer.
+    let t2 = store
+        .create_ticket(
+            ctx(T0 + 1),
+            new_ticket("Invoice again", "BOB@acme.com"),
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(t2.customer.id, bob.id);
+
+    let carol = store
+        .create_customer(
+            ctx(T0),
+            NewCustomer {
+                name: "Carol".into(),
+                emails: vec!["carol@example.org".into(), "c@example.org".into()],
+                time_zone: Some("Europe/Berlin".into()),
+                language: Some("de".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(carol.emails, ["carol@example.org", "c@example.org"]);
+    let taken = store
+        .create_customer(
+            ctx(T0),
+            NewCustomer {
+                name: "Imposter".into(),
+                emails: vec!["c@example.org".into()],
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+    assert!(
+        matches!(&taken, Err(StoreError::Conflict(m)) if m.contains("c@example.org")),
+        "{taken:?}"
+    );
+    let bad_tz = store
+        .create_customer(
+            ctx(T0),
+            NewCustomer {
+                name: "X".into(),
+                time_zone: Some("Mars/Base".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+    assert!(matches!(&bad_tz, Err(StoreError::Invalid(i)) if i.field == "time_zone"));
+
+    let patch = CustomerPatch {
+        organization_id: Some(Some(acme.id)),
+        phone: Some(Some("+49 30 1234".into())),
+        ..Default::default()
+    };
+    let carol2 = store
+        .update_customer(ctx(T0 + 10), carol.id, patch)
+        .await
+        .unwrap();
+    assert_eq!(carol2.organization_id, Some(acme.id));
+    assert_eq!(carol2.updated_at, Millis(T0 + 10));
+    let missing_org = CustomerPatch {
+        organization_id: Some(Some(424_242)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.update_customer(ctx(T0), carol.id, missing_org).await,
+        Err(StoreError::NotFound {
+            what: "organization",
+            ..
+        })
+    ));
+
+    let members = store
+        .list_customers(
+            &CustomerFilter {
+                organization_id: Some(acme.id),
+                email: None,
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = members.items.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, [bob.id, carol.id]);
+    let by_email = store
+        .list_customers(
+            &CustomerFilter {
+                organization_id: None,
+                email: Some("C@Example.org".into()),
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_email.items.len(), 1);
+    let org_tickets = store
+        .list_tickets(
+            &TicketFilter {
+                organization_id: Some(acme.id),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(org_tickets.items.len(), 2);
+}
+
+async fn idempotent_creates(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let key = |fp: &str| {
+        Some(Idempotency {
+            agent_id: sam.id,
+            key: "k-1".into(),
+            fingerprint: fp.into(),
+        })
+    };
+    let first = store
+        .create_ticket(
+            agent_ctx(sam.id, T0),
+            new_ticket("Once", "a@example.com"),
+            key("fp"),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .create_ticket(
+            agent_ctx(sam.id, T0 + 5),
+            new_ticket("Once", "a@example.com"),
+            key("fp"),
+        )
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    assert!(again.replayed);
+    assert_eq!(first.value.id, again.value.id);
+    let other = store
+        .create_ticket(
+            agent_ctx(sam.id, T0),
+            new_ticket("Different", "a@example.com"),
+            key("other"),
+        )
+        .await;
+    assert!(matches!(other, Err(StoreError::IdempotencyMismatch)));
+    let all = store
+        .list_tickets(&TicketFilter::default(), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+
+    // Concurrent retries of one request create one ticket.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let idem = Some(Idempotency {
+                agent_id: sam.id,
+                key: "k-2".into(),
+                fingerprint: "fp2".into(),
+            });
+            tokio::spawn(async move {
+                store
+                    .create_ticket(
+                        agent_ctx(sam.id, T0),
+                        new_ticket("Race", "r@example.com"),
+                        idem,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap().unwrap().value.id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        store
+            .list_tickets(&TicketFilter::default(), PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
+
+async fn lists_filter_and_page(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let team = store
+        .create_team(ctx(T0), "Billing", "Invoices")
+        .await
+        .unwrap();
+    for i in 0..25i64 {
+        let mut t = new_ticket(&format!("Ticket {i}"), &format!("c{}@example.com", i % 5));
+        t.tags = if i % 3 == 0 {
+            vec!["vip".into()]
+        } else {
+            vec![]
+        };
+        t.assignee_id = (i % 2 == 0).then_some(sam.id);
+        t.team_id = (i % 5 == 0).then_some(team.id);
+        t.status = if i % 4 == 0 {
+            TicketStatus::Pending
+        } else {
+            TicketStatus::Open
+        };
+        // Several tickets share a time, so the cursor must break ties by id.
+        store
+            .create_ticket(ctx(T0 + (i / 3) * 1_000), t, None)
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(7);
+    loop {
+        let got = store
+            .list_tickets(&TicketFilter::default(), page)
+            .await
+            .unwrap();
+        assert!(got.items.len() <= 7);
+        seen.extend(got.items.iter().map(|t| (t.updated_at, t.id)));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, each ticket exactly once");
+
+    let count = |f: TicketFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_tickets(&f, PageRequest::first(100))
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    assert_eq!(
+        count(TicketFilter {
+            tag: Some("vip".into()),
+            ..Default::default()
+        })
+        .await,
+        9
+    );
+    assert_eq!(
+        count(TicketFilter {
+            assignee: Some(AssigneeFilter::Agent(sam.id)),
+            ..Default::default()
+        })
+        .await,
+        13
+    );
+    assert_eq!(
+        count(TicketFilter {
+            assignee: Some(AssigneeFilter::Unassigned),
+            ..Default::default()
+        })
+        .await,
+        12
+    );
+    assert_eq!(
+        count(TicketFilter {
+            team_id: Some(team.id),
+            ..Default::default()
+        })
+        .await,
+        5
+    );
+    assert_eq!(
+        count(TicketFilter {
+            statuses: vec![TicketStatus::Pending],
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(TicketFilter {
+            statuses: vec![TicketStatus::Pending, TicketStatus::Open],
+            ..Default::default()
+        })
+        .await,
+        25
+    );
+    assert_eq!(
+        count(TicketFilter {
+            updated_since: Some(Millis(T0 + 7_000)),
+            ..Default::default()
+        })
+        .await,
+        4
+    );
+    let tags = store.list_tags().await.unwrap();
+    assert_eq!(
+        tags,
+        [TagCount {
+            tag: "vip".into(),
+            tickets: 9
+        }]
+    );
+}
+
+async fn search_finds_words_in_any_script(store: S) {
+    let a = store
+        .create_ticket(
+            ctx(T0),
+            new_ticket("Refund for order 1234", "a@example.com"),
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    let mut cyr = new_ticket("Проблема с оплатой", "b@example.com");
+    cyr.body = "Не могу оплатить счёт картой".into();
+    let b = store.create_ticket(ctx(T0), cyr, None).await.unwrap().value;
+    let hits = store.search("refund", 10).await.unwrap();
+    assert_eq!(hits.iter().map(|h| h.ticket.id).collect::<Vec<_>>(), [a.id]);
+    assert!(hits[0].snippet.contains("[Refund]"), "{}", hits[0].snippet);
+    assert_eq!(
+        store.search("оплатить", 10).await.unwrap()[0].ticket.id,
+        b.id
+    );
+    assert_eq!(
+        store.search("router evening", 10).await.unwrap()[0]
+            .ticket
+            .id,
+        a.id,
+        "message bodies are searched"
+    );
+    assert!(
+        store
+            .search("refund nonexistentword", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.search("  ", 10).await.unwrap().is_empty());
+    assert!(
+        store.search("\"-:*(", 10).await.is_ok(),
+        "query syntax characters are text"
+    );
+    // Edits keep the index in step.
+    store
+        .update_ticket(
+            ctx(T0 + 1),
+            a.id,
+            TicketPatch {
+                subject: Some("Chargeback dispute".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.search("refund", 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.search("chargeback", 10).await.unwrap()[0].ticket.id,
+        a.id
+    );
+    store
+        .add_message(
+            ctx(T0 + 2),
+            b.id,
+            NewMessage {
+                kind: MessageKind::Note,
+                channel: Channel::Api,
+                body: "escalated to payments".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.search("payments", 10).await.unwrap()[0].ticket.id,
+        b.id
+    );
+}
+
+async fn agents_tokens_and_sessions(store: S) {
+    let admin = agent(&store, "Admin@Example.com", Role::Admin).await;
+    assert_eq!(admin.email, "admin@example.com");
+    let dup = store
+        .create_agent(
+            ctx(T0),
+            NewAgent {
+                email: "admin@example.com".into(),
+                name: "X".into(),
+                role: Role::Agent,
+                password_hash: None,
+            },
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    let team = store.create_team(ctx(T0), "Support EU", "").await.unwrap();
+    store
+        .add_team_member(ctx(T0), team.id, admin.id)
+        .await
+        .unwrap();
+    store
+        .add_team_member(ctx(T0), team.id, admin.id)
+        .await
+        .unwrap();
+    assert_eq!(store.agent(admin.id).await.unwrap().team_ids, [team.id]);
+    let teams = store.list_teams().await.unwrap();
+    assert_eq!(
+        teams.iter().find(|t| t.id == team.id).unwrap().member_ids,
+        [admin.id]
+    );
+
+    store
+        .create_api_token(ctx(T0), admin.id, "ci", "hash-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.agent_by_token("hash-1").await.unwrap().map(|a| a.id),
+        Some(admin.id)
+    );
+    assert!(store.agent_by_token("hash-2").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .revoke_api_tokens(ctx(T0), admin.id, "ci")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.agent_by_token("hash-1").await.unwrap().is_none());
+
+    store
+        .create_session("s-1", admin.id, Millis(T0), Millis(T0 + 60_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_agent("s-1", Millis(T0 + 1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .session_agent("s-1", Millis(T0 + 60_001))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    store
+        .set_agent_password(ctx(T0), admin.id, "argon2-hash".into())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_agent("s-1", Millis(T0 + 1))
+            .await
+            .unwrap()
+            .is_none(),
+        "a new password ends sessions"
+    );
+    let login = store
+        .agent_login(" ADMIN@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(login.password_hash.as_deref(), Some("argon2-hash"));
+    assert!(matches!(
+        store.set_agent_password(ctx(T0), 777_777, "x".into()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let inbox = store
+        .create_inbox(ctx(T0), "Billing", "Billing@Example.com", Some(team.id))
+        .await
+        .unwrap();
+    assert_eq!(inbox.address, "billing@example.com");
+    assert!(matches!(
+        store
+            .create_inbox(ctx(T0), "billing", "x@example.com", None)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list_inboxes().await.unwrap().len(), 2);
+    store.set_setting("demo", "1").await.unwrap();
+    store.set_setting("demo", "2").await.unwrap();
+    assert_eq!(store.setting("demo").await.unwrap().as_deref(), Some("2"));
+}
+
+async fn concurrent_tickets_from_one_new_customer_make_one_customer(store: S) {
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create_ticket(
+                        ctx(T0 + i),
+                        new_ticket(&format!("Burst {i}"), "new@example.com"),
+                        None,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut customers = Vec::new();
+    for t in tasks {
+        customers.push(t.await.unwrap().unwrap().value.customer.id);
+    }
+    customers.dedup();
+    assert_eq!(customers.len(), 1);
+}
+
+async fn concurrent_writes_share_commits_without_losing_any(store: S) {
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                // Every fifth request is invalid: it must fail alone.
+                let email = if i % 5 == 0 {
+                    "broken".to_string()
+                } else {
+                    format!("c{i}@example.com")
+                };
+                store
+                    .create_ticket(ctx(T0 + i), new_ticket(&format!("Load {i}"), &email), None)
+                    .await
+            })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Invalid(_)) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((ok, refused), (160, 40));
+    let mut ids = Vec::new();
+    let mut page = PageRequest::first(200);
+    loop {
+        let got = store
+            .list_tickets(&TicketFilter::default(), page)
+            .await
+            .unwrap();
+        ids.extend(got.items.iter().map(|t| t.id));
+        match got.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 160);
+    assert_eq!(
+        store
+            .list_customers(&CustomerFilter::default(), PageRequest::first(200))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        160
+    );
+}
+
+rapport_store::on_both_backends!(
+    ticket_lifecycle,
+    bad_input_is_refused_precisely,
+    customers_and_organizations,
+    idempotent_creates,
+    lists_filter_and_page,
+    search_finds_words_in_any_script,
+    agents_tokens_and_sessions,
+    concurrent_tickets_from_one_new_customer_make_one_customer,
+    concurrent_writes_share_commits_without_losing_any,
+);
+
+#[tokio::test]
+async fn sqlite_writes_survive_a_reopen() {
+    let db = rapport_store::testing::TestDb::sqlite().await;
+    let id = db
+        .store
+        .create_ticket(ctx(T0), new_ticket("Durable", "d@example.com"), None)
+        .await
+        .unwrap()
+        .value
+        .id;
+    db.store.close().await;
+    let reopened = rapport_store::open(&db.url).await.unwrap();
+    assert_eq!(reopened.ticket(id).await.unwrap().subject, "Durable");
+    reopened.close().await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn unknown_database_urls_are_refused() {
+    for url in ["mysql://x", "sqlite://", "sqlite::memory:"] {
+        let err = rapport_store::open(url).await.err().expect("refused");
+        assert!(matches!(err, StoreError::Config(_)), "{url}: {err}");
+    }
+}
