@@ -1,1 +1,55 @@
+//! Rapport over HTTP: the JSON API under `/api/v1` (documented by the OpenAPI document it
+//! generates at `/api/v1/openapi.json`), health checks, and the auth every endpoint checks.
+//!
+//! API boundary: only this crate knows HTTP. Handlers translate requests into store calls and
+//! store errors into problem details; the rules themselves live in `rapport-core`.
 
+pub mod api;
+pub mod auth;
+pub mod extract;
+pub mod problem;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use rapport_core::Millis;
+use rapport_store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (a ticket with a long message and many fields fits easily).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// The current time as the store keeps it.
+pub fn now() -> Millis {
+    Millis(jiff::Timestamp::now().as_millisecond())
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::routes().split_for_parts();
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi_json.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(api::health::healthz))
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,118 @@
+//! `rapport admin …`: agents and tokens from the command line.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use rapport_core::{Actor, Role};
+use rapport_store::{Ctx, NewAgent, Store};
+use rapport_web::auth;
+use std::io::Read;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an agent and print their initial password (or read it with --password-stdin).
+    CreateAgent {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor, agent or light_agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an API token for an agent; the token is printed once and stored only as a hash.
+    CreateToken {
+        /// The agent's email address.
+        #[arg(long)]
+        agent: String,
+        /// A name to recognise the token by (e.g. "crm-sync").
+        #[arg(long)]
+        name: String,
+    },
+    /// Set a new password for an agent (generated and printed, or read with --password-stdin);
+    /// their sessions end.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn system() -> Ctx {
+    Ctx { actor: Actor::SYSTEM, at: rapport_web::now() }
+}
+
+pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateAgent { email, name, role, password_stdin } => {
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role: {}", e.problem))?;
+            if !role.is_staff() {
+                bail!("--role: customers are not agents; use admin, supervisor, agent or light_agent");
+            }
+            let (password, shown) = password(password_stdin)?;
+            let hash = hash(password).await?;
+            let agent = store
+                .create_agent(system(), NewAgent { email, name, role, password_hash: Some(hash) })
+                .await
+                .map_err(store_error)?;
+            println!("created agent {} <{}> with role {} (id {})", agent.name, agent.email, agent.role.as_str(), agent.id);
+            if let Some(p) = shown {
+                println!("initial password: {p}");
+            }
+            Ok(())
+        }
+        AdminCommand::CreateToken { agent, name } => {
+            let login = store.agent_login(&agent).await?.with_context(|| format!("--agent: no agent has the email {agent}"))?;
+            let token = auth::new_token();
+            store
+                .create_api_token(system(), login.agent.id, &name, &auth::token_hash(&token))
+                .await
+                .map_err(store_error)?;
+            eprintln!("API token '{name}' for {} (shown once; store it safely):", login.agent.email);
+            println!("{token}");
+            Ok(())
+        }
+        AdminCommand::ResetPassword { email, password_stdin } => {
+            let login = store.agent_login(&email).await?.with_context(|| format!("--email: no agent has the email {email}"))?;
+            let (password, shown) = password(password_stdin)?;
+            let hash = hash(password).await?;
+            store.set_agent_password(system(), login.agent.id, hash).await.map_err(store_error)?;
+            println!("password reset for {}; their sessions have ended", login.agent.email);
+            if let Some(p) = shown {
+                println!("new password: {p}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Store errors name a field; on the command line the flag is the field.
+fn store_error(e: rapport_store::StoreError) -> anyhow::Error {
+    match e {
+        rapport_store::StoreError::Invalid(i) => anyhow::anyhow!("--{}: {}", i.field, i.problem),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+/// The password to set, and the text to show when we generated it.
+fn password(from_stdin: bool) -> anyhow::Result<(String, Option<String>)> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the password from standard input")?;
+        let password = text.trim_end_matches(['\r', '\n']).to_string();
+        if password.chars().count() < 10 {
+            bail!("the password must be at least 10 characters");
+        }
+        Ok((password, None))
+    } else {
+        let generated = auth::new_secret("");
+        Ok((generated.clone(), Some(generated)))
+    }
+}
+
+async fn hash(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || auth::hash_password(&password)).await??)
+}

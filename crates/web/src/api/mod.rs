@@ -1,0 +1,92 @@
+//! The JSON API, `/api/v1`. Every handler takes a [`Caller`](crate::auth::Caller) and checks
+//! the permission its action needs before touching the store.
+
+pub mod customers;
+pub mod directory;
+pub mod health;
+pub mod search;
+pub mod tickets;
+
+use crate::AppState;
+use crate::problem::Problem;
+use axum::http::Uri;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rapport API",
+        description = "The help desk's JSON API. Authenticate with `Authorization: Bearer <token>` \
+            (create one with `rapport admin create-token`). Errors are RFC 7807 problem details. \
+            Lists use cursor pagination: pass `next_cursor` back as `cursor`. POST requests accept \
+            an `Idempotency-Key` header: a retry with the same key and body returns the first result.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+    tags(
+        (name = "tickets", description = "Tickets, their conversation and history"),
+        (name = "customers", description = "Customers and organisations"),
+        (name = "directory", description = "Agents, teams, inboxes, tags"),
+        (name = "search", description = "Full-text search"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(tickets::create_ticket, tickets::list_tickets))
+        .routes(routes!(tickets::get_ticket, tickets::update_ticket))
+        .routes(routes!(tickets::add_message, tickets::list_messages))
+        .routes(routes!(tickets::list_events))
+        .routes(routes!(customers::create_customer, customers::list_customers))
+        .routes(routes!(customers::get_customer, customers::update_customer))
+        .routes(routes!(customers::create_organization, customers::list_organizations))
+        .routes(routes!(customers::get_organization))
+        .routes(routes!(directory::list_agents))
+        .routes(routes!(directory::list_teams))
+        .routes(routes!(directory::list_inboxes))
+        .routes(routes!(directory::list_tags))
+        .routes(routes!(search::search));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(health::healthz))
+}
+
+/// A page of a list: the items and, when more follow, the cursor for the next page.
+#[derive(Serialize, ToSchema)]
+pub struct ListOf<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> ListOf<T> {
+    pub fn from_page(page: rapport_store::Page<T>) -> Self {
+        Self {
+            items: page.items,
+            next_cursor: page.next.map(crate::extract::encode_cursor),
+        }
+    }
+
+    pub fn all(items: Vec<T>) -> Self {
+        Self { items, next_cursor: None }
+    }
+}
+
+pub async fn not_found(uri: Uri) -> Problem {
+    Problem::not_found(format!("there is nothing at {}", uri.path()))
+}
