@@ -42,45 +42,87 @@ pub enum AdminCommand {
 }
 
 fn system() -> Ctx {
-    Ctx { actor: Actor::SYSTEM, at: rapport_web::now() }
+    Ctx {
+        actor: Actor::SYSTEM,
+        at: rapport_web::now(),
+    }
 }
 
 pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateAgent { email, name, role, password_stdin } => {
+        AdminCommand::CreateAgent {
+            email,
+            name,
+            role,
+            password_stdin,
+        } => {
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role: {}", e.problem))?;
             if !role.is_staff() {
-                bail!("--role: customers are not agents; use admin, supervisor, agent or light_agent");
+                bail!(
+                    "--role: customers are not agents; use admin, supervisor, agent or light_agent"
+                );
             }
             let (password, shown) = password(password_stdin)?;
             let hash = hash(password).await?;
             let agent = store
-                .create_agent(system(), NewAgent { email, name, role, password_hash: Some(hash) })
+                .create_agent(
+                    system(),
+                    NewAgent {
+                        email,
+                        name,
+                        role,
+                        password_hash: Some(hash),
+                    },
+                )
                 .await
                 .map_err(store_error)?;
-            println!("created agent {} <{}> with role {} (id {})", agent.name, agent.email, agent.role.as_str(), agent.id);
+            println!(
+                "created agent {} <{}> with role {} (id {})",
+                agent.name,
+                agent.email,
+                agent.role.as_str(),
+                agent.id
+            );
             if let Some(p) = shown {
                 println!("initial password: {p}");
             }
             Ok(())
         }
         AdminCommand::CreateToken { agent, name } => {
-            let login = store.agent_login(&agent).await?.with_context(|| format!("--agent: no agent has the email {agent}"))?;
+            let login = store
+                .agent_login(&agent)
+                .await?
+                .with_context(|| format!("--agent: no agent has the email {agent}"))?;
             let token = auth::new_token();
             store
                 .create_api_token(system(), login.agent.id, &name, &auth::token_hash(&token))
                 .await
                 .map_err(store_error)?;
-            eprintln!("API token '{name}' for {} (shown once; store it safely):", login.agent.email);
+            eprintln!(
+                "API token '{name}' for {} (shown once; store it safely):",
+                login.agent.email
+            );
             println!("{token}");
             Ok(())
         }
-        AdminCommand::ResetPassword { email, password_stdin } => {
-            let login = store.agent_login(&email).await?.with_context(|| format!("--email: no agent has the email {email}"))?;
+        AdminCommand::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let login = store
+                .agent_login(&email)
+                .await?
+                .with_context(|| format!("--email: no agent has the email {email}"))?;
             let (password, shown) = password(password_stdin)?;
             let hash = hash(password).await?;
-            store.set_agent_password(system(), login.agent.id, hash).await.map_err(store_error)?;
-            println!("password reset for {}; their sessions have ended", login.agent.email);
+            store
+                .set_agent_password(system(), login.agent.id, hash)
+                .await
+                .map_err(store_error)?;
+            println!(
+                "password reset for {}; their sessions have ended",
+                login.agent.email
+            );
             if let Some(p) = shown {
                 println!("new password: {p}");
             }
@@ -101,7 +143,9 @@ fn store_error(e: rapport_store::StoreError) -> anyhow::Error {
 fn password(from_stdin: bool) -> anyhow::Result<(String, Option<String>)> {
     if from_stdin {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("cannot read the password from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the password from standard input")?;
         let password = text.trim_end_matches(['\r', '\n']).to_string();
         if password.chars().count() < 10 {
             bail!("the password must be at least 10 characters");

@@ -22,7 +22,10 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Create { concurrency, seconds } => create(concurrency.max(1), Duration::from_secs(seconds.max(1))).await,
+        BenchCommand::Create {
+            concurrency,
+            seconds,
+        } => create(concurrency.max(1), Duration::from_secs(seconds.max(1))).await,
     }
 }
 
@@ -44,20 +47,46 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
     let dir = temp_dir("create")?;
     let url = format!("sqlite://{}", dir.0.join("rapport.db").display());
     let store = rapport_store::open(&url).await?;
-    let ctx = Ctx { actor: Actor::SYSTEM, at: rapport_web::now() };
-    let agent = store.create_agent(ctx, NewAgent { email: "bench@example.com".into(), name: "Bench".into(), role: Role::Agent, password_hash: None }).await?;
+    let ctx = Ctx {
+        actor: Actor::SYSTEM,
+        at: rapport_web::now(),
+    };
+    let agent = store
+        .create_agent(
+            ctx,
+            NewAgent {
+                email: "bench@example.com".into(),
+                name: "Bench".into(),
+                role: Role::Agent,
+                password_hash: None,
+            },
+        )
+        .await?;
     let token = auth::new_token();
-    store.create_api_token(ctx, agent.id, "bench", &auth::token_hash(&token)).await?;
+    store
+        .create_api_token(ctx, agent.id, "bench", &auth::token_hash(&token))
+        .await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rapport_web::serve(listener, rapport_web::AppState { store: store.clone() }, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(rapport_web::serve(
+        listener,
+        rapport_web::AppState {
+            store: store.clone(),
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
-    println!("bench create: {concurrency} concurrent clients for {}s against http://{addr} (SQLite, WAL, synchronous=FULL)", duration.as_secs());
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    println!(
+        "bench create: {concurrency} concurrent clients for {}s against http://{addr} (SQLite, WAL, synchronous=FULL)",
+        duration.as_secs()
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let started = Instant::now();
     let deadline = started + duration;
     let mut clients = tokio::task::JoinSet::new();
@@ -113,12 +142,23 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
     let rate = latencies.len() as f64 / elapsed;
     println!("  tickets created:  {} ({errors} errors)", latencies.len());
     println!("  throughput:       {rate:.0} tickets/s");
-    println!("  latency:          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", ms(percentile(&latencies, 0.50)), ms(percentile(&latencies, 0.99)), ms(latencies.last().copied().unwrap_or_default()));
+    println!(
+        "  latency:          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default())
+    );
 
     let baseline_for = duration.min(Duration::from_secs(5));
     let baseline = raw_sqlite_inserts(baseline_for).await?;
-    println!("  baseline:         {baseline:.0} raw single-row SQLite inserts/s (one commit each, WAL, synchronous=FULL, {}s)", baseline_for.as_secs());
-    println!("  ratio:            {:.2} (API tickets/s ÷ raw inserts/s; ≥ 1.0 means group commit beats one fsync per write)", rate / baseline.max(1e-9));
+    println!(
+        "  baseline:         {baseline:.0} raw single-row SQLite inserts/s (one commit each, WAL, synchronous=FULL, {}s)",
+        baseline_for.as_secs()
+    );
+    println!(
+        "  ratio:            {:.2} (API tickets/s ÷ raw inserts/s; ≥ 1.0 means group commit beats one fsync per write)",
+        rate / baseline.max(1e-9)
+    );
     if errors > 0 {
         anyhow::bail!("{errors} requests failed");
     }

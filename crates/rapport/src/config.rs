@@ -23,7 +23,10 @@ pub struct ConfigError {
 }
 
 fn err(key: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), problem: problem.into() }
+    ConfigError {
+        key: key.to_string(),
+        problem: problem.into(),
+    }
 }
 
 /// The file's keys mirror the environment variables without the `RAPPORT_` prefix.
@@ -48,13 +51,19 @@ pub const DEFAULT_FILE: &str = "rapport.toml";
 impl Config {
     /// Loads the configuration. `file` is an explicit `--config`; without it `rapport.toml` in
     /// the working directory is read when present. `env` looks up environment variables.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let (file_name, from_file) = read_file(file)?;
         let pick = |name: &str, from_file: Option<String>| -> Option<Setting> {
             let var = format!("RAPPORT_{}", name.to_uppercase());
             match env(&var) {
                 Some(value) => Some(Setting { key: var, value }),
-                None => from_file.map(|value| Setting { key: format!("{name} (in {file_name})"), value }),
+                None => from_file.map(|value| Setting {
+                    key: format!("{name} (in {file_name})"),
+                    value,
+                }),
             }
         };
 
@@ -65,7 +74,13 @@ impl Config {
         };
         let http = match pick("http", from_file.http) {
             Some(s) => s.value.trim().parse::<SocketAddr>().map_err(|_| {
-                err(&s.key, format!("'{}' is not a socket address (expected host:port, like 127.0.0.1:8080)", s.value))
+                err(
+                    &s.key,
+                    format!(
+                        "'{}' is not a socket address (expected host:port, like 127.0.0.1:8080)",
+                        s.value
+                    ),
+                )
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
@@ -86,7 +101,13 @@ impl Config {
             Some(s) => check_base_url(&s)?,
             None => format!("http://{http}"),
         };
-        Ok(Self { database_url, http, data_dir, log, base_url })
+        Ok(Self {
+            database_url,
+            http,
+            data_dir,
+            log,
+            base_url,
+        })
     }
 }
 
@@ -97,32 +118,53 @@ fn read_file(explicit: Option<&Path>) -> Result<(String, FileConfig), ConfigErro
         None => return Ok((DEFAULT_FILE.to_string(), FileConfig::default())),
     };
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| err("--config", format!("cannot read {name}: {e}")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| err("--config", format!("cannot read {name}: {e}")))?;
     let parsed = toml::from_str(&text).map_err(|e| err(&name, e.message().to_string()))?;
     Ok((name, parsed))
 }
 
 fn check_database_url(s: &Setting) -> Result<String, ConfigError> {
     let url = s.value.trim();
-    let ok = url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let ok = url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://");
     if !ok {
         return Err(err(
             &s.key,
-            format!("'{}' is not a supported database URL (use sqlite://PATH or postgres://USER@HOST/DB)", rapport_store::redact_url(url)),
+            format!(
+                "'{}' is not a supported database URL (use sqlite://PATH or postgres://USER@HOST/DB)",
+                rapport_store::redact_url(url)
+            ),
         ));
     }
-    if url.starts_with("sqlite:") && url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").is_empty() {
-        return Err(err(&s.key, "a SQLite URL needs a file path, like sqlite://rapport-data/rapport.db"));
+    if url.starts_with("sqlite:")
+        && url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .is_empty()
+    {
+        return Err(err(
+            &s.key,
+            "a SQLite URL needs a file path, like sqlite://rapport-data/rapport.db",
+        ));
     }
     Ok(url.to_string())
 }
 
 fn check_base_url(s: &Setting) -> Result<String, ConfigError> {
     let url = s.value.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_string()),
-        _ => Err(err(&s.key, format!("'{}' is not an http:// or https:// URL", s.value))),
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(url.to_string())
+        }
+        _ => Err(err(
+            &s.key,
+            format!("'{}' is not an http:// or https:// URL", s.value),
+        )),
     }
 }
 
@@ -132,8 +174,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let dir = std::env::temp_dir().join(format!("rapport-config-{}-{}", std::process::id(), vars.len()));
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dir = std::env::temp_dir().join(format!(
+            "rapport-config-{}-{}",
+            std::process::id(),
+            vars.len()
+        ));
         let path = file.map(|text| {
             std::fs::create_dir_all(&dir).unwrap();
             let p = dir.join(format!("{}.toml", text.len()));
@@ -167,7 +216,11 @@ mod tests {
         assert!(e.problem.contains("not a socket address"));
         let e = load(&[("RAPPORT_DATABASE_URL", "mysql://root:pw@db/x")], None).unwrap_err();
         assert_eq!(e.key, "RAPPORT_DATABASE_URL");
-        assert!(!e.problem.contains("pw"), "secrets are not echoed: {}", e.problem);
+        assert!(
+            !e.problem.contains("pw"),
+            "secrets are not echoed: {}",
+            e.problem
+        );
         let e = load(&[("RAPPORT_LOG", "loud")], None).unwrap_err();
         assert_eq!(e.key, "RAPPORT_LOG");
         let e = load(&[("RAPPORT_BASE_URL", "example.com")], None).unwrap_err();

@@ -10,8 +10,13 @@ use rand::{Rng, SeedableRng};
 use rapport_core::contact::Tier;
 use rapport_core::fields::{FieldDef, FieldType};
 use rapport_core::update::TicketPatch;
-use rapport_core::{Actor, Channel, Formality, MessageKind, Millis, Preferences, Priority, Role, TicketStatus};
-use rapport_store::{Ctx, Idempotency, NewAgent, NewCustomer, NewMessage, NewOrganization, NewTicket, Requester, Store};
+use rapport_core::{
+    Actor, Channel, Formality, MessageKind, Millis, Preferences, Priority, Role, TicketStatus,
+};
+use rapport_store::{
+    Ctx, Idempotency, NewAgent, NewCustomer, NewMessage, NewOrganization, NewTicket, Requester,
+    Store,
+};
 use rapport_web::auth;
 use std::sync::Arc;
 
@@ -31,7 +36,10 @@ pub struct Summary {
 impl Summary {
     pub fn print(&self, base_url: &str) {
         if self.added {
-            println!("  Demo data added: {} tickets, {CUSTOMERS} customers in {ORGANIZATIONS} organisations.", self.tickets);
+            println!(
+                "  Demo data added: {} tickets, {CUSTOMERS} customers in {ORGANIZATIONS} organisations.",
+                self.tickets
+            );
         } else {
             println!("  Demo data was already there; nothing added.");
         }
@@ -40,7 +48,10 @@ impl Summary {
             println!("    {email:<34} {}", role.as_str());
         }
         println!("  API token (new for this run): {}", self.token);
-        println!("  Try: curl -H 'Authorization: Bearer {}' {base_url}/api/v1/tickets?limit=5", self.token);
+        println!(
+            "  Try: curl -H 'Authorization: Bearer {}' {base_url}/api/v1/tickets?limit=5",
+            self.token
+        );
     }
 }
 
@@ -52,19 +63,84 @@ struct Person {
 }
 
 const STAFF: &[Person] = &[
-    Person { email: "ada@northwind.example", name: "Ada Lovelace", role: Role::Admin, teams: &["Support"] },
-    Person { email: "grace@northwind.example", name: "Grace Hopper", role: Role::Supervisor, teams: &["Support", "Technical"] },
-    Person { email: "katherine@northwind.example", name: "Katherine Johnson", role: Role::Supervisor, teams: &["Billing"] },
-    Person { email: "sam@northwind.example", name: "Sam Okafor", role: Role::Agent, teams: &["Support"] },
-    Person { email: "lena@northwind.example", name: "Lena Fischer", role: Role::Agent, teams: &["Support"] },
-    Person { email: "mateo@northwind.example", name: "Mateo Garcia", role: Role::Agent, teams: &["Support", "Billing"] },
-    Person { email: "yuki@northwind.example", name: "Yuki Tanaka", role: Role::Agent, teams: &["Technical"] },
-    Person { email: "omar@northwind.example", name: "Omar Haddad", role: Role::Agent, teams: &["Technical"] },
-    Person { email: "priya@northwind.example", name: "Priya Nair", role: Role::Agent, teams: &["Billing"] },
-    Person { email: "jonas@northwind.example", name: "Jonas Berg", role: Role::Agent, teams: &["Support"] },
-    Person { email: "amara@northwind.example", name: "Amara Diallo", role: Role::Agent, teams: &["Technical"] },
-    Person { email: "felix@northwind.example", name: "Felix Wagner", role: Role::LightAgent, teams: &["Shipping"] },
-    Person { email: "nora@northwind.example", name: "Nora Lindqvist", role: Role::LightAgent, teams: &["Finance"] },
+    Person {
+        email: "ada@northwind.example",
+        name: "Ada Lovelace",
+        role: Role::Admin,
+        teams: &["Support"],
+    },
+    Person {
+        email: "grace@northwind.example",
+        name: "Grace Hopper",
+        role: Role::Supervisor,
+        teams: &["Support", "Technical"],
+    },
+    Person {
+        email: "katherine@northwind.example",
+        name: "Katherine Johnson",
+        role: Role::Supervisor,
+        teams: &["Billing"],
+    },
+    Person {
+        email: "sam@northwind.example",
+        name: "Sam Okafor",
+        role: Role::Agent,
+        teams: &["Support"],
+    },
+    Person {
+        email: "lena@northwind.example",
+        name: "Lena Fischer",
+        role: Role::Agent,
+        teams: &["Support"],
+    },
+    Person {
+        email: "mateo@northwind.example",
+        name: "Mateo Garcia",
+        role: Role::Agent,
+        teams: &["Support", "Billing"],
+    },
+    Person {
+        email: "yuki@northwind.example",
+        name: "Yuki Tanaka",
+        role: Role::Agent,
+        teams: &["Technical"],
+    },
+    Person {
+        email: "omar@northwind.example",
+        name: "Omar Haddad",
+        role: Role::Agent,
+        teams: &["Technical"],
+    },
+    Person {
+        email: "priya@northwind.example",
+        name: "Priya Nair",
+        role: Role::Agent,
+        teams: &["Billing"],
+    },
+    Person {
+        email: "jonas@northwind.example",
+        name: "Jonas Berg",
+        role: Role::Agent,
+        teams: &["Support"],
+    },
+    Person {
+        email: "amara@northwind.example",
+        name: "Amara Diallo",
+        role: Role::Agent,
+        teams: &["Technical"],
+    },
+    Person {
+        email: "felix@northwind.example",
+        name: "Felix Wagner",
+        role: Role::LightAgent,
+        teams: &["Shipping"],
+    },
+    Person {
+        email: "nora@northwind.example",
+        name: "Nora Lindqvist",
+        role: Role::LightAgent,
+        teams: &["Finance"],
+    },
 ];
 
 const TEAMS: &[(&str, &str)] = &[
@@ -79,23 +155,68 @@ const INBOXES: &[(&str, &str, &str)] = &[
     ("Technical", "tech@northwind.example", "Technical"),
 ];
 
-const PRODUCTS: &[&str] = &["Router X1", "Router X2", "Mesh Kit", "Fibre Modem", "Business Gateway"];
+const PRODUCTS: &[&str] = &[
+    "Router X1",
+    "Router X2",
+    "Mesh Kit",
+    "Fibre Modem",
+    "Business Gateway",
+];
 
 const COMPANIES: &[&str] = &[
-    "Acme Logistics", "Blue Harbor Bakery", "Cobalt Dental", "Delta Architects", "Evergreen Florists", "Fjord Analytics",
-    "Granite Legal", "Helios Solar", "Iris Opticians", "Juniper Schools", "Kestrel Aviation", "Lumen Studios",
-    "Marlow Hotels", "Nimbus Cloudworks", "Orchid Clinics", "Pioneer Freight", "Quartz Accounting", "Redwood Retail",
-    "Summit Fitness", "Tidewater Marinas", "Umber Coffee", "Vantage Media", "Willow Care Homes", "Zenith Engineering",
+    "Acme Logistics",
+    "Blue Harbor Bakery",
+    "Cobalt Dental",
+    "Delta Architects",
+    "Evergreen Florists",
+    "Fjord Analytics",
+    "Granite Legal",
+    "Helios Solar",
+    "Iris Opticians",
+    "Juniper Schools",
+    "Kestrel Aviation",
+    "Lumen Studios",
+    "Marlow Hotels",
+    "Nimbus Cloudworks",
+    "Orchid Clinics",
+    "Pioneer Freight",
+    "Quartz Accounting",
+    "Redwood Retail",
+    "Summit Fitness",
+    "Tidewater Marinas",
+    "Umber Coffee",
+    "Vantage Media",
+    "Willow Care Homes",
+    "Zenith Engineering",
 ];
 
 const FIRST: &[&str] = &[
-    "Ann", "Ben", "Chloe", "David", "Elif", "Farah", "George", "Hana", "Ivan", "Julia", "Karim", "Laura", "Mikael", "Nadia",
-    "Oscar", "Paula", "Quentin", "Rosa", "Stefan", "Tara", "Umar", "Vera", "Wei", "Xenia", "Yusuf", "Zoe",
+    "Ann", "Ben", "Chloe", "David", "Elif", "Farah", "George", "Hana", "Ivan", "Julia", "Karim",
+    "Laura", "Mikael", "Nadia", "Oscar", "Paula", "Quentin", "Rosa", "Stefan", "Tara", "Umar",
+    "Vera", "Wei", "Xenia", "Yusuf", "Zoe",
 ];
 
 const LAST: &[&str] = &[
-    "Lee", "Müller", "Rossi", "Kowalski", "Nguyen", "Smith", "Jensen", "Haddad", "Silva", "Novak", "Ivanova", "Brown", "Dubois",
-    "Yilmaz", "Tanaka", "O'Brien", "Schmidt", "Costa", "Andersson", "Patel",
+    "Lee",
+    "Müller",
+    "Rossi",
+    "Kowalski",
+    "Nguyen",
+    "Smith",
+    "Jensen",
+    "Haddad",
+    "Silva",
+    "Novak",
+    "Ivanova",
+    "Brown",
+    "Dubois",
+    "Yilmaz",
+    "Tanaka",
+    "O'Brien",
+    "Schmidt",
+    "Costa",
+    "Andersson",
+    "Patel",
 ];
 
 const LANGUAGES: &[(&str, &str)] = &[
@@ -120,22 +241,132 @@ struct Scenario {
 }
 
 const SCENARIOS: &[Scenario] = &[
-    Scenario { inbox: Some("Technical"), subject: "Internet drops every evening", opening: "Since Monday our connection drops between 7 and 9 pm, several times an hour. We have restarted the {product} twice.", reply: "Thanks for the detail about the timing. I can see line errors in the evenings on our side; could you tell me whether the lights on the {product} turn red when it drops?", follow_up: "Yes, the DSL light blinks red for about a minute each time.", note: "Line profile shows CRC errors after 19:00. Possibly cabinet congestion; asked network ops.", tags: &["connectivity", "evening-drops"], priority: Priority::High },
-    Scenario { inbox: Some("Billing"), subject: "Charged twice for November", opening: "Our card was charged twice for the November invoice (order {order}). Please refund the duplicate.", reply: "You are right, I can see two payments for order {order}. I have started the refund of the duplicate; it usually reaches your card within 5 working days.", follow_up: "Thank you, can you send a confirmation for our accountant?", note: "Duplicate capture from the payment provider retry. Refund issued.", tags: &["billing", "refund"], priority: Priority::Normal },
-    Scenario { inbox: None, subject: "How do I change the Wi-Fi password?", opening: "Could you tell me how to change the Wi-Fi password on the {product}? The manual mentions an app I can't find.", reply: "Of course. Open http://192.168.1.1, sign in with the password on the sticker under the {product}, then go to Wireless > Security. The app was retired last year, sorry for the confusing manual.", follow_up: "That worked, thanks!", note: "Manual still mentions the retired app; flagged to docs.", tags: &["how-to", "wifi"], priority: Priority::Low },
-    Scenario { inbox: Some("Technical"), subject: "Router will not power on", opening: "Our {product} does not power on at all since the storm last night. No lights.", reply: "I'm sorry, that sounds like a failed power supply. As you are under warranty we will ship a replacement {product} today; it should arrive within two working days.", follow_up: "Any tracking number for the replacement?", note: "Asked Shipping for express dispatch of a {product}.", tags: &["hardware", "replacement"], priority: Priority::Urgent },
-    Scenario { inbox: Some("Billing"), subject: "Upgrade to the 500 Mbit plan", opening: "We would like to upgrade our office to the 500 Mbit plan from next month. What does it cost with our contract?", reply: "With your current contract the 500 Mbit plan is 89 EUR a month, 20 EUR more than now, from the first of next month. Shall I schedule it?", follow_up: "Yes please, go ahead.", note: "Plan change scheduled; no hardware change needed.", tags: &["plan-change", "sales"], priority: Priority::Normal },
-    Scenario { inbox: None, subject: "Moving office next month", opening: "We move to a new address on the 15th. How do we take our line with us?", reply: "Congratulations on the move! Send me the new address and I'll check availability and book an engineer for the 15th so you are not offline.", follow_up: "New address is Harbour Street 12, 2nd floor.", note: "Availability OK at new address; engineer slot requested.", tags: &["move", "installation"], priority: Priority::Normal },
-    Scenario { inbox: Some("Technical"), subject: "Very slow speeds on the mesh network", opening: "The upstairs rooms only get 5 Mbit/s on the {product}, downstairs is fine.", reply: "Thanks. Could you run the speed test at http://speed.northwind.example next to the upstairs satellite and send me a screenshot?", follow_up: "Screenshot attached: 4.8 Mbit/s next to the satellite.", note: "Satellite firmware is two versions behind; pushed update remotely.", tags: &["speed", "mesh"], priority: Priority::Normal },
-    Scenario { inbox: Some("Billing"), subject: "Invoice address is wrong", opening: "The invoices still show our old company address. Please correct it for future invoices.", reply: "Done: from the next invoice the address will read as in your message. Would you like me to re-issue the last three invoices as well?", follow_up: "Yes, the last three would be great.", note: "Address updated in billing; re-issue requested.", tags: &["billing", "invoice"], priority: Priority::Low },
-    Scenario { inbox: None, subject: "THIRD time asking: nobody has called back", opening: "This is the third time I write. You promised a callback on Tuesday and NOBODY called. Unacceptable!!", reply: "I am very sorry: we promised a call and did not make it. I own this now and will call you today at 15:00 myself.", follow_up: "OK. I'll wait for your call at 15:00.", note: "Callback missed by previous shift; customer upset. Keep ownership.", tags: &["complaint", "callback"], priority: Priority::High },
-    Scenario { inbox: Some("Technical"), subject: "Static IP address for our VPN", opening: "We need a static IP address for our office VPN on the {product}. Is that possible?", reply: "Yes, a static IPv4 address is included in your business plan. I have assigned it now; the {product} will pick it up after a restart tonight.", follow_up: "Works, VPN is up. Thanks!", note: "Static IP assigned from business pool.", tags: &["static-ip", "business"], priority: Priority::Normal },
-    Scenario { inbox: None, subject: "Cancel our contract", opening: "We are closing our shop at the end of the year and need to cancel the contract.", reply: "I'm sorry to hear you are closing. Your contract ends on 31 December without a fee; I'll send the return label for the {product}.", follow_up: "Thank you for the good service over the years.", note: "Cancellation confirmed, no early termination fee applies.", tags: &["cancellation"], priority: Priority::Normal },
-    Scenario { inbox: Some("Technical"), subject: "Outage in the whole street?", opening: "None of the shops in our street have internet since 8 am. Is there an outage?", reply: "Yes, a fibre cable was damaged by road works near you. Engineers are on site; we expect service back by 14:00 and I will update you by then either way.", follow_up: "Still down at 14:30. Any update?", note: "Part of the street outage; linked to the network incident.", tags: &["outage", "connectivity"], priority: Priority::Urgent },
+    Scenario {
+        inbox: Some("Technical"),
+        subject: "Internet drops every evening",
+        opening: "Since Monday our connection drops between 7 and 9 pm, several times an hour. We have restarted the {product} twice.",
+        reply: "Thanks for the detail about the timing. I can see line errors in the evenings on our side; could you tell me whether the lights on the {product} turn red when it drops?",
+        follow_up: "Yes, the DSL light blinks red for about a minute each time.",
+        note: "Line profile shows CRC errors after 19:00. Possibly cabinet congestion; asked network ops.",
+        tags: &["connectivity", "evening-drops"],
+        priority: Priority::High,
+    },
+    Scenario {
+        inbox: Some("Billing"),
+        subject: "Charged twice for November",
+        opening: "Our card was charged twice for the November invoice (order {order}). Please refund the duplicate.",
+        reply: "You are right, I can see two payments for order {order}. I have started the refund of the duplicate; it usually reaches your card within 5 working days.",
+        follow_up: "Thank you, can you send a confirmation for our accountant?",
+        note: "Duplicate capture from the payment provider retry. Refund issued.",
+        tags: &["billing", "refund"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: None,
+        subject: "How do I change the Wi-Fi password?",
+        opening: "Could you tell me how to change the Wi-Fi password on the {product}? The manual mentions an app I can't find.",
+        reply: "Of course. Open http://192.168.1.1, sign in with the password on the sticker under the {product}, then go to Wireless > Security. The app was retired last year, sorry for the confusing manual.",
+        follow_up: "That worked, thanks!",
+        note: "Manual still mentions the retired app; flagged to docs.",
+        tags: &["how-to", "wifi"],
+        priority: Priority::Low,
+    },
+    Scenario {
+        inbox: Some("Technical"),
+        subject: "Router will not power on",
+        opening: "Our {product} does not power on at all since the storm last night. No lights.",
+        reply: "I'm sorry, that sounds like a failed power supply. As you are under warranty we will ship a replacement {product} today; it should arrive within two working days.",
+        follow_up: "Any tracking number for the replacement?",
+        note: "Asked Shipping for express dispatch of a {product}.",
+        tags: &["hardware", "replacement"],
+        priority: Priority::Urgent,
+    },
+    Scenario {
+        inbox: Some("Billing"),
+        subject: "Upgrade to the 500 Mbit plan",
+        opening: "We would like to upgrade our office to the 500 Mbit plan from next month. What does it cost with our contract?",
+        reply: "With your current contract the 500 Mbit plan is 89 EUR a month, 20 EUR more than now, from the first of next month. Shall I schedule it?",
+        follow_up: "Yes please, go ahead.",
+        note: "Plan change scheduled; no hardware change needed.",
+        tags: &["plan-change", "sales"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: None,
+        subject: "Moving office next month",
+        opening: "We move to a new address on the 15th. How do we take our line with us?",
+        reply: "Congratulations on the move! Send me the new address and I'll check availability and book an engineer for the 15th so you are not offline.",
+        follow_up: "New address is Harbour Street 12, 2nd floor.",
+        note: "Availability OK at new address; engineer slot requested.",
+        tags: &["move", "installation"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: Some("Technical"),
+        subject: "Very slow speeds on the mesh network",
+        opening: "The upstairs rooms only get 5 Mbit/s on the {product}, downstairs is fine.",
+        reply: "Thanks. Could you run the speed test at http://speed.northwind.example next to the upstairs satellite and send me a screenshot?",
+        follow_up: "Screenshot attached: 4.8 Mbit/s next to the satellite.",
+        note: "Satellite firmware is two versions behind; pushed update remotely.",
+        tags: &["speed", "mesh"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: Some("Billing"),
+        subject: "Invoice address is wrong",
+        opening: "The invoices still show our old company address. Please correct it for future invoices.",
+        reply: "Done: from the next invoice the address will read as in your message. Would you like me to re-issue the last three invoices as well?",
+        follow_up: "Yes, the last three would be great.",
+        note: "Address updated in billing; re-issue requested.",
+        tags: &["billing", "invoice"],
+        priority: Priority::Low,
+    },
+    Scenario {
+        inbox: None,
+        subject: "THIRD time asking: nobody has called back",
+        opening: "This is the third time I write. You promised a callback on Tuesday and NOBODY called. Unacceptable!!",
+        reply: "I am very sorry: we promised a call and did not make it. I own this now and will call you today at 15:00 myself.",
+        follow_up: "OK. I'll wait for your call at 15:00.",
+        note: "Callback missed by previous shift; customer upset. Keep ownership.",
+        tags: &["complaint", "callback"],
+        priority: Priority::High,
+    },
+    Scenario {
+        inbox: Some("Technical"),
+        subject: "Static IP address for our VPN",
+        opening: "We need a static IP address for our office VPN on the {product}. Is that possible?",
+        reply: "Yes, a static IPv4 address is included in your business plan. I have assigned it now; the {product} will pick it up after a restart tonight.",
+        follow_up: "Works, VPN is up. Thanks!",
+        note: "Static IP assigned from business pool.",
+        tags: &["static-ip", "business"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: None,
+        subject: "Cancel our contract",
+        opening: "We are closing our shop at the end of the year and need to cancel the contract.",
+        reply: "I'm sorry to hear you are closing. Your contract ends on 31 December without a fee; I'll send the return label for the {product}.",
+        follow_up: "Thank you for the good service over the years.",
+        note: "Cancellation confirmed, no early termination fee applies.",
+        tags: &["cancellation"],
+        priority: Priority::Normal,
+    },
+    Scenario {
+        inbox: Some("Technical"),
+        subject: "Outage in the whole street?",
+        opening: "None of the shops in our street have internet since 8 am. Is there an outage?",
+        reply: "Yes, a fibre cable was damaged by road works near you. Engineers are on site; we expect service back by 14:00 and I will update you by then either way.",
+        follow_up: "Still down at 14:30. Any update?",
+        note: "Part of the street outage; linked to the network incident.",
+        tags: &["outage", "connectivity"],
+        priority: Priority::Urgent,
+    },
 ];
 
 fn fill(template: &str, product: &str, order: &str) -> String {
-    template.replace("{product}", product).replace("{order}", order)
+    template
+        .replace("{product}", product)
+        .replace("{order}", order)
 }
 
 /// Adds the demo data once and hands out a fresh API token for this run.
@@ -149,11 +380,19 @@ pub async fn ensure_demo_data(store: Arc<dyn Store>) -> anyhow::Result<Summary> 
     }
     let token = auth::new_token();
     let at = rapport_web::now();
-    let system = Ctx { actor: Actor::SYSTEM, at };
+    let system = Ctx {
+        actor: Actor::SYSTEM,
+        at,
+    };
     store.revoke_api_tokens(system, admin_id, "demo").await?;
-    store.create_api_token(system, admin_id, "demo", &auth::token_hash(&token)).await?;
+    store
+        .create_api_token(system, admin_id, "demo", &auth::token_hash(&token))
+        .await?;
     Ok(Summary {
-        logins: STAFF.iter().map(|p| (p.email.to_string(), p.role)).collect(),
+        logins: STAFF
+            .iter()
+            .map(|p| (p.email.to_string(), p.role))
+            .collect(),
         token,
         added,
         tickets: TICKETS,
@@ -162,8 +401,16 @@ pub async fn ensure_demo_data(store: Arc<dyn Store>) -> anyhow::Result<Summary> 
 
 /// Teams, inboxes, agents and custom fields, each created only if missing. Returns the admin.
 async fn ensure_staff(store: &dyn Store) -> anyhow::Result<i64> {
-    let ctx = Ctx { actor: Actor::SYSTEM, at: rapport_web::now() };
-    let existing: Vec<String> = store.list_teams().await?.into_iter().map(|t| t.name).collect();
+    let ctx = Ctx {
+        actor: Actor::SYSTEM,
+        at: rapport_web::now(),
+    };
+    let existing: Vec<String> = store
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     for (name, description) in TEAMS {
         if !existing.iter().any(|e| e == name) {
             store.create_team(ctx, name, description).await?;
@@ -171,18 +418,31 @@ async fn ensure_staff(store: &dyn Store) -> anyhow::Result<i64> {
     }
     let teams = store.list_teams().await?;
     let team_id = |name: &str| teams.iter().find(|t| t.name == name).map(|t| t.id);
-    let inboxes: Vec<String> = store.list_inboxes().await?.into_iter().map(|i| i.name).collect();
+    let inboxes: Vec<String> = store
+        .list_inboxes()
+        .await?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     for (name, address, team) in INBOXES {
         if !inboxes.iter().any(|e| e == name) {
-            store.create_inbox(ctx, name, address, team_id(team)).await?;
+            store
+                .create_inbox(ctx, name, address, team_id(team))
+                .await?;
         }
     }
-    let password_hash = tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD)).await??;
+    let password_hash =
+        tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD)).await??;
     for person in STAFF {
         let id = match store.agent_login(person.email).await? {
             Some(login) => login.agent.id,
             None => {
-                let new = NewAgent { email: person.email.into(), name: person.name.into(), role: person.role, password_hash: Some(password_hash.clone()) };
+                let new = NewAgent {
+                    email: person.email.into(),
+                    name: person.name.into(),
+                    role: person.role,
+                    password_hash: Some(password_hash.clone()),
+                };
                 store.create_agent(ctx, new).await?.id
             }
         };
@@ -191,25 +451,62 @@ async fn ensure_staff(store: &dyn Store) -> anyhow::Result<i64> {
             store.add_team_member(ctx, team, id).await?;
         }
     }
-    let fields: Vec<String> = store.list_custom_fields().await?.into_iter().map(|f| f.key).collect();
+    let fields: Vec<String> = store
+        .list_custom_fields()
+        .await?
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
     let wanted = [
         ("order_number", "Order number", FieldType::Text, vec![]),
-        ("product", "Product", FieldType::Dropdown, PRODUCTS.iter().map(|p| p.to_string()).collect()),
-        ("refund_amount", "Refund amount (EUR)", FieldType::Number, vec![]),
-        ("under_warranty", "Under warranty", FieldType::Checkbox, vec![]),
+        (
+            "product",
+            "Product",
+            FieldType::Dropdown,
+            PRODUCTS.iter().map(|p| p.to_string()).collect(),
+        ),
+        (
+            "refund_amount",
+            "Refund amount (EUR)",
+            FieldType::Number,
+            vec![],
+        ),
+        (
+            "under_warranty",
+            "Under warranty",
+            FieldType::Checkbox,
+            vec![],
+        ),
         ("follow_up_on", "Follow up on", FieldType::Date, vec![]),
     ];
     for (key, label, field_type, options) in wanted {
         if !fields.iter().any(|f| f == key) {
-            store.create_custom_field(ctx, FieldDef { key: key.into(), label: label.into(), field_type, options }).await?;
+            store
+                .create_custom_field(
+                    ctx,
+                    FieldDef {
+                        key: key.into(),
+                        label: label.into(),
+                        field_type,
+                        options,
+                    },
+                )
+                .await?;
         }
     }
-    let admin = store.agent_login(STAFF[0].email).await?.context("demo admin missing")?;
+    let admin = store
+        .agent_login(STAFF[0].email)
+        .await?
+        .context("demo admin missing")?;
     Ok(admin.agent.id)
 }
 
 fn key(admin_id: i64, key: String) -> Option<Idempotency> {
-    Some(Idempotency { agent_id: admin_id, key, fingerprint: "demo".into() })
+    Some(Idempotency {
+        agent_id: admin_id,
+        key,
+        fingerprint: "demo".into(),
+    })
 }
 
 struct DemoCustomer {
@@ -220,12 +517,28 @@ struct DemoCustomer {
 async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(20_261_123);
     let now = rapport_web::now();
-    let system = Ctx { actor: Actor::SYSTEM, at: Millis(now.0 - 95 * DAY) };
+    let system = Ctx {
+        actor: Actor::SYSTEM,
+        at: Millis(now.0 - 95 * DAY),
+    };
 
     let mut org_domains = Vec::new();
     for (i, company) in COMPANIES.iter().enumerate().take(ORGANIZATIONS) {
-        let slug: String = company.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        let tier = *[Tier::Standard, Tier::Standard, Tier::Business, Tier::Business, Tier::Enterprise, Tier::Strategic].choose(&mut rng).unwrap_or(&Tier::Standard);
+        let slug: String = company
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let tier = *[
+            Tier::Standard,
+            Tier::Standard,
+            Tier::Business,
+            Tier::Business,
+            Tier::Enterprise,
+            Tier::Strategic,
+        ]
+        .choose(&mut rng)
+        .unwrap_or(&Tier::Standard);
         let base = match tier {
             Tier::Standard => 1_200,
             Tier::Business => 9_000,
@@ -234,8 +547,16 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
         };
         let value = base * 100 + rng.gen_range(0..base) * 100;
         let domain = format!("{slug}.example");
-        let new = NewOrganization { name: company.to_string(), tier, contract_value_cents: value, domains: vec![domain.clone()], notes: String::new() };
-        store.create_organization(system, new, key(admin_id, format!("demo-org-{i}"))).await?;
+        let new = NewOrganization {
+            name: company.to_string(),
+            tier,
+            contract_value_cents: value,
+            domains: vec![domain.clone()],
+            notes: String::new(),
+        };
+        store
+            .create_organization(system, new, key(admin_id, format!("demo-org-{i}")))
+            .await?;
         org_domains.push(domain);
     }
 
@@ -244,32 +565,72 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
         let first = FIRST[i % FIRST.len()];
         let last = LAST[(i / FIRST.len() + i) % LAST.len()];
         let name = format!("{first} {last}");
-        let local: String = format!("{first}.{last}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
-        let domain = if i % 5 == 4 { "mail.example".to_string() } else { org_domains[i % org_domains.len()].clone() };
+        let local: String = format!("{first}.{last}")
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        let domain = if i % 5 == 4 {
+            "mail.example".to_string()
+        } else {
+            org_domains[i % org_domains.len()].clone()
+        };
         let email = format!("{local}{i}@{domain}");
         let (language, zone) = LANGUAGES[rng.gen_range(0..LANGUAGES.len())];
         let preferences = Preferences {
-            channel: *[Channel::Email, Channel::Email, Channel::Phone, Channel::Chat, Channel::Portal].choose(&mut rng).unwrap_or(&Channel::Email),
-            formality: *[Formality::Formal, Formality::Neutral, Formality::Casual].choose(&mut rng).unwrap_or(&Formality::Neutral),
+            channel: *[
+                Channel::Email,
+                Channel::Email,
+                Channel::Phone,
+                Channel::Chat,
+                Channel::Portal,
+            ]
+            .choose(&mut rng)
+            .unwrap_or(&Channel::Email),
+            formality: *[Formality::Formal, Formality::Neutral, Formality::Casual]
+                .choose(&mut rng)
+                .unwrap_or(&Formality::Neutral),
             contact_hours: rng.gen_bool(0.4).then(|| "Mon-Fri 09:00-17:00".to_string()),
         };
         let new = NewCustomer {
             name: name.clone(),
             emails: vec![email.clone()],
             organization_id: None,
-            phone: rng.gen_bool(0.6).then(|| format!("+44 20 7946 {:04}", rng.gen_range(0..10_000))),
+            phone: rng
+                .gen_bool(0.6)
+                .then(|| format!("+44 20 7946 {:04}", rng.gen_range(0..10_000))),
             language: Some(language.into()),
             time_zone: Some(zone.into()),
             preferences,
-            notes: if rng.gen_bool(0.1) { "Prefers a call over email for anything urgent.".into() } else { String::new() },
+            notes: if rng.gen_bool(0.1) {
+                "Prefers a call over email for anything urgent.".into()
+            } else {
+                String::new()
+            },
         };
-        store.create_customer(system, new, key(admin_id, format!("demo-customer-{i}"))).await?;
+        store
+            .create_customer(system, new, key(admin_id, format!("demo-customer-{i}")))
+            .await?;
         customers.push(DemoCustomer { email, name });
     }
 
-    let agents: Vec<i64> = store.list_agents().await?.into_iter().filter(|a| a.role == Role::Agent || a.role == Role::Supervisor).map(|a| a.id).collect();
-    let helpers: Vec<i64> = store.list_agents().await?.into_iter().filter(|a| a.role == Role::LightAgent).map(|a| a.id).collect();
-    let plans: Vec<TicketPlan> = (0..TICKETS).map(|i| TicketPlan::random(i, &mut rng, &customers, &agents, &helpers, now)).collect();
+    let agents: Vec<i64> = store
+        .list_agents()
+        .await?
+        .into_iter()
+        .filter(|a| a.role == Role::Agent || a.role == Role::Supervisor)
+        .map(|a| a.id)
+        .collect();
+    let helpers: Vec<i64> = store
+        .list_agents()
+        .await?
+        .into_iter()
+        .filter(|a| a.role == Role::LightAgent)
+        .map(|a| a.id)
+        .collect();
+    let plans: Vec<TicketPlan> = (0..TICKETS)
+        .map(|i| TicketPlan::random(i, &mut rng, &customers, &agents, &helpers, now))
+        .collect();
 
     let mut tasks = tokio::task::JoinSet::new();
     let mut done = 0usize;
@@ -311,10 +672,21 @@ struct TicketPlan {
 }
 
 impl TicketPlan {
-    fn random(index: usize, rng: &mut StdRng, customers: &[DemoCustomer], agents: &[i64], helpers: &[i64], now: Millis) -> Self {
+    fn random(
+        index: usize,
+        rng: &mut StdRng,
+        customers: &[DemoCustomer],
+        agents: &[i64],
+        helpers: &[i64],
+        now: Millis,
+    ) -> Self {
         let scenario = &SCENARIOS[rng.gen_range(0..SCENARIOS.len())];
         // A few customers write much more than others, as in real help desks.
-        let who = if rng.gen_bool(0.3) { rng.gen_range(0..customers.len().min(20)) } else { rng.gen_range(0..customers.len()) };
+        let who = if rng.gen_bool(0.3) {
+            rng.gen_range(0..customers.len().min(20))
+        } else {
+            rng.gen_range(0..customers.len())
+        };
         let customer = &customers[who];
         let product = PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
         let order = format!("NW-{}", 40_000 + index * 7 % 9_000);
@@ -327,7 +699,11 @@ impl TicketPlan {
             _ => TicketStatus::Closed,
         };
         // Open work is recent; finished work spreads over three months.
-        let age_days = if status.is_open() { rng.gen_range(0..10) } else { rng.gen_range(3..90) };
+        let age_days = if status.is_open() {
+            rng.gen_range(0..10)
+        } else {
+            rng.gen_range(3..90)
+        };
         let start = now.0 - age_days * DAY - rng.gen_range(0..DAY / 2) - 6 * 60 * MINUTE;
         let mut fields = serde_json::Map::new();
         fields.insert("product".into(), product.into());
@@ -335,7 +711,10 @@ impl TicketPlan {
             fields.insert("order_number".into(), order.clone().into());
         }
         if scenario.tags.contains(&"refund") {
-            fields.insert("refund_amount".into(), serde_json::json!(rng.gen_range(10..200)));
+            fields.insert(
+                "refund_amount".into(),
+                serde_json::json!(rng.gen_range(10..200)),
+            );
         }
         if scenario.tags.contains(&"hardware") {
             fields.insert("under_warranty".into(), rng.gen_bool(0.8).into());
@@ -343,11 +722,26 @@ impl TicketPlan {
         Self {
             index,
             scenario,
-            requester: Requester { email: customer.email.clone(), name: Some(customer.name.clone()) },
+            requester: Requester {
+                email: customer.email.clone(),
+                name: Some(customer.name.clone()),
+            },
             product,
             order,
-            channel: *[Channel::Email, Channel::Email, Channel::Email, Channel::Chat, Channel::Phone, Channel::Portal].choose(rng).unwrap_or(&Channel::Email),
-            agent: agents.get(rng.gen_range(0..agents.len().max(1))).copied().unwrap_or(1),
+            channel: *[
+                Channel::Email,
+                Channel::Email,
+                Channel::Email,
+                Channel::Chat,
+                Channel::Phone,
+                Channel::Portal,
+            ]
+            .choose(rng)
+            .unwrap_or(&Channel::Email),
+            agent: agents
+                .get(rng.gen_range(0..agents.len().max(1)))
+                .copied()
+                .unwrap_or(1),
             helper: helpers.choose(rng).copied().filter(|_| rng.gen_bool(0.15)),
             status,
             start,
@@ -359,7 +753,10 @@ impl TicketPlan {
     async fn write(self, store: &dyn Store, admin_id: i64) -> anyhow::Result<()> {
         let s = self.scenario;
         let at = |n: i64| Millis(self.start + n * self.step);
-        let as_agent = |n: i64| Ctx { actor: Actor::agent(self.agent), at: at(n) };
+        let as_agent = |n: i64| Ctx {
+            actor: Actor::agent(self.agent),
+            at: at(n),
+        };
         let new = NewTicket {
             subject: s.subject.into(),
             requester: self.requester.clone(),
@@ -374,25 +771,66 @@ impl TicketPlan {
             custom_fields: self.fields.clone(),
         };
         let created = store
-            .create_ticket(Ctx { actor: Actor::SYSTEM, at: at(0) }, new, key(admin_id, format!("demo-ticket-{}", self.index)))
+            .create_ticket(
+                Ctx {
+                    actor: Actor::SYSTEM,
+                    at: at(0),
+                },
+                new,
+                key(admin_id, format!("demo-ticket-{}", self.index)),
+            )
             .await?;
         if created.replayed || self.status == TicketStatus::New {
             return Ok(());
         }
         let id = created.value.id;
-        let customer = Ctx { actor: Actor::customer(created.value.customer.id), at: at(2) };
-        let assign = TicketPatch { assignee_id: Some(Some(self.agent)), ..Default::default() };
+        let customer = Ctx {
+            actor: Actor::customer(created.value.customer.id),
+            at: at(2),
+        };
+        let assign = TicketPatch {
+            assignee_id: Some(Some(self.agent)),
+            ..Default::default()
+        };
         store.update_ticket(as_agent(1), id, assign).await?;
-        let reply = |body: &str| NewMessage { kind: MessageKind::Reply, channel: self.channel, body: fill(body, self.product, &self.order) };
-        store.add_message(as_agent(1), id, reply(s.reply), None).await?;
+        let reply = |body: &str| NewMessage {
+            kind: MessageKind::Reply,
+            channel: self.channel,
+            body: fill(body, self.product, &self.order),
+        };
+        store
+            .add_message(as_agent(1), id, reply(s.reply), None)
+            .await?;
         if let Some(helper) = self.helper {
-            let note = NewMessage { kind: MessageKind::Note, channel: Channel::Api, body: format!("@{} {}", "owner", fill(s.note, self.product, &self.order)) };
-            store.add_message(Ctx { actor: Actor::agent(helper), at: at(1) }, id, note, None).await?;
+            let note = NewMessage {
+                kind: MessageKind::Note,
+                channel: Channel::Api,
+                body: format!("@{} {}", "owner", fill(s.note, self.product, &self.order)),
+            };
+            store
+                .add_message(
+                    Ctx {
+                        actor: Actor::agent(helper),
+                        at: at(1),
+                    },
+                    id,
+                    note,
+                    None,
+                )
+                .await?;
         } else {
-            let note = NewMessage { kind: MessageKind::Note, channel: Channel::Api, body: fill(s.note, self.product, &self.order) };
+            let note = NewMessage {
+                kind: MessageKind::Note,
+                channel: Channel::Api,
+                body: fill(s.note, self.product, &self.order),
+            };
             store.add_message(as_agent(1), id, note, None).await?;
         }
-        let follow = NewMessage { kind: MessageKind::Customer, channel: self.channel, body: s.follow_up.into() };
+        let follow = NewMessage {
+            kind: MessageKind::Customer,
+            channel: self.channel,
+            body: s.follow_up.into(),
+        };
         store.add_message(customer, id, follow, None).await?;
         let path: &[TicketStatus] = match self.status {
             TicketStatus::Pending => &[TicketStatus::Pending],
@@ -406,7 +844,16 @@ impl TicketPlan {
         }
         for (n, status) in path.iter().enumerate() {
             let step = 4 + n as i64 * 24 * 60 / (self.step / MINUTE).max(1);
-            store.update_ticket(as_agent(step), id, TicketPatch { status: Some(*status), ..Default::default() }).await?;
+            store
+                .update_ticket(
+                    as_agent(step),
+                    id,
+                    TicketPatch {
+                        status: Some(*status),
+                        ..Default::default()
+                    },
+                )
+                .await?;
         }
         Ok(())
     }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "rapport", version, about = "Rapport: a self-hosted help desk built around good service")]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport: a self-hosted help desk built around good service"
+)]
 struct Cli {
     /// Configuration file (default: ./rapport.toml when present). RAPPORT_* variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -49,7 +53,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logging(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rapport: cannot start the async runtime: {e}");
@@ -66,8 +73,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -100,21 +111,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     rapport_store::open(&config.database_url)
         .await
-        .with_context(|| format!("cannot open the database {}", rapport_store::redact_url(&config.database_url)))
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                rapport_store::redact_url(&config.database_url)
+            )
+        })
 }
 
-async fn serve(store: Arc<dyn Store>, config: &Config, demo: Option<demo::Summary>) -> anyhow::Result<()> {
+async fn serve(
+    store: Arc<dyn Store>,
+    config: &Config,
+    demo: Option<demo::Summary>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen on {} (RAPPORT_HTTP)", config.http))?;
     let local = listener.local_addr()?;
-    println!("Rapport is running at {} (listening on {local}, database: {})", config.base_url, store.backend());
-    println!("  API:     {}/api/v1  (OpenAPI: {}/api/v1/openapi.json)", config.base_url, config.base_url);
+    println!(
+        "Rapport is running at {} (listening on {local}, database: {})",
+        config.base_url,
+        store.backend()
+    );
+    println!(
+        "  API:     {}/api/v1  (OpenAPI: {}/api/v1/openapi.json)",
+        config.base_url, config.base_url
+    );
     if let Some(summary) = demo {
         summary.print(&config.base_url);
     }
-    let state = rapport_web::AppState { store: store.clone() };
-    rapport_web::serve(listener, state, shutdown_signal()).await.context("the HTTP server failed")?;
+    let state = rapport_web::AppState {
+        store: store.clone(),
+    };
+    rapport_web::serve(listener, state, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
     store.close().await;
     println!("Rapport stopped.");
     Ok(())

@@ -1260,7 +1260,7 @@ impl Store for Backend {
     }
 
     async fn ping(&self) -> Result<()> {
-        let one: i64 = sqlx::query_scalar("SELECT 1")
+        let one: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
             .fetch_one(self.reader())
             .await?;
         if one == 1 {

@@ -3,8 +3,8 @@
 
 use crate::AppState;
 use crate::problem::Problem;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -26,7 +26,10 @@ pub fn new_token() -> String {
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// What the store keeps of a token: its SHA-256. Tokens are long and random, so a fast hash is
@@ -54,7 +57,11 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// The agent a request comes from, proven by a bearer token.
@@ -81,11 +88,13 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| Problem::unauthorized("send an API token: Authorization: Bearer <token>"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            Problem::unauthorized("send an API token: Authorization: Bearer <token>")
+        })?;
         let value = header
             .to_str()
             .map_err(|_| Problem::unauthorized("the Authorization header is not readable text"))?;
@@ -94,14 +103,22 @@ impl FromRequestParts<AppState> for Caller {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Problem::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized("the Authorization header must be 'Bearer <token>'")
+            })?;
         let agent = state
             .store
             .agent_by_token(&token_hash(token))
             .await?
-            .ok_or_else(|| Problem::unauthorized("the API token is not valid (unknown, revoked, or its agent is deactivated)"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "the API token is not valid (unknown, revoked, or its agent is deactivated)",
+                )
+            })?;
         if !agent.role.is_staff() {
-            return Err(Problem::forbidden("customer accounts cannot use the agent API"));
+            return Err(Problem::forbidden(
+                "customer accounts cannot use the agent API",
+            ));
         }
         Ok(Caller(agent))
     }
@@ -119,7 +136,10 @@ mod tests {
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
         assert_eq!(token_hash(&a), token_hash(&a));
         assert_ne!(token_hash(&a), token_hash(&b));
-        assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -27,7 +27,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
         if !is_json {
             return Err(Problem::new(
@@ -39,7 +45,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(status, "too-large", format!("the body is larger than the {} KiB limit", crate::MAX_BODY_BYTES / 1024))
+                Problem::new(
+                    status,
+                    "too-large",
+                    format!(
+                        "the body is larger than the {} KiB limit",
+                        crate::MAX_BODY_BYTES / 1024
+                    ),
+                )
             } else {
                 Problem::bad_request(format!("the body could not be read: {rejection}"))
             }
@@ -66,7 +79,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 fn json_problem(err: serde_json::Error, path: String) -> Problem {
     match err.classify() {
         serde_json::error::Category::Data => {
-            let field = if path.is_empty() || path == "." { "body".to_string() } else { path };
+            let field = if path.is_empty() || path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
             Problem::invalid(Invalid::new(field, strip_position(&err.to_string())))
         }
         _ => Problem::bad_request(format!("the body is not valid JSON: {err}")),
@@ -91,7 +108,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Params)
-            .map_err(|e| Problem::bad_request(format!("query parameter {}: {}", e.path(), e.inner())))
+            .map_err(|e| {
+                Problem::bad_request(format!("query parameter {}: {}", e.path(), e.inner()))
+            })
     }
 }
 
@@ -109,7 +128,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .to_str()
             .ok()
             .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-            .ok_or_else(|| Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?;
+            .ok_or_else(|| {
+                Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+            })?;
         Ok(Self(Some(key.to_string())))
     }
 }
@@ -127,9 +148,11 @@ impl IdempotencyKey {
 
 /// A ticket number from the path: `10234` or `R-10234`.
 pub fn ticket_id(raw: &str) -> Result<i64, Problem> {
-    TicketRef::parse(raw)
-        .map(|r| r.0)
-        .ok_or_else(|| Problem::bad_request(format!("'{raw}' is not a ticket number or reference (like 10234 or R-10234)")))
+    TicketRef::parse(raw).map(|r| r.0).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "'{raw}' is not a ticket number or reference (like 10234 or R-10234)"
+        ))
+    })
 }
 
 /// Cursors are opaque to clients: URL-safe base64 of the sort key.
@@ -138,8 +161,14 @@ pub fn encode_cursor(cursor: Cursor) -> String {
 }
 
 pub fn decode_cursor(raw: &str) -> Result<Cursor, Problem> {
-    let bad = || Problem::bad_request(format!("cursor '{raw}' is not one this API issued; pass next_cursor back unchanged"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let bad = || {
+        Problem::bad_request(format!(
+            "cursor '{raw}' is not one this API issued; pass next_cursor back unchanged"
+        ))
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (at, id) = text.split_once('.').ok_or_else(bad)?;
     Ok(Cursor {
@@ -152,7 +181,10 @@ pub fn decode_cursor(raw: &str) -> Result<Cursor, Problem> {
 pub fn page_request(cursor: Option<&str>, limit: Option<u32>) -> Result<PageRequest, Problem> {
     let limit = limit.unwrap_or(50);
     if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
-        return Err(Problem::invalid(Invalid::new("limit", format!("must be 1 to {}", PageRequest::MAX_LIMIT))));
+        return Err(Problem::invalid(Invalid::new(
+            "limit",
+            format!("must be 1 to {}", PageRequest::MAX_LIMIT),
+        )));
     }
     Ok(PageRequest {
         after: cursor.map(decode_cursor).transpose()?,
@@ -184,19 +216,28 @@ mod tests {
         let p = parse_json::<Body>(br#"{"name": "x", "inner": {"count": "many"}}"#).unwrap_err();
         assert_eq!(p.status, 422);
         assert_eq!(p.errors[0].field, "inner.count");
-        assert!(p.errors[0].problem.contains("expected u32"), "{}", p.errors[0].problem);
-        let p = parse_json::<Body>(br#"{"name": "x", "inner": {"count": 1}, "extra": 1}"#).unwrap_err();
+        assert!(
+            p.errors[0].problem.contains("expected u32"),
+            "{}",
+            p.errors[0].problem
+        );
+        let p =
+            parse_json::<Body>(br#"{"name": "x", "inner": {"count": 1}, "extra": 1}"#).unwrap_err();
         assert_eq!(p.status, 422);
         assert!(p.detail.contains("extra"));
         let p = parse_json::<Body>(br#"{"name": "x",,}"#).unwrap_err();
         assert_eq!(p.status, 400);
-        let p = parse_json::<Body>(br#"{"name": "x", "inner": {"count": 1}} trailing"#).unwrap_err();
+        let p =
+            parse_json::<Body>(br#"{"name": "x", "inner": {"count": 1}} trailing"#).unwrap_err();
         assert_eq!(p.status, 400);
     }
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
-        let c = Cursor { at: 1_790_000_000_000, id: 10_234 };
+        let c = Cursor {
+            at: 1_790_000_000_000,
+            id: 10_234,
+        };
         assert_eq!(decode_cursor(&encode_cursor(c)).unwrap(), c);
         for bad in ["", "!!", "bm9wZQ", "MS4y="] {
             assert_eq!(decode_cursor(bad).unwrap_err().status, 400, "{bad}");

@@ -40,16 +40,26 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/openapi.json",
             axum::routing::get(move || {
                 let doc = openapi_json.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_ref().clone()) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.as_ref().clone(),
+                    )
+                }
             }),
         )
-        .route("/healthz", axum::routing::get(api::health::healthz))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

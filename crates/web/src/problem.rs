@@ -55,7 +55,11 @@ impl Problem {
     }
 
     pub fn invalid(invalid: Invalid) -> Self {
-        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-value", invalid.to_string());
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-value",
+            invalid.to_string(),
+        );
         p.errors.push(FieldProblem {
             field: invalid.field,
             problem: invalid.problem,
@@ -74,9 +78,15 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rapport\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rapport\""),
+            );
         }
         response
     }
@@ -94,7 +104,11 @@ impl From<StoreError> for Problem {
             StoreError::NotFound { .. } => Self::not_found(err.to_string()),
             StoreError::Invalid(invalid) => Self::invalid(invalid),
             StoreError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
-            StoreError::IdempotencyMismatch => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused", err.to_string()),
+            StoreError::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                err.to_string(),
+            ),
             StoreError::Config(_) | StoreError::Database(_) => {
                 // The cause goes to the log, not to the client.
                 tracing::error!(error = %err, "request failed in the store");

@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use rapport_core::contact::Tier;
 use rapport_core::{Permission, Preferences};
-use rapport_store::{Customer, CustomerFilter, CustomerPatch, NewCustomer, NewOrganization, Organization};
+use rapport_store::{
+    Customer, CustomerFilter, CustomerPatch, NewCustomer, NewOrganization, Organization,
+};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -60,7 +62,9 @@ pub async fn create_customer(
         preferences: c.preferences,
         notes: c.notes,
     };
-    Ok(created_response(state.store.create_customer(ctx(&caller), new, idem).await?))
+    Ok(created_response(
+        state.store.create_customer(ctx(&caller), new, idem).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -86,22 +90,34 @@ pub async fn list_customers(
 ) -> ApiResult<Json<ListOf<Customer>>> {
     caller.require(Permission::ReadCustomers, "read customers")?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
-    let filter = CustomerFilter { organization_id: q.organization, email: q.email };
-    Ok(Json(ListOf::from_page(state.store.list_customers(&filter, page).await?)))
+    let filter = CustomerFilter {
+        organization_id: q.organization,
+        email: q.email,
+    };
+    Ok(Json(ListOf::from_page(
+        state.store.list_customers(&filter, page).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/customers/{id}", tag = "customers",
     params(("id" = i64, Path)),
     responses((status = 200, body = Customer), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get_customer(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Customer>> {
+pub async fn get_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Customer>> {
     caller.require(Permission::ReadCustomers, "read customers")?;
-    Ok(Json(state.store.customer(numeric_id("customer", &id)?).await?))
+    Ok(Json(
+        state.store.customer(numeric_id("customer", &id)?).await?,
+    ))
 }
 
 /// Ids in paths are numbers; anything else is a 400 that says so.
 pub(crate) fn numeric_id(what: &str, raw: &str) -> Result<i64, Problem> {
-    raw.parse().map_err(|_| Problem::bad_request(format!("'{raw}' is not a {what} id (a number)")))
+    raw.parse()
+        .map_err(|_| Problem::bad_request(format!("'{raw}' is not a {what} id (a number)")))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -151,7 +167,9 @@ pub async fn update_customer(
         preferences: u.preferences,
         notes: u.notes,
     };
-    Ok(Json(state.store.update_customer(ctx(&caller), id, patch).await?))
+    Ok(Json(
+        state.store.update_customer(ctx(&caller), id, patch).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -191,7 +209,12 @@ pub async fn create_organization(
         domains: o.domains,
         notes: o.notes,
     };
-    Ok(created_response(state.store.create_organization(ctx(&caller), new, idem).await?))
+    Ok(created_response(
+        state
+            .store
+            .create_organization(ctx(&caller), new, idem)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/organizations", tag = "customers", params(PageQuery),
@@ -204,14 +227,25 @@ pub async fn list_organizations(
 ) -> ApiResult<Json<ListOf<Organization>>> {
     caller.require(Permission::ReadCustomers, "read organizations")?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(ListOf::from_page(state.store.list_organizations(page).await?)))
+    Ok(Json(ListOf::from_page(
+        state.store.list_organizations(page).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/organizations/{id}", tag = "customers",
     params(("id" = i64, Path)),
     responses((status = 200, body = Organization), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get_organization(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Organization>> {
+pub async fn get_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Organization>> {
     caller.require(Permission::ReadCustomers, "read organizations")?;
-    Ok(Json(state.store.organization(numeric_id("organization", &id)?).await?))
+    Ok(Json(
+        state
+            .store
+            .organization(numeric_id("organization", &id)?)
+            .await?,
+    ))
 }

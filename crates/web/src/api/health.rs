@@ -18,10 +18,17 @@ pub struct Health {
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(Health { status: "ok", database: state.store.backend() })),
+        Ok(()) => Ok(Json(Health {
+            status: "ok",
+            database: state.store.backend(),
+        })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database does not answer");
-            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer"))
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database does not answer",
+            ))
         }
     }
 }

@@ -42,7 +42,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -52,9 +55,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::get_ticket, tickets::update_ticket))
         .routes(routes!(tickets::add_message, tickets::list_messages))
         .routes(routes!(tickets::list_events))
-        .routes(routes!(customers::create_customer, customers::list_customers))
+        .routes(routes!(
+            customers::create_customer,
+            customers::list_customers
+        ))
         .routes(routes!(customers::get_customer, customers::update_customer))
-        .routes(routes!(customers::create_organization, customers::list_organizations))
+        .routes(routes!(
+            customers::create_organization,
+            customers::list_organizations
+        ))
         .routes(routes!(customers::get_organization))
         .routes(routes!(directory::list_agents))
         .routes(routes!(directory::list_teams))
@@ -83,7 +92,10 @@ impl<T: ToSchema> ListOf<T> {
     }
 
     pub fn all(items: Vec<T>) -> Self {
-        Self { items, next_cursor: None }
+        Self {
+            items,
+            next_cursor: None,
+        }
     }
 }
 

@@ -24,7 +24,11 @@ pub struct SearchQuery {
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery),
     responses((status = 200, body = ListOf<SearchHit>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn search(State(state): State<AppState>, caller: Caller, Params(q): Params<SearchQuery>) -> ApiResult<Json<ListOf<SearchHit>>> {
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<SearchQuery>,
+) -> ApiResult<Json<ListOf<SearchHit>>> {
     caller.require(Permission::ReadTickets, "search tickets")?;
     if q.q.trim().is_empty() {
         return Err(Invalid::new("q", "must contain at least one word").into());

@@ -9,13 +9,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rapport_core::update::TicketPatch;
 use rapport_core::{Channel, Invalid, MessageKind, Millis, Permission, Priority, TicketStatus};
 use rapport_store::{
-    AssigneeFilter, Created, Ctx, Event, Message, NewMessage, NewTicket, Requester, Ticket, TicketFilter,
+    AssigneeFilter, Created, Ctx, Event, Message, NewMessage, NewTicket, Requester, Ticket,
+    TicketFilter,
 };
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
 /// Absent stays `None`; `null` becomes `Some(None)`: lets PATCH tell "leave" from "clear".
-pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -75,7 +78,10 @@ pub async fn create_ticket(
     }
     let new = NewTicket {
         subject: req.subject,
-        requester: Requester { email: req.customer.email, name: req.customer.name },
+        requester: Requester {
+            email: req.customer.email,
+            name: req.customer.name,
+        },
         body: req.message.body,
         channel: req.channel.unwrap_or(Channel::Api),
         priority: req.priority,
@@ -91,7 +97,10 @@ pub async fn create_ticket(
 }
 
 pub(crate) fn ctx(caller: &Caller) -> Ctx {
-    Ctx { actor: caller.actor(), at: now() }
+    Ctx {
+        actor: caller.actor(),
+        at: now(),
+    }
 }
 
 /// 201 with the record; a replayed idempotent request says so in a header.
@@ -138,15 +147,29 @@ impl TicketQuery {
             Some("me") => Some(AssigneeFilter::Agent(caller.0.id)),
             Some("none") => Some(AssigneeFilter::Unassigned),
             Some(id) => Some(AssigneeFilter::Agent(id.parse().map_err(|_| {
-                Invalid::new("assignee", format!("'{id}' is not an agent id, 'me' or 'none'"))
+                Invalid::new(
+                    "assignee",
+                    format!("'{id}' is not an agent id, 'me' or 'none'"),
+                )
             })?)),
         };
         let updated_since = self
             .updated_since
             .as_deref()
-            .map(|t| Millis::parse(t).ok_or_else(|| Invalid::new("updated_since", format!("'{t}' is not an RFC 3339 time or date"))))
+            .map(|t| {
+                Millis::parse(t).ok_or_else(|| {
+                    Invalid::new(
+                        "updated_since",
+                        format!("'{t}' is not an RFC 3339 time or date"),
+                    )
+                })
+            })
             .transpose()?;
-        let tag = self.tag.as_deref().map(rapport_core::tags::normalize_tag).transpose()?;
+        let tag = self
+            .tag
+            .as_deref()
+            .map(rapport_core::tags::normalize_tag)
+            .transpose()?;
         Ok(TicketFilter {
             statuses,
             assignee,
@@ -163,11 +186,17 @@ impl TicketQuery {
 #[utoipa::path(get, path = "/tickets", tag = "tickets", params(TicketQuery),
     responses((status = 200, body = ListOf<Ticket>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list_tickets(State(state): State<AppState>, caller: Caller, Params(q): Params<TicketQuery>) -> ApiResult<Json<ListOf<Ticket>>> {
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<TicketQuery>,
+) -> ApiResult<Json<ListOf<Ticket>>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
     let filter = q.filter(&caller)?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(ListOf::from_page(state.store.list_tickets(&filter, page).await?)))
+    Ok(Json(ListOf::from_page(
+        state.store.list_tickets(&filter, page).await?,
+    )))
 }
 
 /// One ticket, by number (`10234`) or reference (`R-10234`).
@@ -175,7 +204,11 @@ pub async fn list_tickets(State(state): State<AppState>, caller: Caller, Params(
     params(("id" = String, Path, description = "Ticket number or reference")),
     responses((status = 200, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get_ticket(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Ticket>> {
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Ticket>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
     Ok(Json(state.store.ticket(ticket_id(&id)?).await?))
 }
@@ -225,7 +258,9 @@ pub async fn update_ticket(
         tags: u.tags,
         custom_fields: u.custom_fields,
     };
-    Ok(Json(state.store.update_ticket(ctx(&caller), id, patch).await?))
+    Ok(Json(
+        state.store.update_ticket(ctx(&caller), id, patch).await?,
+    ))
 }
 
 fn default_public() -> bool {
@@ -263,9 +298,19 @@ pub async fn add_message(
         caller.require(Permission::InternalNote, "add internal notes")?;
         MessageKind::Note
     };
-    let idem = key.for_request(caller.0.id, &format!("POST /tickets/{id}/messages"), &body.fingerprint);
-    let new = NewMessage { kind, channel: Channel::Api, body: body.value.body };
-    Ok(created_response(state.store.add_message(ctx(&caller), id, new, idem).await?))
+    let idem = key.for_request(
+        caller.0.id,
+        &format!("POST /tickets/{id}/messages"),
+        &body.fingerprint,
+    );
+    let new = NewMessage {
+        kind,
+        channel: Channel::Api,
+        body: body.value.body,
+    };
+    Ok(created_response(
+        state.store.add_message(ctx(&caller), id, new, idem).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -290,7 +335,9 @@ pub async fn list_messages(
 ) -> ApiResult<Json<ListOf<Message>>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(ListOf::from_page(state.store.list_messages(ticket_id(&id)?, page).await?)))
+    Ok(Json(ListOf::from_page(
+        state.store.list_messages(ticket_id(&id)?, page).await?,
+    )))
 }
 
 /// The ticket's history, oldest first: every change with who made it, before and after.
@@ -306,5 +353,7 @@ pub async fn list_events(
 ) -> ApiResult<Json<ListOf<Event>>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
-    Ok(Json(ListOf::from_page(state.store.list_events(ticket_id(&id)?, page).await?)))
+    Ok(Json(ListOf::from_page(
+        state.store.list_events(ticket_id(&id)?, page).await?,
+    )))
 }

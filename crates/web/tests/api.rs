@@ -1,0 +1,761 @@
+//! The JSON API over real HTTP, on SQLite and PostgreSQL.
+
+use rapport_core::{Actor, Millis, Role};
+use rapport_store::{Ctx, NewAgent, Store};
+use rapport_web::auth;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    admin: String,
+    agent: String,
+    light: String,
+    agent_id: i64,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    async fn start(store: Arc<dyn Store>) -> Self {
+        let ctx = Ctx {
+            actor: Actor::SYSTEM,
+            at: Millis(1_790_000_000_000),
+        };
+        let mut tokens = Vec::new();
+        let mut ids = Vec::new();
+        for (email, role) in [
+            ("admin@example.com", Role::Admin),
+            ("agent@example.com", Role::Agent),
+            ("light@example.com", Role::LightAgent),
+        ] {
+            let agent = store
+                .create_agent(
+                    ctx,
+                    NewAgent {
+                        email: email.into(),
+                        name: email.into(),
+                        role,
+                        password_hash: None,
+                    },
+                )
+                .await
+                .unwrap();
+            let token = auth::new_token();
+            store
+                .create_api_token(ctx, agent.id, "test", &auth::token_hash(&token))
+                .await
+                .unwrap();
+            tokens.push(token);
+            ids.push(agent.id);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(rapport_web::serve(
+            listener,
+            rapport_web::AppState { store },
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            admin: tokens[0].clone(),
+            agent: tokens[1].clone(),
+            light: tokens[2].clone(),
+            agent_id: ids[1],
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, value)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, _, v) = self.call(Method::GET, path, Some(&self.agent), None).await;
+        (s, v)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self
+            .call(Method::POST, path, Some(&self.agent), Some(body))
+            .await;
+        (s, v)
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self
+            .call(Method::PATCH, path, Some(&self.agent), Some(body))
+            .await;
+        (s, v)
+    }
+
+    async fn raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.agent)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+    }
+}
+
+fn ticket_body(subject: &str, email: &str) -> Value {
+    json!({"subject": subject, "customer": {"email": email, "name": "Ann Lee"}, "message": {"body": "The router drops every evening."}})
+}
+
+async fn tickets_over_http(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let mut body = ticket_body("Router drops Wi-Fi", "ann@example.com");
+    body["priority"] = json!("high");
+    body["tags"] = json!(["WiFi"]);
+    let (status, t) = s.post("/api/v1/tickets", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_i64().unwrap();
+    assert_eq!(t["reference"], format!("R-{id}"));
+    assert_eq!(t["status"], "new");
+    assert_eq!(t["priority"], "high");
+    assert_eq!(t["tags"], json!(["wifi"]));
+    assert_eq!(t["customer"]["email"], "ann@example.com");
+    assert!(t["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let (status, by_ref) = s.get(&format!("/api/v1/tickets/R-{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by_ref["id"], id);
+    let (status, p) = s.get("/api/v1/tickets/99999999").await;
+    assert_eq!(
+        (status, p["status"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(404))
+    );
+    assert!(p["detail"].as_str().unwrap().contains("R-99999999"), "{p}");
+    assert_eq!(
+        s.get("/api/v1/tickets/abc").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Reply and note; the conversation lists both with visibility.
+    let (status, m) = s
+        .post(
+            &format!("/api/v1/tickets/{id}/messages"),
+            json!({"body": "Which model?", "public": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    assert_eq!(m["kind"], "reply");
+    let (status, n) = s
+        .post(
+            &format!("/api/v1/tickets/{id}/messages"),
+            json!({"body": "Firmware bug", "public": false}),
+        )
+        .await;
+    assert_eq!(
+        (status, n["public"].clone()),
+        (StatusCode::CREATED, json!(false))
+    );
+    let (_, list) = s.get(&format!("/api/v1/tickets/{id}/messages")).await;
+    let kinds: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["customer", "reply", "note"]);
+
+    // Changes: allowed ones recorded with before/after, forbidden ones refused precisely.
+    let (status, p) = s
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "status");
+    assert!(
+        p["detail"].as_str().unwrap().contains("solve it first"),
+        "{p}"
+    );
+    let (status, t) = s
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            json!({"status": "solved", "assignee_id": s.agent_id, "tags": ["wifi", "router"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "solved");
+    assert!(t["solved_at"].is_string());
+    let (status, t) = s
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            json!({"assignee_id": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(t["assignee_id"].is_null());
+    let (status, p) = s
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            json!({"priority": "extreme"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "priority", "{p}");
+    let (status, p) = s
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            json!({"assignee_id": 424242}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
+
+    let (_, events) = s.get(&format!("/api/v1/tickets/{id}/events")).await;
+    let events = events["items"].as_array().unwrap();
+    assert_eq!(events[0]["kind"], "ticket.created");
+    let status_change = events
+        .iter()
+        .find(|e| e["data"]["field"] == "status" && e["data"]["after"] == "solved")
+        .unwrap();
+    assert_eq!(status_change["data"]["before"], "open");
+    assert_eq!(
+        status_change["actor"],
+        json!({"kind": "agent", "id": s.agent_id})
+    );
+    let unassign = events
+        .iter()
+        .find(|e| e["data"]["field"] == "assignee_id" && e["data"]["after"].is_null())
+        .unwrap();
+    assert_eq!(unassign["data"]["before"], s.agent_id);
+    s.stop().await;
+}
+
+async fn bad_requests_get_precise_problems(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let (status, p) = s
+        .raw(
+            "/api/v1/tickets",
+            "application/json",
+            b"{\"subject\": ".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        p["detail"].as_str().unwrap().contains("not valid JSON"),
+        "{p}"
+    );
+    let (status, p) = s
+        .post(
+            "/api/v1/tickets",
+            json!({"subject": "x", "customer": {"email": 5}, "message": {"body": "b"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "customer.email", "{p}");
+    let (status, p) = s
+        .post(
+            "/api/v1/tickets",
+            json!({"customer": {"email": "a@example.com"}, "message": {"body": "b"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p["detail"].as_str().unwrap().contains("subject"), "{p}");
+    let (status, p) = s.post("/api/v1/tickets", json!({"subject": "x", "customer": {"email": "a@example.com"}, "message": {"body": "b"}, "colour": "red"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p["detail"].as_str().unwrap().contains("colour"), "{p}");
+    let (status, p) = s
+        .post("/api/v1/tickets", ticket_body("x", "not-an-email"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["field"], "customer.email");
+    assert!(
+        p["errors"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no '@'"),
+        "{p}"
+    );
+    let mut body = ticket_body("x", "a@example.com");
+    body["custom_fields"] = json!({"nope": 1});
+    let (status, p) = s.post("/api/v1/tickets", body).await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("custom_fields.nope")
+        )
+    );
+    let (status, _) = s
+        .raw("/api/v1/tickets", "text/plain", b"hello".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut big = ticket_body("x", "a@example.com");
+    big["message"]["body"] = json!("x".repeat(2 * 1024 * 1024));
+    let (status, p) = s
+        .raw(
+            "/api/v1/tickets",
+            "application/json",
+            serde_json::to_vec(&big).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+    let (status, _) = s.get("/api/v1/tickets?limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, p) = s.get("/api/v1/tickets?limit=lots").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("limit"), "{p}");
+    assert_eq!(
+        s.get("/api/v1/tickets?cursor=forged").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?status=done").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(s.get("/api/v1/nothing-here").await.0, StatusCode::NOT_FOUND);
+    // None of the refused requests left anything behind.
+    let (_, list) = s.get("/api/v1/tickets").await;
+    assert_eq!(list["items"], json!([]));
+    let (_, customers) = s.get("/api/v1/customers").await;
+    assert_eq!(customers["items"], json!([]));
+    s.stop().await;
+}
+
+async fn only_the_right_callers_get_in(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let (status, headers, p) = s.call(Method::GET, "/api/v1/tickets", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert!(p["detail"].as_str().unwrap().contains("Bearer"));
+    let (status, _, _) = s
+        .call(Method::GET, "/api/v1/tickets", Some("rpt_forged"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Every API route refuses an anonymous caller.
+    for (method, path) in [
+        (Method::POST, "/api/v1/tickets"),
+        (Method::GET, "/api/v1/tickets/1"),
+        (Method::PATCH, "/api/v1/tickets/1"),
+        (Method::GET, "/api/v1/tickets/1/messages"),
+        (Method::POST, "/api/v1/tickets/1/messages"),
+        (Method::GET, "/api/v1/tickets/1/events"),
+        (Method::GET, "/api/v1/customers"),
+        (Method::POST, "/api/v1/customers"),
+        (Method::GET, "/api/v1/customers/1"),
+        (Method::PATCH, "/api/v1/customers/1"),
+        (Method::GET, "/api/v1/organizations"),
+        (Method::POST, "/api/v1/organizations"),
+        (Method::GET, "/api/v1/organizations/1"),
+        (Method::GET, "/api/v1/agents"),
+        (Method::GET, "/api/v1/teams"),
+        (Method::GET, "/api/v1/inboxes"),
+        (Method::GET, "/api/v1/tags"),
+        (Method::GET, "/api/v1/search?q=x"),
+    ] {
+        let (status, _, _) = s.call(method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+
+    let (_, t) = s
+        .post("/api/v1/tickets", ticket_body("Help", "a@example.com"))
+        .await;
+    let id = t["id"].as_i64().unwrap();
+    // A light agent (another department) helps with notes but never writes to the customer.
+    let (status, _, note) = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/tickets/{id}/messages"),
+            Some(&s.light),
+            Some(json!({"body": "Refund approved", "public": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let (status, _, p) = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/tickets/{id}/messages"),
+            Some(&s.light),
+            Some(json!({"body": "Hi!"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(p["detail"].as_str().unwrap().contains("light_agent"), "{p}");
+    let (status, _, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{id}"),
+            Some(&s.light),
+            Some(json!({"status": "solved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/organizations",
+            Some(&s.light),
+            Some(json!({"name": "X"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/tickets/{id}"),
+            Some(&s.light),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/organizations",
+            Some(&s.admin),
+            Some(json!({"name": "X"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.stop().await;
+}
+
+async fn retried_posts_do_not_duplicate(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let send = |key: &'static str, body: Value| {
+        let req = s
+            .client
+            .post(format!("{}/api/v1/tickets", s.base))
+            .bearer_auth(&s.agent)
+            .header("idempotency-key", key)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let replayed = resp.headers().get("idempotent-replayed").is_some();
+            (resp.status(), replayed, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s1, r1, t1) = send("order-17", ticket_body("Once", "a@example.com")).await;
+    let (s2, r2, t2) = send("order-17", ticket_body("Once", "a@example.com")).await;
+    assert_eq!(
+        (s1, r1, s2, r2),
+        (StatusCode::CREATED, false, StatusCode::CREATED, true)
+    );
+    assert_eq!(t1["id"], t2["id"]);
+    let (s3, _, p) = send("order-17", ticket_body("Different", "a@example.com")).await;
+    assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (_, list) = s.get("/api/v1/tickets").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (status, _, _) = s
+        .call(Method::GET, "/api/v1/tickets", Some(&s.agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    s.stop().await;
+}
+
+async fn customers_organizations_and_directory(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let (status, org) = s.post("/api/v1/organizations", json!({"name": "Acme", "tier": "enterprise", "contract_value_cents": 1200000, "domains": ["acme.com"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    let org_id = org["id"].as_i64().unwrap();
+    assert_eq!(
+        s.post("/api/v1/organizations", json!({"name": "acme"}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let (status, p) = s
+        .post(
+            "/api/v1/organizations",
+            json!({"name": "B", "tier": "gold"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("tier"))
+    );
+
+    let (status, c) = s.post("/api/v1/customers", json!({"name": "Bob", "email": "bob@acme.com", "time_zone": "Europe/Berlin", "preferences": {"channel": "phone", "formality": "formal"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(c["organization_id"], org_id, "joined by email domain");
+    assert_eq!(c["preferences"]["channel"], "phone");
+    let cid = c["id"].as_i64().unwrap();
+    let (status, p) = s
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Bobby", "email": "BOB@acme.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(p["detail"].as_str().unwrap().contains("bob@acme.com"));
+    let (status, c) = s
+        .patch(
+            &format!("/api/v1/customers/{cid}"),
+            json!({"phone": "+49 30 1", "language": "de", "organization_id": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(
+        (c["phone"].clone(), c["organization_id"].clone()),
+        (json!("+49 30 1"), Value::Null)
+    );
+    let (status, p) = s
+        .patch(
+            &format!("/api/v1/customers/{cid}"),
+            json!({"time_zone": "Moon/Base"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("time_zone"))
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/customers/{cid}")).await.1["language"],
+        "de"
+    );
+    assert_eq!(
+        s.get("/api/v1/customers/777777").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, found) = s.get("/api/v1/customers?email=bob%40acme.com").await;
+    assert_eq!(found["items"][0]["id"], cid);
+    assert_eq!(
+        s.get(&format!("/api/v1/organizations/{org_id}")).await.1["tier"],
+        "enterprise"
+    );
+    assert_eq!(
+        s.get("/api/v1/organizations").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (_, agents) = s.get("/api/v1/agents").await;
+    assert_eq!(agents["items"].as_array().unwrap().len(), 3);
+    assert!(agents["items"][0].get("password_hash").is_none());
+    assert_eq!(
+        s.get("/api/v1/teams").await.1["items"][0]["name"],
+        "Support"
+    );
+    assert_eq!(
+        s.get("/api/v1/inboxes").await.1["items"][0]["name"],
+        "Support"
+    );
+    let mut body = ticket_body("Tagged", "c@example.com");
+    body["tags"] = json!(["billing"]);
+    s.post("/api/v1/tickets", body).await;
+    assert_eq!(
+        s.get("/api/v1/tags").await.1["items"],
+        json!([{"tag": "billing", "tickets": 1}])
+    );
+    s.stop().await;
+}
+
+async fn lists_page_and_filter_and_search_finds(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    for i in 0..12 {
+        let mut body = ticket_body(
+            &format!("Invoice question {i}"),
+            &format!("c{}@example.com", i % 3),
+        );
+        if i % 4 == 0 {
+            body["tags"] = json!(["vip"]);
+        }
+        assert_eq!(s.post("/api/v1/tickets", body).await.0, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/tickets?limit=5".to_string();
+    loop {
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/tickets?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (12, 12));
+    assert_eq!(
+        s.get("/api/v1/tickets?tag=VIP").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?status=new,open").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?status=solved").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?assignee=none").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?assignee=me").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?updated_since=2000-01-01").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?updated_since=2999-01-01").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        s.get("/api/v1/tickets?updated_since=someday").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let (status, hits) = s.get("/api/v1/search?q=invoice%207").await;
+    assert_eq!(status, StatusCode::OK, "{hits}");
+    let hits = hits["items"].as_array().unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["ticket"]["subject"], "Invoice question 7");
+    assert!(hits[0]["snippet"].as_str().unwrap().contains('['));
+    assert_eq!(
+        s.get("/api/v1/search?q=").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(s.get("/api/v1/search").await.0, StatusCode::BAD_REQUEST);
+    s.stop().await;
+}
+
+async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
+    let s = Server::start(store.clone()).await;
+    let (status, _, health) = s.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["database"], store.backend());
+    let (status, _, doc) = s
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let expected = [
+        ("/api/v1/tickets", "get"),
+        ("/api/v1/tickets", "post"),
+        ("/api/v1/tickets/{id}", "get"),
+        ("/api/v1/tickets/{id}", "patch"),
+        ("/api/v1/tickets/{id}/messages", "get"),
+        ("/api/v1/tickets/{id}/messages", "post"),
+        ("/api/v1/tickets/{id}/events", "get"),
+        ("/api/v1/customers", "get"),
+        ("/api/v1/customers", "post"),
+        ("/api/v1/customers/{id}", "get"),
+        ("/api/v1/customers/{id}", "patch"),
+        ("/api/v1/organizations", "get"),
+        ("/api/v1/organizations", "post"),
+        ("/api/v1/organizations/{id}", "get"),
+        ("/api/v1/agents", "get"),
+        ("/api/v1/teams", "get"),
+        ("/api/v1/inboxes", "get"),
+        ("/api/v1/tags", "get"),
+        ("/api/v1/search", "get"),
+        ("/healthz", "get"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        expected.len(),
+        "every route is documented once: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (path, method) in expected {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        if path != "/healthz" {
+            assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
+        }
+    }
+    assert!(doc["components"]["schemas"]["Ticket"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    s.stop().await;
+}
+
+rapport_store::on_both_backends!(
+    tickets_over_http,
+    bad_requests_get_precise_problems,
+    only_the_right_callers_get_in,
+    retried_posts_do_not_duplicate,
+    customers_organizations_and_directory,
+    lists_page_and_filter_and_search_finds,
+    health_and_openapi_cover_everything,
+);
