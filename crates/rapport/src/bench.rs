@@ -100,8 +100,7 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
-                // Half the requests come from returning customers, half from new ones.
-                let customer = if n % 2 == 0 { format!("returning{}@example.com", n % 500) } else { format!("w{worker}-n{n}@example.com") };
+                let customer = bench_customer(worker, n);
                 let body = serde_json::json!({
                     "subject": format!("Router keeps dropping (#{n})"),
                     "customer": {"email": customer, "name": "Bench Customer"},
@@ -149,6 +148,11 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
         ms(latencies.last().copied().unwrap_or_default())
     );
 
+    let store_rate = store_only_creates(concurrency, duration.min(Duration::from_secs(5))).await?;
+    println!(
+        "  store alone:      {store_rate:.0} tickets/s (same creates without HTTP, {concurrency} tasks)"
+    );
+
     let baseline_for = duration.min(Duration::from_secs(5));
     let baseline = raw_sqlite_inserts(baseline_for).await?;
     println!(
@@ -163,6 +167,61 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
         anyhow::bail!("{errors} requests failed");
     }
     Ok(())
+}
+
+/// The same ticket creates straight into the store: what HTTP adds is the difference.
+async fn store_only_creates(concurrency: usize, duration: Duration) -> anyhow::Result<f64> {
+    let dir = temp_dir("store")?;
+    let store =
+        rapport_store::open(&format!("sqlite://{}", dir.0.join("rapport.db").display())).await?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let customer = bench_customer(worker, n);
+                let new = rapport_store::NewTicket {
+                    subject: format!("Router keeps dropping (#{n})"),
+                    requester: rapport_store::Requester {
+                        email: customer,
+                        name: Some("Bench Customer".into()),
+                    },
+                    body: "Since Monday our connection drops every evening between 7 and 9 pm."
+                        .into(),
+                    channel: rapport_core::Channel::Api,
+                    priority: rapport_core::Priority::Normal,
+                    status: rapport_core::TicketStatus::New,
+                    tags: vec!["bench".into(), "connectivity".into()],
+                    inbox: None,
+                    assignee_id: None,
+                    team_id: None,
+                    custom_fields: Default::default(),
+                };
+                store
+                    .create_ticket(
+                        Ctx {
+                            actor: Actor::SYSTEM,
+                            at: rapport_web::now(),
+                        },
+                        new,
+                        None,
+                    )
+                    .await?;
+            }
+            anyhow::Ok(n)
+        });
+    }
+    let mut total = 0;
+    while let Some(result) = tasks.join_next().await {
+        total += result??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    store.close().await;
+    Ok(rate)
 }
 
 /// The simplest durable write SQLite can do: one row, one transaction, one fsync.
@@ -191,6 +250,15 @@ async fn raw_sqlite_inserts(duration: Duration) -> anyhow::Result<f64> {
     let rate = rows as f64 / started.elapsed().as_secs_f64();
     conn.close().await?;
     Ok(rate)
+}
+
+/// Half the requests come from returning customers, half from new ones.
+fn bench_customer(worker: usize, n: u64) -> String {
+    if n.is_multiple_of(2) {
+        format!("returning{}@example.com", n % 500)
+    } else {
+        format!("w{worker}-n{n}@example.com")
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

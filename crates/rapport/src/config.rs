@@ -89,12 +89,7 @@ impl Config {
             None => format!("sqlite://{}", data_dir.join("rapport.db").display()),
         };
         let log = match pick("log", from_file.log) {
-            Some(s) => {
-                tracing_subscriber::EnvFilter::try_new(&s.value).map_err(|e| {
-                    err(&s.key, format!("'{}' is not a log level or filter (use error, warn, info, debug or trace): {e}", s.value))
-                })?;
-                s.value
-            }
+            Some(s) => check_log(&s)?,
             None => "info".to_string(),
         };
         let base_url = match pick("base_url", from_file.base_url) {
@@ -150,6 +145,31 @@ fn check_database_url(s: &Setting) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.to_string())
+}
+
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// A level (`debug`) or comma-separated `target=level` directives (`info,rapport_store=debug`).
+/// Stricter than the tracing filter syntax, which would take a typo as a target name.
+fn check_log(s: &Setting) -> Result<String, ConfigError> {
+    let value = s.value.trim();
+    let directive_ok = |d: &str| {
+        let level = d.rsplit_once('=').map_or(
+            d,
+            |(target, level)| if target.is_empty() { "" } else { level },
+        );
+        LEVELS.contains(&level.to_ascii_lowercase().as_str())
+    };
+    if value.is_empty() || !value.split(',').map(str::trim).all(directive_ok) {
+        return Err(err(
+            &s.key,
+            format!(
+                "'{value}' is not a log level (use one of {}, or target=level pairs like info,rapport_store=debug)",
+                LEVELS.join(", ")
+            ),
+        ));
+    }
+    Ok(value.to_string())
 }
 
 fn check_base_url(s: &Setting) -> Result<String, ConfigError> {
@@ -223,6 +243,8 @@ mod tests {
         );
         let e = load(&[("RAPPORT_LOG", "loud")], None).unwrap_err();
         assert_eq!(e.key, "RAPPORT_LOG");
+        assert!(load(&[("RAPPORT_LOG", "info,rapport_store=DEBUG")], None).is_ok());
+        assert!(load(&[("RAPPORT_LOG", "info,rapport_store=lots")], None).is_err());
         let e = load(&[("RAPPORT_BASE_URL", "example.com")], None).unwrap_err();
         assert_eq!(e.key, "RAPPORT_BASE_URL");
         let e = load(&[], Some("http = \"nope\"\n")).unwrap_err();

@@ -635,11 +635,11 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut done = 0usize;
     for plan in plans {
-        if tasks.len() >= 64 {
-            if let Some(result) = tasks.join_next().await {
-                result??;
-                done += 1;
-            }
+        if tasks.len() >= 64
+            && let Some(result) = tasks.join_next().await
+        {
+            result??;
+            done += 1;
         }
         let store = store.clone();
         tasks.spawn(async move { plan.write(store.as_ref(), admin_id).await });

@@ -1,0 +1,505 @@
+//! The real `rapport` binary, driven as a user would: commands, exit codes, messages, and a
+//! running server answering over HTTP.
+
+use rapport_core::TicketStatus;
+use rapport_store::testing::TestDb;
+use rapport_store::{CustomerFilter, PageRequest, TicketFilter};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rapport");
+
+fn rapport(dir: &Path, url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RAPPORT_DATABASE_URL", url)
+        .env("RAPPORT_LOG", "warn");
+    cmd
+}
+
+fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
+    rapport(dir, url, args).output().expect("run rapport")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `rapport serve`/`demo`, stopped (SIGTERM, then killed) when dropped.
+struct Running {
+    child: Child,
+    addr: String,
+    stdout: Vec<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command, ready_marker: &str) -> Self {
+        let mut child = cmd
+            .env("RAPPORT_HTTP", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = Vec::new();
+        let mut running = Self {
+            child,
+            addr: String::new(),
+            stdout: Vec::new(),
+        };
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(300))
+                .unwrap_or_else(|_| panic!("no '{ready_marker}' from rapport; got {stdout:?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                running.addr = rest
+                    .split([',', ')'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+            }
+            let done = line.contains(ready_marker);
+            stdout.push(line);
+            if done {
+                break;
+            }
+        }
+        running.stdout = stdout;
+        running
+    }
+
+    /// A plain HTTP/1.1 GET over a socket: status and body.
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let code = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    /// SIGTERM and wait: a clean stop exits 0.
+    fn stop(mut self) -> i32 {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        status.code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_sqlite() -> (PathBuf, String) {
+    let dir = TestDb::temp_dir();
+    let url = format!("sqlite://{}", dir.join("data/rapport.db").display());
+    (dir, url)
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = TestDb::temp_dir();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create-agent", "--help"],
+        vec!["admin", "create-token", "--help"],
+        vec!["admin", "reset-password", "--help"],
+        vec!["bench", "--help"],
+        vec!["bench", "create", "--help"],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage: rapport"), "{args:?}");
+    }
+}
+
+#[test]
+fn invalid_configuration_stops_with_the_key_named() {
+    let dir = TestDb::temp_dir();
+    let out = rapport(&dir, "sqlite://x.db", &["migrate"])
+        .env("RAPPORT_HTTP", "port-eighty")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("RAPPORT_HTTP") && err.contains("port-eighty"),
+        "{err}"
+    );
+    let out = run(&dir, "mysql://root:hunter2@db/x", &["migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("RAPPORT_DATABASE_URL"));
+    assert!(
+        !text(&out.stderr).contains("hunter2"),
+        "passwords are never printed"
+    );
+    std::fs::write(dir.join("rapport.toml"), "log = \"chatty\"\n").unwrap();
+    let out = rapport(&dir, "sqlite://x.db", &["migrate"])
+        .env_remove("RAPPORT_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("log (in rapport.toml)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.join("x.db").exists(),
+        "nothing is created before the configuration is valid"
+    );
+}
+
+#[test]
+fn admin_commands_then_serve_answers_with_the_token() {
+    let (dir, url) = temp_sqlite();
+    let out = run(&dir, &url, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("up to date"));
+
+    let out = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-agent",
+            "--email",
+            "ann@example.com",
+            "--name",
+            "Ann",
+            "--role",
+            "supervisor",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("initial password: "));
+    let again = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-agent",
+            "--email",
+            "ANN@example.com",
+            "--name",
+            "Ann",
+            "--role",
+            "agent",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    let bad_role = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-agent",
+            "--email",
+            "b@example.com",
+            "--name",
+            "B",
+            "--role",
+            "boss",
+        ],
+    );
+    assert!(
+        text(&bad_role.stderr).contains("--role"),
+        "{}",
+        text(&bad_role.stderr)
+    );
+    let bad_email = run(
+        &dir,
+        &url,
+        &["admin", "create-agent", "--email", "nope", "--name", "B"],
+    );
+    assert!(
+        text(&bad_email.stderr).contains("--email"),
+        "{}",
+        text(&bad_email.stderr)
+    );
+    let unknown = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-token",
+            "--agent",
+            "who@example.com",
+            "--name",
+            "x",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("--agent"));
+
+    let mut reset = rapport(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    reset
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a much longer secret\n")
+        .unwrap();
+    assert!(reset.wait_with_output().unwrap().status.success());
+
+    let out = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-token",
+            "--agent",
+            "ann@example.com",
+            "--name",
+            "ci",
+        ],
+    );
+    assert!(out.status.success());
+    let token = text(&out.stdout).trim().to_string();
+    assert!(token.starts_with("rpt_"), "{token}");
+
+    let server = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
+    assert_eq!(server.get("/healthz", None).0, 200);
+    assert_eq!(server.get("/api/v1/tickets", None).0, 401);
+    let (code, body) = server.get("/api/v1/agents", Some(&token));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("ann@example.com"));
+    assert_eq!(server.stop(), 0, "SIGTERM stops cleanly");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn serve_runs_on_postgresql() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = TestDb::temp_dir();
+    let url = db.url.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        let server = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
+        let health = server.get("/healthz", None);
+        let code = server.stop();
+        (health, code)
+    })
+    .await
+    .unwrap();
+    assert_eq!(server.0.0, 200);
+    assert!(server.0.1.contains("postgres"), "{}", server.0.1);
+    assert_eq!(server.1, 0);
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_fills_a_realistic_help_desk_once() {
+    let (dir, url) = temp_sqlite();
+    let first = {
+        let (dir, url) = (dir.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let demo = Running::start(rapport(&dir, &url, &["demo"]), "Try: curl");
+            let token = demo
+                .stdout
+                .iter()
+                .find_map(|l| l.split("API token (new for this run): ").nth(1))
+                .map(str::to_string)
+                .expect("token printed");
+            let (code, body) = demo.get("/api/v1/tickets?limit=3", Some(&token));
+            let lines = demo.stdout.clone();
+            assert_eq!(demo.stop(), 0);
+            (code, body, lines, token)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert!(first.2.iter().any(|l| l.contains("Demo data added")));
+    assert!(
+        first
+            .2
+            .iter()
+            .any(|l| l.contains("ada@northwind.example") && l.contains("admin"))
+    );
+
+    let store = rapport_store::open(&url).await.unwrap();
+    let counts = census(store.as_ref()).await;
+    store.close().await;
+    assert!(counts.tickets >= 2_000, "{counts:?}");
+    assert!(
+        counts.customers >= 200
+            && counts.organizations >= 20
+            && counts.agents >= 10
+            && counts.inboxes >= 3
+            && counts.teams >= 3,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.statuses.len(),
+        TicketStatus::ALL.len(),
+        "every status appears: {counts:?}"
+    );
+
+    let second = {
+        let (dir, url) = (dir.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let demo = Running::start(rapport(&dir, &url, &["demo"]), "Try: curl");
+            let old_token = demo.get("/api/v1/tickets?limit=1", Some(&first.3)).0;
+            let lines = demo.stdout.clone();
+            assert_eq!(demo.stop(), 0);
+            (lines, old_token)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(second.0.iter().any(|l| l.contains("already there")));
+    assert_eq!(
+        second.1, 401,
+        "each run hands out a fresh token and retires the last"
+    );
+    let store = rapport_store::open(&url).await.unwrap();
+    let again = census(store.as_ref()).await;
+    store.close().await;
+    assert_eq!(again.tickets, counts.tickets, "a second run adds nothing");
+    assert_eq!(again.customers, counts.customers);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[derive(Debug)]
+struct Census {
+    tickets: usize,
+    customers: usize,
+    organizations: usize,
+    agents: usize,
+    teams: usize,
+    inboxes: usize,
+    statuses: std::collections::BTreeSet<&'static str>,
+}
+
+async fn census(store: &dyn rapport_store::Store) -> Census {
+    let mut tickets = 0;
+    let mut statuses = std::collections::BTreeSet::new();
+    let mut page = PageRequest::first(200);
+    let mut with_notes_checked = false;
+    loop {
+        let got = store
+            .list_tickets(&TicketFilter::default(), page)
+            .await
+            .unwrap();
+        tickets += got.items.len();
+        for t in &got.items {
+            statuses.insert(t.status.as_str());
+        }
+        if !with_notes_checked {
+            let t = got
+                .items
+                .iter()
+                .find(|t| t.status == TicketStatus::Closed || t.status == TicketStatus::Solved);
+            if let Some(t) = t {
+                let messages = store
+                    .list_messages(t.id, PageRequest::first(50))
+                    .await
+                    .unwrap()
+                    .items;
+                assert!(messages.len() >= 3, "multi-message conversations");
+                assert!(messages.iter().any(|m| !m.public), "internal notes");
+                assert!(
+                    !t.tags.is_empty() && !t.custom_fields.is_empty(),
+                    "tags and custom fields: {t:?}"
+                );
+                with_notes_checked = true;
+            }
+        }
+        match got.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    let mut customers = 0;
+    let mut page = PageRequest::first(200);
+    loop {
+        let got = store
+            .list_customers(&CustomerFilter::default(), page)
+            .await
+            .unwrap();
+        customers += got.items.len();
+        match got.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    Census {
+        tickets,
+        customers,
+        organizations: store
+            .list_organizations(PageRequest::first(200))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        agents: store.list_agents().await.unwrap().len(),
+        teams: store.list_teams().await.unwrap().len(),
+        inboxes: store.list_inboxes().await.unwrap().len(),
+        statuses,
+    }
+}
