@@ -5,7 +5,6 @@ use clap::Subcommand;
 use rapport_core::{Actor, Millis, Role};
 use rapport_store::{Ctx, NewAgent};
 use rapport_web::auth;
-use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
@@ -224,32 +223,31 @@ async fn store_only_creates(concurrency: usize, duration: Duration) -> anyhow::R
     Ok(rate)
 }
 
-/// The simplest durable write SQLite can do: one row, one transaction, one fsync.
+/// The simplest durable write SQLite can do: one row, one transaction, one fsync, with the
+/// same library, journal mode and synchronous setting the store uses.
 async fn raw_sqlite_inserts(duration: Duration) -> anyhow::Result<f64> {
     let dir = temp_dir("baseline")?;
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.0.join("baseline.db"))
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    let mut conn = options.connect().await?;
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, subject TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)")
-        .execute(&mut conn)
-        .await?;
-    let started = Instant::now();
-    let mut rows = 0u64;
-    while started.elapsed() < duration {
-        sqlx::query("INSERT INTO t (subject, body, created_at) VALUES ($1, $2, $3)")
-            .bind("Router keeps dropping")
-            .bind("Since Monday our connection drops every evening between 7 and 9 pm.")
-            .bind(Millis(0).0)
-            .execute(&mut conn)
-            .await?;
-        rows += 1;
-    }
-    let rate = rows as f64 / started.elapsed().as_secs_f64();
-    conn.close().await?;
-    Ok(rate)
+    let path = dir.0.join("baseline.db");
+    tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             CREATE TABLE t (id INTEGER PRIMARY KEY, subject TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL);",
+        )?;
+        let mut insert = conn.prepare("INSERT INTO t (subject, body, created_at) VALUES (?1, ?2, ?3)")?;
+        let started = Instant::now();
+        let mut rows = 0u64;
+        while started.elapsed() < duration {
+            insert.execute(rusqlite::params![
+                "Router keeps dropping",
+                "Since Monday our connection drops every evening between 7 and 9 pm.",
+                Millis(0).0
+            ])?;
+            rows += 1;
+        }
+        Ok(rows as f64 / started.elapsed().as_secs_f64())
+    })
+    .await?
 }
 
 /// Half the requests come from returning customers, half from new ones.

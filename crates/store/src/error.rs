@@ -27,36 +27,9 @@ impl StoreError {
         }
     }
 
-    /// Maps a database error, turning a unique-constraint violation into a conflict that says
-    /// what already exists.
-    pub fn from_db(err: sqlx::Error, on_unique: impl FnOnce() -> String) -> Self {
-        match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(on_unique()),
-            _ => Self::Database(err.to_string()),
-        }
-    }
-
     /// A stored value the code cannot read back: a bug or a hand-edited database.
     pub fn corrupt(what: impl std::fmt::Display) -> Self {
         Self::Database(format!("unreadable stored value: {what}"))
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::RowNotFound => Self::NotFound {
-                what: "record",
-                id: "?".into(),
-            },
-            other => Self::Database(other.to_string()),
-        }
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(err: sqlx::migrate::MigrateError) -> Self {
-        Self::Database(format!("migration failed: {err}"))
     }
 }
 

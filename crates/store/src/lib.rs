@@ -1,19 +1,23 @@
-//! Rapport's persistence. One [`Store`] trait, two backends:
+//! Rapport's persistence. One [`Store`] trait, implemented once ([`SqlStore`], in
+//! `queries.rs`) over a small SQL interface ([`sql::Conn`]) that two backends provide:
 //!
-//! - SQLite (the default): WAL, one writer connection fed by a group-commit queue so many
-//!   concurrent requests share one durable commit, plus a pool of readers.
-//! - PostgreSQL (for several nodes): a connection pool, one transaction per write.
+//! - SQLite (the default): direct calls into the embedded library on threads that own their
+//!   connections; WAL; one writer thread with group commit, so many concurrent requests share
+//!   one durable commit; a pool of read-only connections beside it.
+//! - PostgreSQL (for several nodes): a sqlx connection pool, one transaction per write.
 //!
-//! Both backends compile the same query code (`shared.rs`, included into each backend module
-//! with its own `Db` type), so the SQL that is identical is written once; what differs
-//! (full-text search, the write path, connection setup) lives in the backend's own file.
+//! Every query is written once; what differs (full-text search, locking, the write path,
+//! migrations) lives in the backend's own file.
 //!
 //! Architecture invariant: every write appends its events in the same transaction, so the
 //! event log is the complete history and audit trail.
 
 mod error;
+mod migrations;
 pub mod model;
 mod postgres;
+mod queries;
+pub mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -22,11 +26,11 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
 
+use futures::future::BoxFuture;
 use rapport_core::fields::FieldDef;
 use rapport_core::update::TicketPatch;
+use sql::Conn;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -139,19 +143,69 @@ pub trait Store: Send + Sync {
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>>;
 }
 
+/// The one [`Store`] implementation, over either backend.
+pub struct SqlStore {
+    engine: Engine,
+}
+
+enum Engine {
+    Sqlite(sqlite::SqliteEngine),
+    Postgres(postgres::PgEngine),
+}
+
+impl SqlStore {
+    fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs `op` in a transaction; the result is returned once it is durable.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(e) => e.write(op).await,
+            Engine::Postgres(e) => e.write(op).await,
+        }
+    }
+
+    async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(e) => e.read(op).await,
+            Engine::Postgres(e) => e.read(op).await,
+        }
+    }
+
+    async fn shutdown(&self) {
+        match &self.engine {
+            Engine::Sqlite(e) => e.shutdown().await,
+            Engine::Postgres(e) => e.shutdown().await,
+        }
+    }
+}
+
 /// Opens the store a URL names (`sqlite://path` or `postgres://…`) and brings its schema up
 /// to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+    let engine = if url.starts_with("sqlite:") {
+        Engine::Sqlite(sqlite::SqliteEngine::open(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::open(url).await?))
+        Engine::Postgres(postgres::PgEngine::open(url).await?)
     } else {
-        Err(StoreError::Config(format!(
+        return Err(StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://…",
             redact_url(url)
-        )))
-    }
+        )));
+    };
+    Ok(Arc::new(SqlStore { engine }))
 }
 
 /// A database URL with any password replaced, safe to log or print.

@@ -2,28 +2,27 @@
 //! write is its own transaction (PostgreSQL groups concurrent commits itself). Migrations take
 //! sqlx's advisory lock, so nodes starting together migrate once.
 
+use crate::sql::{Conn, DbError, Row, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
-use sqlx::PgConnection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Column, PgConnection, Row as _, TypeInfo};
 use std::time::Duration;
 
-pub(crate) type Db = sqlx::Postgres;
-pub(crate) const NAME: &str = "postgres";
-
-pub struct PgStore {
+pub(crate) struct PgEngine {
     pool: PgPool,
 }
 
-pub(crate) type Backend = PgStore;
+fn db_error(e: sqlx::Error) -> DbError {
+    let unique_violation = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+    DbError {
+        unique_violation,
+        message: e.to_string(),
+    }
+}
 
-// Deliberately compiled once per backend: the shared SQL, typed for this backend's `Db`.
-#[allow(clippy::duplicate_mod)]
-#[path = "shared.rs"]
-mod shared;
-
-impl PgStore {
-    pub async fn open(url: &str) -> Result<Self> {
+impl PgEngine {
+    pub(crate) async fn open(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -35,31 +34,51 @@ impl PgStore {
                     crate::redact_url(url)
                 ))
             })?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         Ok(Self { pool })
-    }
-
-    pub(crate) fn reader(&self) -> &PgPool {
-        &self.pool
     }
 
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        let mut tx = self.pool.begin().await?;
-        let result = op(&mut tx).await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| StoreError::from(db_error(e)))?;
+        let result = op(&mut PgConn { db: &mut tx }).await;
         match result {
             Ok(value) => {
-                tx.commit().await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| StoreError::from(db_error(e)))?;
                 Ok(value)
             }
             Err(e) => {
-                tx.rollback().await?;
+                tx.rollback()
+                    .await
+                    .map_err(|e| StoreError::from(db_error(e)))?;
                 Err(e)
             }
         }
+    }
+
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::from(db_error(e)))?;
+        op(&mut PgConn { db: &mut conn }).await
     }
 
     pub(crate) async fn shutdown(&self) {
@@ -67,46 +86,103 @@ impl PgStore {
     }
 }
 
-/// PostgreSQL indexes subjects and messages through generated `tsvector` columns, so there is
-/// nothing to write by hand.
-pub(crate) async fn index_text(_: &mut PgConnection, _: i64, _: &str, _: &str) -> Result<()> {
-    Ok(())
+struct PgConn<'a> {
+    db: &'a mut PgConnection,
 }
 
-pub(crate) async fn reindex_subject(_: &mut PgConnection, _: i64, _: &str) -> Result<()> {
-    Ok(())
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Postgres, PgArguments>,
+    params: &[Value],
+) -> sqlx::query::Query<'q, sqlx::Postgres, PgArguments> {
+    for p in params {
+        query = match p {
+            Value::Int(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.clone()),
+            Value::Bool(v) => query.bind(*v),
+        };
+    }
+    query
 }
 
-/// Makes concurrent transactions that touch the same natural key (an email address, an
-/// idempotency key) take turns until commit, so the second finds what the first created
-/// instead of failing on a unique constraint.
-pub(crate) async fn serialize_on(c: &mut PgConnection, key: &str) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(key)
-        .execute(&mut *c)
+fn cells(row: &PgRow) -> Result<Row, DbError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match column.type_info().name() {
+            "INT8" => Value::Int(row.try_get::<Option<i64>, _>(i).map_err(db_error)?),
+            "INT4" => Value::Int(
+                row.try_get::<Option<i32>, _>(i)
+                    .map_err(db_error)?
+                    .map(i64::from),
+            ),
+            "INT2" => Value::Int(
+                row.try_get::<Option<i16>, _>(i)
+                    .map_err(db_error)?
+                    .map(i64::from),
+            ),
+            "BOOL" => Value::Bool(row.try_get::<Option<bool>, _>(i).map_err(db_error)?),
+            "FLOAT4" | "FLOAT8" => Value::Text(
+                row.try_get::<Option<f64>, _>(i)
+                    .map_err(db_error)?
+                    .map(|f| f.to_string()),
+            ),
+            _ => Value::Text(row.try_get::<Option<String>, _>(i).map_err(db_error)?),
+        };
+        out.push(value);
+    }
+    Ok(Row(out))
+}
+
+#[async_trait::async_trait]
+impl Conn for PgConn<'_> {
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let query = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), params);
+        Ok(query
+            .execute(&mut *self.db)
+            .await
+            .map_err(db_error)?
+            .rows_affected())
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let query = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), params);
+        let rows = query.fetch_all(&mut *self.db).await.map_err(db_error)?;
+        rows.iter().map(cells).collect()
+    }
+
+    /// A transaction-scoped advisory lock on the key's hash.
+    async fn serialize_on(&mut self, key: &str) -> Result<()> {
+        self.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            crate::params![key],
+        )
         .await?;
-    Ok(())
-}
+        Ok(())
+    }
 
-/// Best-matching tickets (id and snippet), one row per ticket: subject matches weigh double.
-pub(crate) async fn search_hits(
-    c: &mut PgConnection,
-    query: &str,
-    limit: i64,
-) -> Result<Vec<(i64, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "WITH q AS (SELECT plainto_tsquery('simple', $1) AS q), \
-         hits AS ( \
-           SELECT t.id AS ticket_id, t.subject AS text, ts_rank(t.search, q.q) * 2 AS score FROM tickets t, q WHERE t.search @@ q.q \
-           UNION ALL \
-           SELECT m.ticket_id, m.body, ts_rank(m.search, q.q) FROM messages m, q WHERE m.search @@ q.q), \
-         best AS (SELECT DISTINCT ON (ticket_id) ticket_id, text, score FROM hits ORDER BY ticket_id, score DESC) \
-         SELECT best.ticket_id, ts_headline('simple', best.text, q.q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') \
-         FROM best, q ORDER BY best.score DESC, best.ticket_id DESC LIMIT $2",
-    )
-    .bind(query)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await?;
-    Ok(rows)
+    /// Subjects and messages are indexed by generated `tsvector` columns: nothing to write.
+    async fn index_text(&mut self, _: i64, _: &str, _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn reindex_subject(&mut self, _: i64, _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// One row per ticket, subject matches weighing double.
+    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>> {
+        let rows = self
+            .query(
+                "WITH q AS (SELECT plainto_tsquery('simple', $1) AS q), \
+                 hits AS ( \
+                   SELECT t.id AS ticket_id, t.subject AS text, ts_rank(t.search, q.q) * 2 AS score FROM tickets t, q WHERE t.search @@ q.q \
+                   UNION ALL \
+                   SELECT m.ticket_id, m.body, ts_rank(m.search, q.q) FROM messages m, q WHERE m.search @@ q.q), \
+                 best AS (SELECT DISTINCT ON (ticket_id) ticket_id, text, score FROM hits ORDER BY ticket_id, score DESC) \
+                 SELECT best.ticket_id, ts_headline('simple', best.text, q.q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') \
+                 FROM best, q ORDER BY best.score DESC, best.ticket_id DESC LIMIT $2",
+                crate::params![query, limit],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+    }
 }

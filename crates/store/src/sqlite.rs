@@ -1,65 +1,107 @@
 //! SQLite backend: the default, embedded, and fast.
 //!
-//! One writer connection owns all writes. Requests queue their write as a job; the writer
-//! takes every job waiting, runs each inside its own SAVEPOINT of one transaction, commits once
-//! (one fsync for the batch, `synchronous=FULL`), and only then answers each request. A failed
-//! job rolls back to its savepoint without touching the others; a failed commit fails them all.
-//! Readers use a separate read-only pool, so reads never wait for the writer.
+//! Statements run as direct calls into the embedded SQLite library (rusqlite) on threads that
+//! own their connections, so a statement costs microseconds, not a thread hand-off.
+//!
+//! One writer thread owns all writes. Requests queue their write as a job; the writer takes
+//! every job waiting, runs each inside its own SAVEPOINT of one transaction, commits once (one
+//! fsync for the batch, `synchronous=FULL`), and only then answers each request. A failed job
+//! rolls back to its savepoint without touching the others; a failed commit fails them all.
+//! Reads run on a small pool of read-only connections, so they never wait for the writer.
 
+use crate::sql::{Conn, DbError, Row, Value};
 use crate::{Result, StoreError};
-use futures::FutureExt;
 use futures::future::BoxFuture;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use rusqlite::{OpenFlags, ToSql, types::ToSqlOutput, types::ValueRef};
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
-use std::str::FromStr;
-use std::time::Duration;
-use tokio::sync::{Mutex, mpsc, oneshot};
-
-pub(crate) type Db = sqlx::Sqlite;
-pub(crate) const NAME: &str = "sqlite";
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::{Semaphore, oneshot};
 
 /// Jobs taken into one transaction at most; bounds the latency one commit adds.
 const MAX_BATCH: usize = 512;
+const READERS: usize = 4;
 
 /// Runs a write inside the batch transaction; returns whether it succeeded and how to answer
 /// its caller once the commit's outcome is known.
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
+type WriteJob = Box<dyn for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, (bool, Reply)> + Send>;
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 
-pub struct SqliteStore {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    readers: SqlitePool,
+pub(crate) struct SqliteEngine {
+    jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Readers>,
 }
 
-pub(crate) type Backend = SqliteStore;
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+    permits: Semaphore,
+}
 
-// Deliberately compiled once per backend: the shared SQL, typed for this backend's `Db`.
-#[allow(clippy::duplicate_mod)]
-#[path = "shared.rs"]
-mod shared;
+fn db_error(e: rusqlite::Error) -> DbError {
+    let unique_violation = matches!(
+        &e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    );
+    DbError {
+        unique_violation,
+        message: e.to_string(),
+    }
+}
 
-impl SqliteStore {
+fn store_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// The file path a `sqlite://path` (or `sqlite:path`) URL names.
+pub(crate) fn path_of(url: &str) -> Result<PathBuf> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Config(
+            "the SQLite URL needs a file path (sqlite://path/to/rapport.db); in-memory databases cannot be shared".into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<rusqlite::Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| {
+        StoreError::Config(format!(
+            "cannot open the SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(store_error)?;
+    // WAL lets readers run beside the writer; FULL makes every acknowledged commit durable.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;",
+    )
+    .map_err(store_error)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+impl SqliteEngine {
     /// Opens (creating if needed) the database at a `sqlite://path` URL and migrates it.
-    pub async fn open(url: &str) -> Result<Self> {
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:")
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        if path.is_empty() || path == ":memory:" {
-            return Err(StoreError::Config(
-                "the SQLite URL needs a file path (sqlite://path/to/rapport.db); in-memory databases cannot be shared".into(),
-            ));
-        }
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+    pub(crate) async fn open(url: &str) -> Result<Self> {
+        let path = path_of(url)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Config(format!(
                     "cannot create the directory {}: {e}",
@@ -67,46 +109,38 @@ impl SqliteStore {
                 ))
             })?;
         }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
-            .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000")
-            .log_statements(tracing::log::LevelFilter::Trace);
-        let mut writer = options.connect().await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&mut writer)
-            .await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(1)
-            .connect_with(options.read_only(true))
-            .await?;
-        let (tx, rx) = mpsc::channel::<Job>(4096);
-        let handle = tokio::spawn(run_writer(writer, rx));
+        let writer_path = path.clone();
+        let mut writer = tokio::task::spawn_blocking(move || -> Result<rusqlite::Connection> {
+            let mut conn = open_connection(&writer_path, false)?;
+            crate::migrations::migrate_sqlite(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("opening SQLite failed: {e}")))??;
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let handle = std::thread::Builder::new()
+            .name("rapport-sqlite-writer".into())
+            .spawn(move || run_writer(&mut writer, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
-            readers,
+            readers: Arc::new(Readers {
+                path,
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(READERS),
+            }),
         })
-    }
-
-    pub(crate) fn reader(&self) -> &SqlitePool {
-        &self.readers
     }
 
     /// Runs `op` in the shared write transaction and returns its result once it is durable.
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
+        let job: WriteJob = Box::new(move |conn| {
             Box::pin(async move {
                 let result = op(conn).await;
                 let ok = result.is_ok();
@@ -116,11 +150,14 @@ impl SqliteStore {
                 (ok, reply)
             })
         });
-        let sender = self.jobs.lock().await.clone();
-        let sender = sender.ok_or_else(|| StoreError::Database("the store is closed".into()))?;
+        let sender = self
+            .jobs
+            .lock()
+            .map_err(|_| closed())?
+            .clone()
+            .ok_or_else(closed)?;
         sender
             .send(job)
-            .await
             .map_err(|_| StoreError::Database("the SQLite writer has stopped".into()))?;
         answered.await.map_err(|_| {
             StoreError::Database(
@@ -129,105 +166,238 @@ impl SqliteStore {
         })?
     }
 
+    /// Runs `op` on a read-only connection (a consistent snapshot for its duration).
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let _permit = self.readers.permits.acquire().await.map_err(|_| closed())?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.idle.lock().map_err(|_| closed())?.pop();
+            let mut conn = match idle {
+                Some(c) => c,
+                None => open_connection(&readers.path, true)?,
+            };
+            let result = run_read(&mut conn, op);
+            if let Ok(mut idle) = readers.idle.lock() {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("a read failed: {e}")))?
+    }
+
     pub(crate) async fn shutdown(&self) {
-        self.jobs.lock().await.take();
-        if let Some(handle) = self.writer.lock().await.take() {
-            let _ = handle.await;
+        let sender = self.jobs.lock().ok().and_then(|mut j| j.take());
+        drop(sender);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
-        self.readers.close().await;
+        self.readers.permits.close();
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.clear();
+        }
     }
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let replies = run_batch(&mut conn, batch.drain(..)).await;
-        let outcome = match replies.is_empty() {
-            true => Ok(()),
-            false => sqlx::query("COMMIT").execute(&mut conn).await.map(|_| ()),
-        };
-        let outcome = outcome.map_err(|e| {
-            tracing::error!(error = %e, "SQLite group commit failed; the batch is rolled back");
-            StoreError::Database(format!("commit failed: {e}"))
-        });
-        if outcome.is_err() {
-            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+fn closed() -> StoreError {
+    StoreError::Database("the store is closed".into())
+}
+
+/// Reads see one snapshot: a deferred transaction around the whole operation.
+fn run_read<T, F>(conn: &mut rusqlite::Connection, op: F) -> Result<T>
+where
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>>,
+{
+    conn.execute_batch("BEGIN").map_err(store_error)?;
+    let result = futures::executor::block_on(op(&mut SqliteConn::new(conn)));
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+fn run_writer(conn: &mut rusqlite::Connection, jobs: mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
         }
+        let replies = run_batch(conn, batch);
+        let outcome = if replies.is_empty() {
+            Ok(())
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                tracing::error!(error = %e, "SQLite group commit failed; the batch is rolled back");
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::Database(format!("commit failed: {e}"))
+            })
+        };
         for reply in replies {
             reply(outcome.clone());
         }
     }
-    let _ = conn.close().await;
 }
 
 /// Runs each job in its own savepoint of one `BEGIN IMMEDIATE` transaction. A job that panics
 /// is rolled back and its caller told (its answer channel is dropped).
-async fn run_batch(conn: &mut SqliteConnection, batch: impl Iterator<Item = Job>) -> Vec<Reply> {
-    let mut replies = Vec::new();
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "SQLite writer could not begin a transaction");
         return replies;
     }
+    let mut index = Vec::new();
     for job in batch {
-        if sqlx::query("SAVEPOINT job")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
+        if conn.execute_batch("SAVEPOINT job").is_err() {
             continue;
         }
-        let ran = AssertUnwindSafe(job(&mut *conn)).catch_unwind().await;
+        let mut job_conn = SqliteConn::new(conn);
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            futures::executor::block_on(job(&mut job_conn))
+        }));
+        let job_index = std::mem::take(&mut job_conn.index);
         let keep = matches!(ran, Ok((true, _)));
-        let undo = if keep {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job"
-        };
-        let undone = sqlx::query(undo).execute(&mut *conn).await.is_ok();
-        if !keep && undone {
-            let _ = sqlx::query("RELEASE job").execute(&mut *conn).await;
+        if keep {
+            index.extend(job_index);
+        }
+        let undone = keep || conn.execute_batch("ROLLBACK TO job").is_ok();
+        if undone {
+            let _ = conn.execute_batch("RELEASE job");
         }
         if let Ok((_, reply)) = ran {
             replies.push(reply);
         }
     }
+    if let Err(e) = apply_index_changes(conn, &index) {
+        // The index must match the data: without it, the whole batch is refused.
+        tracing::error!(error = %e, "updating the search index failed; the batch is rolled back");
+        let _ = conn.execute_batch("ROLLBACK");
+        let failure = StoreError::Database(format!("search index update failed: {e}"));
+        for reply in replies {
+            reply(Err(failure.clone()));
+        }
+        return Vec::new();
+    }
     if replies.is_empty() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        let _ = conn.execute_batch("ROLLBACK");
     }
     replies
 }
 
-/// Adds text to the full-text index in the same transaction as the write it belongs to.
-pub(crate) async fn index_text(
-    c: &mut SqliteConnection,
-    ticket_id: i64,
-    kind: &str,
-    text: &str,
-) -> Result<()> {
-    sqlx::query("INSERT INTO search_index (ticket_id, kind, text) VALUES ($1, $2, $3)")
-        .bind(ticket_id)
-        .bind(kind)
-        .bind(text)
-        .execute(&mut *c)
-        .await?;
+struct SqliteConn<'a> {
+    db: &'a mut rusqlite::Connection,
+    /// Full-text index changes of the current job, applied at the end of its batch.
+    index: Vec<IndexChange>,
+}
+
+/// FTS5 flushes its pending index data at every savepoint, and each write job runs in one, so
+/// indexing inside jobs would write a tiny index segment per job (and merge them endlessly).
+/// Instead, a job records its changes; the batch applies all of them once, after the jobs and
+/// before the commit — still in the same transaction as the writes they belong to.
+enum IndexChange {
+    Add {
+        ticket_id: i64,
+        kind: String,
+        text: String,
+    },
+    DropSubject {
+        ticket_id: i64,
+    },
+}
+
+impl<'a> SqliteConn<'a> {
+    fn new(db: &'a mut rusqlite::Connection) -> Self {
+        Self {
+            db,
+            index: Vec::new(),
+        }
+    }
+}
+
+fn apply_index_changes(db: &rusqlite::Connection, changes: &[IndexChange]) -> rusqlite::Result<()> {
+    for change in changes {
+        match change {
+            IndexChange::Add {
+                ticket_id,
+                kind,
+                text,
+            } => {
+                db.prepare_cached(
+                    "INSERT INTO search_index (ticket_id, kind, text) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(rusqlite::params![ticket_id, kind, text])?;
+            }
+            IndexChange::DropSubject { ticket_id } => {
+                db.prepare_cached(
+                    "DELETE FROM search_index WHERE ticket_id = ?1 AND kind = 'subject'",
+                )?
+                .execute([ticket_id])?;
+            }
+        }
+    }
     Ok(())
 }
 
-pub(crate) async fn reindex_subject(
-    c: &mut SqliteConnection,
-    ticket_id: i64,
-    subject: &str,
-) -> Result<()> {
-    sqlx::query("DELETE FROM search_index WHERE ticket_id = $1 AND kind = 'subject'")
-        .bind(ticket_id)
-        .execute(&mut *c)
-        .await?;
-    index_text(c, ticket_id, "subject", subject).await
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Int(Some(v)) => ToSqlOutput::from(*v),
+            Value::Text(Some(v)) => ToSqlOutput::from(v.as_str()),
+            Value::Bool(Some(v)) => ToSqlOutput::from(i64::from(*v)),
+            Value::Int(None) | Value::Text(None) | Value::Bool(None) => {
+                ToSqlOutput::from(rusqlite::types::Null)
+            }
+        })
+    }
 }
 
-/// Writes are already serialised by the single writer, so there is nothing to wait for.
-pub(crate) async fn serialize_on(_: &mut SqliteConnection, _: &str) -> Result<()> {
-    Ok(())
+/// `$1` → `?1`: SQLite reads `$1` as a *named* parameter numbered by first appearance, `?1` by
+/// its number, which is what the shared SQL means.
+fn placeholders(sql: &str) -> Cow<'_, str> {
+    if sql.contains('$') {
+        Cow::Owned(sql.replace('$', "?"))
+    } else {
+        Cow::Borrowed(sql)
+    }
+}
+
+fn cell(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Int(None),
+        ValueRef::Integer(i) => Value::Int(Some(i)),
+        ValueRef::Real(f) => Value::Text(Some(f.to_string())),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Value::Text(Some(String::from_utf8_lossy(t).into_owned()))
+        }
+    }
+}
+
+impl SqliteConn<'_> {
+    fn run_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self
+            .db
+            .prepare_cached(&placeholders(sql))
+            .map_err(db_error)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(db_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_error)? {
+            let mut cells = Vec::with_capacity(columns);
+            for i in 0..columns {
+                cells.push(cell(row.get_ref(i).map_err(db_error)?));
+            }
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
 }
 
 /// FTS5 query for the user's words: each word quoted (so `-`, `:` and `"` are text, not
@@ -242,35 +412,127 @@ fn fts_query(query: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// Best-matching tickets (id and snippet), one row per ticket: the best-ranked rows are read
-/// in order and each ticket keeps its first (best) one.
-pub(crate) async fn search_hits(
-    c: &mut SqliteConnection,
-    query: &str,
-    limit: i64,
-) -> Result<Vec<(i64, String)>> {
-    let Some(fts) = fts_query(query) else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT ticket_id, snippet(search_index, 2, '[', ']', '…', 16) FROM search_index \
-         WHERE search_index MATCH $1 ORDER BY bm25(search_index), ticket_id DESC LIMIT $2",
-    )
-    .bind(fts)
-    .bind(limit.saturating_mul(8))
-    .fetch_all(&mut *c)
-    .await?;
-    let mut seen = std::collections::HashSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|(id, _)| seen.insert(*id))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect())
+#[async_trait::async_trait]
+impl Conn for SqliteConn<'_> {
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let mut stmt = self
+            .db
+            .prepare_cached(&placeholders(sql))
+            .map_err(db_error)?;
+        let changed = stmt
+            .execute(rusqlite::params_from_iter(params.iter()))
+            .map_err(db_error)?;
+        Ok(changed as u64)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.run_query(sql, params)
+    }
+
+    /// Writes are already serialised by the single writer: nothing to wait for.
+    async fn serialize_on(&mut self, _key: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()> {
+        self.index.push(IndexChange::Add {
+            ticket_id,
+            kind: kind.to_string(),
+            text: text.to_string(),
+        });
+        Ok(())
+    }
+
+    async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()> {
+        self.index.push(IndexChange::DropSubject { ticket_id });
+        self.index_text(ticket_id, "subject", subject).await
+    }
+
+    /// The best-ranked rows in order; each ticket keeps its first (best) one.
+    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>> {
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.run_query(
+            "SELECT ticket_id, snippet(search_index, 2, '[', ']', '…', 16) FROM search_index \
+             WHERE search_index MATCH $1 ORDER BY bm25(search_index), ticket_id DESC LIMIT $2",
+            crate::params![fts, limit.saturating_mul(8)],
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        let mut hits = Vec::new();
+        for row in rows {
+            let id = row.int(0)?;
+            if seen.insert(id) && (hits.len() as i64) < limit {
+                hits.push((id, row.text(1)?));
+            }
+        }
+        Ok(hits)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::{SqliteEngine, fts_query, placeholders};
+    use crate::StoreError;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_job_leaves_neither_rows_nor_index_entries() {
+        let dir = std::env::temp_dir().join(format!("rapport-sqlite-unit-{}", std::process::id()));
+        let engine = SqliteEngine::open(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        let engine = std::sync::Arc::new(engine);
+        let mut tasks = Vec::new();
+        for i in 0..40i64 {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                engine
+                    .write(move |c| {
+                        Box::pin(async move {
+                            c.execute(
+                                "INSERT INTO settings (key, value) VALUES ($1, 'x')",
+                                crate::params![format!("k{i}")],
+                            )
+                            .await?;
+                            c.index_text(
+                                i,
+                                "subject",
+                                &format!(
+                                    "word{} marker{i}",
+                                    if i % 2 == 0 { "kept" } else { "ghost" }
+                                ),
+                            )
+                            .await?;
+                            if i % 2 == 1 {
+                                return Err(StoreError::Conflict("refused after writing".into()));
+                            }
+                            Ok(())
+                        })
+                    })
+                    .await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().is_ok(), i % 2 == 0);
+        }
+        let (rows, kept, ghosts) = engine
+            .read(|c| {
+                Box::pin(async move {
+                    let rows = c
+                        .query("SELECT key FROM settings", crate::params![])
+                        .await?
+                        .len();
+                    let kept = c.search_hits("wordkept", 100).await?.len();
+                    let ghosts = c.search_hits("wordghost", 100).await?.len();
+                    Ok((rows, kept, ghosts))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!((rows, kept, ghosts), (20, 20, 0));
+        engine.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn user_words_never_become_fts_syntax() {
@@ -283,5 +545,14 @@ mod tests {
             Some("\"say\" \"hi\" \"NOT\"".into())
         );
         assert_eq!(fts_query("  \"\" "), None);
+    }
+
+    #[test]
+    fn placeholders_are_numbered_for_sqlite() {
+        assert_eq!(
+            placeholders("a = $2 AND b = $1 OR c = $2"),
+            "a = ?2 AND b = ?1 OR c = ?2"
+        );
+        assert_eq!(placeholders("SELECT 1"), "SELECT 1");
     }
 }

@@ -120,6 +120,9 @@ impl Server {
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.agent)
             .header("content-type", content_type)
+            // A refused body may be left unread; the server then closes this connection, so
+            // it must not go back to the client's pool for the next request.
+            .header("connection", "close")
             .body(body)
             .send()
             .await

@@ -1,0 +1,1813 @@
+//! Every query, written once for both databases against the [`Conn`] interface, and the
+//! [`Store`] implementation that runs them through the backend's read or write path.
+
+use crate::model::*;
+use crate::params;
+use crate::sql::{Conn, Row, SqlBuilder};
+use crate::{Result, SqlStore, Store, StoreError};
+use rapport_core::contact::{self, Tier};
+use rapport_core::fields::{FieldDef, FieldType, check_values};
+use rapport_core::tags::normalize_tags;
+use rapport_core::ticket::{status_after_message, validate_body, validate_subject};
+use rapport_core::update::{TicketPatch, TicketState, plan_update};
+use rapport_core::{
+    Actor, ActorKind, Change, Channel, EventKind, Invalid, MessageKind, Millis, Priority, Role,
+    TicketRef, TicketStatus,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+// ---------------------------------------------------------------------------------------------
+// Rows as stored, and their conversion into records. Column order follows the SELECTs below.
+
+fn parse_channel(text: &str) -> Result<Channel> {
+    Channel::parse(text).ok_or_else(|| StoreError::corrupt(format!("channel '{text}'")))
+}
+
+fn json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(StoreError::corrupt)
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.subject, t.status, t.priority, t.channel, t.customer_id, c.name, \
+     (SELECT e.email FROM customer_emails e WHERE e.customer_id = t.customer_id \
+      ORDER BY e.is_primary DESC, e.email LIMIT 1), \
+     t.inbox_id, t.assignee_id, t.team_id, t.created_at, t.updated_at, t.solved_at, t.closed_at \
+     FROM tickets t JOIN customers c ON c.id = t.customer_id";
+
+fn ticket_from(
+    r: &Row,
+    tags: Vec<String>,
+    custom_fields: BTreeMap<String, Value>,
+) -> Result<Ticket> {
+    let id = r.int(0)?;
+    Ok(Ticket {
+        id,
+        reference: TicketRef(id).to_string(),
+        subject: r.text(1)?,
+        status: TicketStatus::parse(&r.text(2)?).map_err(StoreError::corrupt)?,
+        priority: Priority::parse(&r.text(3)?).map_err(StoreError::corrupt)?,
+        channel: parse_channel(&r.text(4)?)?,
+        customer: CustomerSummary {
+            id: r.int(5)?,
+            name: r.text(6)?,
+            email: r.opt_text(7)?,
+        },
+        inbox_id: r.int(8)?,
+        assignee_id: r.opt_int(9)?,
+        team_id: r.opt_int(10)?,
+        tags,
+        custom_fields,
+        created_at: Millis(r.int(11)?),
+        updated_at: Millis(r.int(12)?),
+        solved_at: r.opt_int(13)?.map(Millis),
+        closed_at: r.opt_int(14)?.map(Millis),
+    })
+}
+
+const CUSTOMER_SELECT: &str = "SELECT id, name, organization_id, phone, language, time_zone, preferences, notes, created_at, updated_at FROM customers";
+
+fn customer_from(r: &Row, emails: Vec<String>) -> Result<Customer> {
+    Ok(Customer {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        emails,
+        organization_id: r.opt_int(2)?,
+        phone: r.opt_text(3)?,
+        language: r.opt_text(4)?,
+        time_zone: r.opt_text(5)?,
+        preferences: json_text(&r.text(6)?)?,
+        notes: r.text(7)?,
+        created_at: Millis(r.int(8)?),
+        updated_at: Millis(r.int(9)?),
+    })
+}
+
+const ORGANIZATION_SELECT: &str =
+    "SELECT id, name, tier, contract_value_cents, notes, created_at, updated_at FROM organizations";
+
+const AGENT_SELECT: &str =
+    "SELECT id, email, name, role, active, created_at, password_hash FROM agents";
+
+fn agent_login_from(r: &Row, team_ids: Vec<i64>) -> Result<AgentLogin> {
+    Ok(AgentLogin {
+        agent: Agent {
+            id: r.int(0)?,
+            email: r.text(1)?,
+            name: r.text(2)?,
+            role: Role::parse(&r.text(3)?).map_err(StoreError::corrupt)?,
+            active: r.bool(4)?,
+            team_ids,
+            created_at: Millis(r.int(5)?),
+        },
+        password_hash: r.opt_text(6)?,
+    })
+}
+
+const MESSAGE_SELECT: &str = "SELECT id, ticket_id, kind, channel, author_agent_id, author_customer_id, body, created_at FROM messages";
+
+fn message_from(r: &Row, attachments: Vec<Attachment>) -> Result<Message> {
+    let kind_text = r.text(2)?;
+    let kind = MessageKind::parse(&kind_text)
+        .ok_or_else(|| StoreError::corrupt(format!("message kind '{kind_text}'")))?;
+    let author = match (r.opt_int(4)?, r.opt_int(5)?) {
+        (Some(id), _) => Actor::agent(id),
+        (None, Some(id)) => Actor::customer(id),
+        (None, None) => Actor::SYSTEM,
+    };
+    Ok(Message {
+        id: r.int(0)?,
+        ticket_id: r.int(1)?,
+        kind,
+        public: kind.is_public(),
+        channel: parse_channel(&r.text(3)?)?,
+        author,
+        body: r.text(6)?,
+        attachments,
+        created_at: Millis(r.int(7)?),
+    })
+}
+
+fn event_from(r: &Row) -> Result<Event> {
+    let actor_text = r.text(3)?;
+    let kind = ActorKind::parse(&actor_text)
+        .ok_or_else(|| StoreError::corrupt(format!("actor '{actor_text}'")))?;
+    Ok(Event {
+        id: r.int(0)?,
+        ticket_id: r.opt_int(1)?,
+        kind: r.text(2)?,
+        actor: Actor {
+            kind,
+            id: r.opt_int(4)?,
+        },
+        subject_type: r.text(5)?,
+        subject_id: r.int(6)?,
+        data: json_text(&r.text(7)?)?,
+        created_at: Millis(r.int(8)?),
+    })
+}
+
+fn field_from(r: &Row) -> Result<FieldDef> {
+    Ok(FieldDef {
+        key: r.text(0)?,
+        label: r.text(1)?,
+        field_type: FieldType::parse(&r.text(2)?).map_err(StoreError::corrupt)?,
+        options: json_text(&r.text(3)?)?,
+    })
+}
+
+fn page_of<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit.max(0) as usize);
+    let next = if more { items.last().map(key) } else { None };
+    Page { items, next }
+}
+
+fn to_value(change: &Change) -> Value {
+    serde_json::to_value(change).unwrap_or(Value::Null)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pieces every write uses: the event log and idempotency keys.
+
+#[allow(clippy::too_many_arguments)]
+async fn append_event(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    kind: EventKind,
+    ticket_id: Option<i64>,
+    subject_type: &str,
+    subject_id: i64,
+    data: Value,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO events (ticket_id, kind, actor_kind, actor_id, subject_type, subject_id, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        params![ticket_id, kind.as_str(), ctx.actor.kind.as_str(), ctx.actor.id, subject_type, subject_id, data.to_string(), ctx.at.0],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The id an earlier request with this key created, if any. A key reused for a different
+/// request is refused rather than silently answered with the wrong record.
+async fn replayed_id(
+    c: &mut dyn Conn,
+    idem: &Option<Idempotency>,
+    resource_type: &str,
+) -> Result<Option<i64>> {
+    let Some(idem) = idem else { return Ok(None) };
+    c.serialize_on(&format!("idempotency:{}:{}", idem.agent_id, idem.key))
+        .await?;
+    let row = c
+        .query_opt(
+            "SELECT fingerprint, resource_type, resource_id FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
+            params![idem.agent_id, &idem.key],
+        )
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(r) if r.text(0)? == idem.fingerprint && r.text(1)? == resource_type => {
+            Ok(Some(r.int(2)?))
+        }
+        Some(_) => Err(StoreError::IdempotencyMismatch),
+    }
+}
+
+async fn remember_key(
+    c: &mut dyn Conn,
+    idem: &Option<Idempotency>,
+    resource_type: &str,
+    id: i64,
+    at: Millis,
+) -> Result<()> {
+    let Some(idem) = idem else { return Ok(()) };
+    c.execute(
+        "INSERT INTO idempotency_keys (agent_id, key, fingerprint, resource_type, resource_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        params![idem.agent_id, &idem.key, &idem.fingerprint, resource_type, id, at.0],
+    )
+    .await
+    .map_err(|e| e.conflict_or(|| "this Idempotency-Key is being used by a concurrent request".into()))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading records (used by reads and by writes inside their transaction).
+
+async fn load_agent(c: &mut dyn Conn, id: i64) -> Result<Agent> {
+    let mut q = SqlBuilder::new(AGENT_SELECT);
+    q.push(" WHERE id = ").bind(id);
+    let (sql, params) = q.parts();
+    let row = c
+        .query_opt(sql, params)
+        .await?
+        .ok_or_else(|| StoreError::not_found("agent", id))?;
+    let teams = agent_team_ids(c, id).await?;
+    Ok(agent_login_from(&row, teams)?.agent)
+}
+
+async fn agent_team_ids(c: &mut dyn Conn, agent_id: i64) -> Result<Vec<i64>> {
+    let rows = c
+        .query(
+            "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
+            params![agent_id],
+        )
+        .await?;
+    rows.iter().map(|r| r.int(0)).collect()
+}
+
+async fn load_customer(c: &mut dyn Conn, id: i64) -> Result<Customer> {
+    let mut q = SqlBuilder::new(CUSTOMER_SELECT);
+    q.push(" WHERE id = ").bind(id);
+    let (sql, params) = q.parts();
+    let row = c
+        .query_opt(sql, params)
+        .await?
+        .ok_or_else(|| StoreError::not_found("customer", id))?;
+    let emails = customer_emails(c, id).await?;
+    customer_from(&row, emails)
+}
+
+async fn customer_emails(c: &mut dyn Conn, customer_id: i64) -> Result<Vec<String>> {
+    let rows = c
+        .query("SELECT email FROM customer_emails WHERE customer_id = $1 ORDER BY is_primary DESC, email", params![customer_id])
+        .await?;
+    rows.iter().map(|r| r.text(0)).collect()
+}
+
+async fn load_organization(c: &mut dyn Conn, id: i64) -> Result<Organization> {
+    let mut q = SqlBuilder::new(ORGANIZATION_SELECT);
+    q.push(" WHERE id = ").bind(id);
+    let (sql, params) = q.parts();
+    let row = c
+        .query_opt(sql, params)
+        .await?
+        .ok_or_else(|| StoreError::not_found("organization", id))?;
+    organization_from(c, &row).await
+}
+
+async fn organization_from(c: &mut dyn Conn, r: &Row) -> Result<Organization> {
+    let id = r.int(0)?;
+    let domains = c
+        .query(
+            "SELECT domain FROM organization_domains WHERE organization_id = $1 ORDER BY domain",
+            params![id],
+        )
+        .await?;
+    Ok(Organization {
+        id,
+        name: r.text(1)?,
+        tier: Tier::parse(&r.text(2)?).map_err(StoreError::corrupt)?,
+        contract_value_cents: r.int(3)?,
+        domains: domains.iter().map(|d| d.text(0)).collect::<Result<_>>()?,
+        notes: r.text(4)?,
+        created_at: Millis(r.int(5)?),
+        updated_at: Millis(r.int(6)?),
+    })
+}
+
+async fn load_ticket(c: &mut dyn Conn, id: i64) -> Result<Ticket> {
+    let mut q = SqlBuilder::new(TICKET_SELECT);
+    q.push(" WHERE t.id = ").bind(id);
+    let (sql, params) = q.parts();
+    let row = c
+        .query_opt(sql, params)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", TicketRef(id)))?;
+    let mut tickets = complete_tickets(c, vec![row]).await?;
+    tickets
+        .pop()
+        .ok_or_else(|| StoreError::not_found("ticket", TicketRef(id)))
+}
+
+/// Adds tags and custom field values to ticket rows with two queries for the whole list.
+async fn complete_tickets(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Ticket>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = rows
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<Vec<i64>>>()?;
+    let mut tags: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut q = SqlBuilder::new("SELECT ticket_id, tag FROM ticket_tags WHERE ticket_id IN (");
+    q.bind_list(ids.iter().copied())
+        .push(") ORDER BY ticket_id, tag");
+    let (sql, params) = q.parts();
+    for r in c.query(sql, params).await? {
+        tags.entry(r.int(0)?).or_default().push(r.text(1)?);
+    }
+    let mut fields: BTreeMap<i64, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut q = SqlBuilder::new(
+        "SELECT ticket_id, field_key, value FROM ticket_field_values WHERE ticket_id IN (",
+    );
+    q.bind_list(ids.iter().copied()).push(")");
+    let (sql, params) = q.parts();
+    for r in c.query(sql, params).await? {
+        fields
+            .entry(r.int(0)?)
+            .or_default()
+            .insert(r.text(1)?, json_text(&r.text(2)?)?);
+    }
+    rows.iter()
+        .map(|row| {
+            let id = row.int(0)?;
+            ticket_from(
+                row,
+                tags.remove(&id).unwrap_or_default(),
+                fields.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn load_message(c: &mut dyn Conn, id: i64) -> Result<Message> {
+    let mut q = SqlBuilder::new(MESSAGE_SELECT);
+    q.push(" WHERE id = ").bind(id);
+    let (sql, params) = q.parts();
+    let row = c
+        .query_opt(sql, params)
+        .await?
+        .ok_or_else(|| StoreError::not_found("message", id))?;
+    let mut messages = complete_messages(c, vec![row]).await?;
+    messages
+        .pop()
+        .ok_or_else(|| StoreError::not_found("message", id))
+}
+
+async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Message>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = rows
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<Result<Vec<i64>>>()?;
+    let mut q = SqlBuilder::new(
+        "SELECT message_id, id, filename, content_type, size_bytes FROM attachments WHERE message_id IN (",
+    );
+    q.bind_list(ids.iter().copied()).push(") ORDER BY id");
+    let (sql, params) = q.parts();
+    let mut attachments: BTreeMap<i64, Vec<Attachment>> = BTreeMap::new();
+    for r in c.query(sql, params).await? {
+        attachments.entry(r.int(0)?).or_default().push(Attachment {
+            id: r.int(1)?,
+            filename: r.text(2)?,
+            content_type: r.text(3)?,
+            size_bytes: r.int(4)?,
+        });
+    }
+    rows.iter()
+        .map(|row| {
+            let id = row.int(0)?;
+            message_from(row, attachments.remove(&id).unwrap_or_default())
+        })
+        .collect()
+}
+
+async fn field_defs(c: &mut dyn Conn) -> Result<Vec<FieldDef>> {
+    let rows = c
+        .query(
+            "SELECT key, label, field_type, options FROM custom_fields ORDER BY id",
+            params![],
+        )
+        .await?;
+    rows.iter().map(field_from).collect()
+}
+
+async fn ensure_exists(c: &mut dyn Conn, sql: &str, what: &'static str, id: i64) -> Result<()> {
+    c.int_opt(sql, params![id])
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::not_found(what, id))
+}
+
+async fn ensure_agent(c: &mut dyn Conn, id: i64) -> Result<()> {
+    ensure_exists(c, "SELECT id FROM agents WHERE id = $1", "agent", id).await
+}
+
+async fn ensure_team(c: &mut dyn Conn, id: i64) -> Result<()> {
+    ensure_exists(c, "SELECT id FROM teams WHERE id = $1", "team", id).await
+}
+
+async fn ensure_organization(c: &mut dyn Conn, id: i64) -> Result<()> {
+    ensure_exists(
+        c,
+        "SELECT id FROM organizations WHERE id = $1",
+        "organization",
+        id,
+    )
+    .await
+}
+
+async fn ticket_status(c: &mut dyn Conn, ticket_id: i64) -> Result<TicketStatus> {
+    let row = c
+        .query_opt(
+            "SELECT status FROM tickets WHERE id = $1",
+            params![ticket_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", TicketRef(ticket_id)))?;
+    TicketStatus::parse(&row.text(0)?).map_err(StoreError::corrupt)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes, each run inside one transaction by the backend's write path.
+
+async fn insert_customer(c: &mut dyn Conn, ctx: Ctx, new: NewCustomer) -> Result<i64> {
+    let name = contact::validate_name("name", &new.name)?;
+    let emails = normalize_emails(&new.emails)?;
+    let language = new
+        .language
+        .as_deref()
+        .map(contact::validate_language)
+        .transpose()?;
+    let time_zone = new
+        .time_zone
+        .as_deref()
+        .map(contact::validate_time_zone)
+        .transpose()?;
+    new.preferences.validate()?;
+    let organization_id = match new.organization_id {
+        Some(id) => {
+            ensure_organization(c, id).await?;
+            Some(id)
+        }
+        None => match emails.first() {
+            Some(email) => organization_for_domain(c, contact::email_domain(email)).await?,
+            None => None,
+        },
+    };
+    let row = c
+        .query_one(
+            "INSERT INTO customers (name, organization_id, phone, language, time_zone, preferences, notes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            params![&name, organization_id, &new.phone, language, time_zone, to_json(&new.preferences), &new.notes, ctx.at.0],
+        )
+        .await?;
+    let id = row.int(0)?;
+    insert_emails(c, id, &emails).await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::CustomerCreated,
+        None,
+        "customer",
+        id,
+        json!({"name": name, "emails": emails}),
+    )
+    .await?;
+    Ok(id)
+}
+
+fn normalize_emails(raw: &[String]) -> Result<Vec<String>> {
+    let mut emails: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, e) in raw.iter().enumerate() {
+        let email = contact::normalize_email(&format!("emails[{i}]"), e)?;
+        if !emails.contains(&email) {
+            emails.push(email);
+        }
+    }
+    Ok(emails)
+}
+
+async fn insert_emails(c: &mut dyn Conn, customer_id: i64, emails: &[String]) -> Result<()> {
+    for (i, email) in emails.iter().enumerate() {
+        c.execute(
+            "INSERT INTO customer_emails (email, customer_id, is_primary) VALUES ($1, $2, $3)",
+            params![email, customer_id, i == 0],
+        )
+        .await
+        .map_err(|e| {
+            e.conflict_or(|| format!("the email address {email} belongs to another customer"))
+        })?;
+    }
+    Ok(())
+}
+
+async fn organization_for_domain(c: &mut dyn Conn, domain: &str) -> Result<Option<i64>> {
+    c.int_opt(
+        "SELECT organization_id FROM organization_domains WHERE domain = $1",
+        params![domain],
+    )
+    .await
+}
+
+/// The customer with this address, created (named after the address if no name is given)
+/// when we have never heard from them.
+async fn find_or_create_customer(c: &mut dyn Conn, ctx: Ctx, requester: &Requester) -> Result<i64> {
+    let email = contact::normalize_email("customer.email", &requester.email)?;
+    c.serialize_on(&format!("customer-email:{email}")).await?;
+    if let Some(id) = c
+        .int_opt(
+            "SELECT customer_id FROM customer_emails WHERE email = $1",
+            params![&email],
+        )
+        .await?
+    {
+        return Ok(id);
+    }
+    let name = match requester.name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => email.split('@').next().unwrap_or("customer").to_string(),
+    };
+    let new = NewCustomer {
+        name,
+        emails: vec![email],
+        ..NewCustomer::default()
+    };
+    insert_customer(c, ctx, new).await.map_err(|e| match e {
+        StoreError::Invalid(inv) if inv.field == "name" => {
+            StoreError::Invalid(Invalid::new("customer.name", inv.problem))
+        }
+        other => other,
+    })
+}
+
+async fn inbox_for(c: &mut dyn Conn, name: Option<&str>) -> Result<(i64, Option<i64>)> {
+    let row = match name {
+        Some(name) => {
+            c.query_opt(
+                "SELECT id, team_id FROM inboxes WHERE lower(name) = lower($1)",
+                params![name],
+            )
+            .await?
+        }
+        None => {
+            c.query_opt(
+                "SELECT id, team_id FROM inboxes ORDER BY id LIMIT 1",
+                params![],
+            )
+            .await?
+        }
+    };
+    match (row, name) {
+        (Some(r), _) => Ok((r.int(0)?, r.opt_int(1)?)),
+        (None, Some(n)) => Err(Invalid::new("inbox", format!("no inbox is named '{n}'")).into()),
+        (None, None) => Err(StoreError::Conflict(
+            "there is no inbox yet; create one first".into(),
+        )),
+    }
+}
+
+async fn set_tags(c: &mut dyn Conn, ticket_id: i64, tags: &[String]) -> Result<()> {
+    c.execute(
+        "DELETE FROM ticket_tags WHERE ticket_id = $1",
+        params![ticket_id],
+    )
+    .await?;
+    for tag in tags {
+        c.execute(
+            "INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)",
+            params![ticket_id, tag],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn set_field_value(c: &mut dyn Conn, ticket_id: i64, key: &str, value: &Value) -> Result<()> {
+    if value.is_null() {
+        c.execute(
+            "DELETE FROM ticket_field_values WHERE ticket_id = $1 AND field_key = $2",
+            params![ticket_id, key],
+        )
+        .await?;
+    } else {
+        c.execute(
+            "INSERT INTO ticket_field_values (ticket_id, field_key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (ticket_id, field_key) DO UPDATE SET value = excluded.value",
+            params![ticket_id, key, value.to_string()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn status_times(status: TicketStatus, at: Millis) -> (Option<i64>, Option<i64>) {
+    match status {
+        TicketStatus::Solved => (Some(at.0), None),
+        TicketStatus::Closed => (Some(at.0), Some(at.0)),
+        _ => (None, None),
+    }
+}
+
+async fn insert_ticket(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    new: NewTicket,
+    idem: Option<Idempotency>,
+) -> Result<Created<Ticket>> {
+    if let Some(id) = replayed_id(c, &idem, "ticket").await? {
+        return Ok(Created {
+            value: load_ticket(c, id).await?,
+            replayed: true,
+        });
+    }
+    let subject = validate_subject(&new.subject)?;
+    validate_body("message.body", &new.body)?;
+    let tags = normalize_tags(&new.tags)?;
+    let fields = if new.custom_fields.is_empty() {
+        Vec::new()
+    } else {
+        check_values(&field_defs(c).await?, &new.custom_fields)?
+    };
+    let (inbox_id, inbox_team) = inbox_for(c, new.inbox.as_deref()).await?;
+    if let Some(id) = new.assignee_id {
+        ensure_agent(c, id).await?;
+    }
+    if let Some(id) = new.team_id {
+        ensure_team(c, id).await?;
+    }
+    let team_id = new.team_id.or(inbox_team);
+    let customer_id = find_or_create_customer(c, ctx, &new.requester).await?;
+    let (solved_at, closed_at) = status_times(new.status, ctx.at);
+    let row = c
+        .query_one(
+            "INSERT INTO tickets (subject, status, priority, channel, customer_id, inbox_id, assignee_id, team_id, \
+             created_at, updated_at, solved_at, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11) RETURNING id",
+            params![
+                &subject,
+                new.status.as_str(),
+                new.priority.as_str(),
+                new.channel.as_str(),
+                customer_id,
+                inbox_id,
+                new.assignee_id,
+                team_id,
+                ctx.at.0,
+                solved_at,
+                closed_at
+            ],
+        )
+        .await?;
+    let id = row.int(0)?;
+    set_tags(c, id, &tags).await?;
+    for (key, value) in &fields {
+        set_field_value(c, id, key, value).await?;
+    }
+    c.index_text(id, "subject", &subject).await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::TicketCreated,
+        Some(id),
+        "ticket",
+        id,
+        json!({"subject": subject, "status": new.status, "priority": new.priority, "channel": new.channel,
+               "customer_id": customer_id, "inbox_id": inbox_id, "assignee_id": new.assignee_id,
+               "team_id": team_id, "tags": tags}),
+    )
+    .await?;
+    let first = NewMessage {
+        kind: MessageKind::Customer,
+        channel: new.channel,
+        body: new.body,
+    };
+    insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
+    remember_key(c, &idem, "ticket", id, ctx.at).await?;
+    Ok(Created {
+        value: load_ticket(c, id).await?,
+        replayed: false,
+    })
+}
+
+async fn insert_message_row(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    author: Actor,
+    new: &NewMessage,
+) -> Result<i64> {
+    let (agent_id, customer_id) = match author.kind {
+        ActorKind::Agent => (author.id, None),
+        ActorKind::Customer => (None, author.id),
+        ActorKind::System => (None, None),
+    };
+    let row = c
+        .query_one(
+            "INSERT INTO messages (ticket_id, kind, channel, author_agent_id, author_customer_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            params![ticket_id, new.kind.as_str(), new.channel.as_str(), agent_id, customer_id, &new.body, ctx.at.0],
+        )
+        .await?;
+    let id = row.int(0)?;
+    c.index_text(ticket_id, new.kind.as_str(), &new.body)
+        .await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::MessageAdded,
+        Some(ticket_id),
+        "message",
+        id,
+        json!({"kind": new.kind, "public": new.kind.is_public(), "channel": new.channel, "author": author}),
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn insert_message(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    new: NewMessage,
+    idem: Option<Idempotency>,
+) -> Result<Created<Message>> {
+    if let Some(id) = replayed_id(c, &idem, "message").await? {
+        return Ok(Created {
+            value: load_message(c, id).await?,
+            replayed: true,
+        });
+    }
+    validate_body("body", &new.body)?;
+    let status = ticket_status(c, ticket_id).await?;
+    let next =
+        status_after_message(status, new.kind).map_err(|e| StoreError::Conflict(e.problem))?;
+    let id = insert_message_row(c, ctx, ticket_id, ctx.actor, &new).await?;
+    if next != status {
+        write_status(c, ctx, ticket_id, status, next).await?;
+    }
+    c.execute(
+        "UPDATE tickets SET updated_at = $1 WHERE id = $2",
+        params![ctx.at.0, ticket_id],
+    )
+    .await?;
+    remember_key(c, &idem, "message", id, ctx.at).await?;
+    Ok(Created {
+        value: load_message(c, id).await?,
+        replayed: false,
+    })
+}
+
+async fn write_status(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    before: TicketStatus,
+    after: TicketStatus,
+) -> Result<()> {
+    let (solved_at, closed_at) = status_times(after, ctx.at);
+    c.execute(
+        "UPDATE tickets SET status = $1, solved_at = CASE WHEN $2 IS NULL THEN NULL ELSE COALESCE(solved_at, $2) END, \
+         closed_at = $3 WHERE id = $4",
+        params![after.as_str(), solved_at, closed_at, ticket_id],
+    )
+    .await?;
+    let change = Change::new("status", before, after);
+    append_event(
+        c,
+        ctx,
+        EventKind::TicketChanged,
+        Some(ticket_id),
+        "ticket",
+        ticket_id,
+        to_value(&change),
+    )
+    .await
+}
+
+async fn apply_ticket_patch(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    id: i64,
+    patch: TicketPatch,
+) -> Result<Ticket> {
+    let ticket = load_ticket(c, id).await?;
+    let current = TicketState {
+        subject: ticket.subject.clone(),
+        status: ticket.status,
+        priority: ticket.priority,
+        assignee_id: ticket.assignee_id,
+        team_id: ticket.team_id,
+        tags: ticket.tags.clone(),
+        custom_fields: ticket.custom_fields.clone(),
+    };
+    let defs = field_defs(c).await?;
+    let (next, changes) = plan_update(&current, &patch, &defs)?;
+    if changes.is_empty() {
+        return Ok(ticket);
+    }
+    if let Some(agent) = next.assignee_id.filter(|a| Some(*a) != current.assignee_id) {
+        ensure_agent(c, agent).await?;
+    }
+    if let Some(team) = next.team_id.filter(|t| Some(*t) != current.team_id) {
+        ensure_team(c, team).await?;
+    }
+    for change in &changes {
+        match change.field.as_str() {
+            "status" => {
+                write_status(c, ctx, id, current.status, next.status).await?;
+                continue;
+            }
+            "subject" => {
+                c.execute(
+                    "UPDATE tickets SET subject = $1 WHERE id = $2",
+                    params![&next.subject, id],
+                )
+                .await?;
+                c.reindex_subject(id, &next.subject).await?;
+            }
+            "priority" => {
+                c.execute(
+                    "UPDATE tickets SET priority = $1 WHERE id = $2",
+                    params![next.priority.as_str(), id],
+                )
+                .await?;
+            }
+            "assignee_id" => {
+                c.execute(
+                    "UPDATE tickets SET assignee_id = $1 WHERE id = $2",
+                    params![next.assignee_id, id],
+                )
+                .await?;
+            }
+            "team_id" => {
+                c.execute(
+                    "UPDATE tickets SET team_id = $1 WHERE id = $2",
+                    params![next.team_id, id],
+                )
+                .await?;
+            }
+            "tags" => set_tags(c, id, &next.tags).await?,
+            field => {
+                let key = field.trim_start_matches("custom_fields.");
+                set_field_value(c, id, key, &change.after).await?;
+            }
+        }
+        append_event(
+            c,
+            ctx,
+            EventKind::TicketChanged,
+            Some(id),
+            "ticket",
+            id,
+            to_value(change),
+        )
+        .await?;
+    }
+    c.execute(
+        "UPDATE tickets SET updated_at = $1 WHERE id = $2",
+        params![ctx.at.0, id],
+    )
+    .await?;
+    load_ticket(c, id).await
+}
+
+async fn apply_customer_patch(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    id: i64,
+    patch: CustomerPatch,
+) -> Result<Customer> {
+    let before = load_customer(c, id).await?;
+    let mut after = before.clone();
+    if let Some(name) = &patch.name {
+        after.name = contact::validate_name("name", name)?;
+    }
+    if let Some(org) = patch.organization_id {
+        if let Some(org_id) = org {
+            ensure_organization(c, org_id).await?;
+        }
+        after.organization_id = org;
+    }
+    if let Some(phone) = patch.phone {
+        after.phone = phone;
+    }
+    if let Some(language) = patch.language {
+        after.language = language
+            .as_deref()
+            .map(contact::validate_language)
+            .transpose()?;
+    }
+    if let Some(tz) = patch.time_zone {
+        after.time_zone = tz.as_deref().map(contact::validate_time_zone).transpose()?;
+    }
+    if let Some(prefs) = patch.preferences {
+        prefs.validate()?;
+        after.preferences = prefs;
+    }
+    if let Some(notes) = patch.notes {
+        after.notes = notes;
+    }
+    if let Some(emails) = &patch.emails {
+        after.emails = normalize_emails(emails)?;
+    }
+    let changes = customer_changes(&before, &after);
+    if changes.is_empty() {
+        return Ok(before);
+    }
+    c.execute(
+        "UPDATE customers SET name = $1, organization_id = $2, phone = $3, language = $4, time_zone = $5, \
+         preferences = $6, notes = $7, updated_at = $8 WHERE id = $9",
+        params![
+            &after.name,
+            after.organization_id,
+            &after.phone,
+            &after.language,
+            &after.time_zone,
+            to_json(&after.preferences),
+            &after.notes,
+            ctx.at.0,
+            id
+        ],
+    )
+    .await?;
+    if after.emails != before.emails {
+        c.execute(
+            "DELETE FROM customer_emails WHERE customer_id = $1",
+            params![id],
+        )
+        .await?;
+        insert_emails(c, id, &after.emails).await?;
+    }
+    for change in &changes {
+        append_event(
+            c,
+            ctx,
+            EventKind::CustomerChanged,
+            None,
+            "customer",
+            id,
+            to_value(change),
+        )
+        .await?;
+    }
+    load_customer(c, id).await
+}
+
+fn customer_changes(before: &Customer, after: &Customer) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut diff = |field: &str, b: Value, a: Value| {
+        if a != b {
+            changes.push(Change {
+                field: field.into(),
+                before: b,
+                after: a,
+            });
+        }
+    };
+    diff("name", json!(before.name), json!(after.name));
+    diff("emails", json!(before.emails), json!(after.emails));
+    diff(
+        "organization_id",
+        json!(before.organization_id),
+        json!(after.organization_id),
+    );
+    diff("phone", json!(before.phone), json!(after.phone));
+    diff("language", json!(before.language), json!(after.language));
+    diff("time_zone", json!(before.time_zone), json!(after.time_zone));
+    diff(
+        "preferences",
+        json!(before.preferences),
+        json!(after.preferences),
+    );
+    diff("notes", json!(before.notes), json!(after.notes));
+    changes
+}
+
+async fn insert_organization(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    new: NewOrganization,
+    idem: Option<Idempotency>,
+) -> Result<Created<Organization>> {
+    if let Some(id) = replayed_id(c, &idem, "organization").await? {
+        return Ok(Created {
+            value: load_organization(c, id).await?,
+            replayed: true,
+        });
+    }
+    let name = contact::validate_name("name", &new.name)?;
+    if new.contract_value_cents < 0 {
+        return Err(Invalid::new("contract_value_cents", "must not be negative").into());
+    }
+    let domains = new
+        .domains
+        .iter()
+        .map(|d| contact::normalize_domain(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let row = c
+        .query(
+            "INSERT INTO organizations (name, tier, contract_value_cents, notes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            params![&name, new.tier.as_str(), new.contract_value_cents, &new.notes, ctx.at.0],
+        )
+        .await
+        .map_err(|e| e.conflict_or(|| format!("an organization named '{name}' already exists")))?;
+    let id = row
+        .first()
+        .ok_or_else(|| StoreError::Database("no id returned".into()))?
+        .int(0)?;
+    for domain in &domains {
+        c.execute(
+            "INSERT INTO organization_domains (domain, organization_id) VALUES ($1, $2)",
+            params![domain, id],
+        )
+        .await
+        .map_err(|e| {
+            e.conflict_or(|| format!("the domain {domain} belongs to another organization"))
+        })?;
+    }
+    append_event(
+        c,
+        ctx,
+        EventKind::OrganizationCreated,
+        None,
+        "organization",
+        id,
+        json!({"name": name, "tier": new.tier, "contract_value_cents": new.contract_value_cents, "domains": domains}),
+    )
+    .await?;
+    remember_key(c, &idem, "organization", id, ctx.at).await?;
+    Ok(Created {
+        value: load_organization(c, id).await?,
+        replayed: false,
+    })
+}
+
+async fn insert_customer_idem(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    new: NewCustomer,
+    idem: Option<Idempotency>,
+) -> Result<Created<Customer>> {
+    if let Some(id) = replayed_id(c, &idem, "customer").await? {
+        return Ok(Created {
+            value: load_customer(c, id).await?,
+            replayed: true,
+        });
+    }
+    let id = insert_customer(c, ctx, new).await?;
+    remember_key(c, &idem, "customer", id, ctx.at).await?;
+    Ok(Created {
+        value: load_customer(c, id).await?,
+        replayed: false,
+    })
+}
+
+/// An insert that returns the new id, turning a unique violation into a conflict that says
+/// what already exists.
+async fn insert_returning_id(
+    c: &mut dyn Conn,
+    sql: &str,
+    params: &[crate::sql::Value],
+    exists: impl FnOnce() -> String,
+) -> Result<i64> {
+    let rows = c
+        .query(sql, params)
+        .await
+        .map_err(|e| e.conflict_or(exists))?;
+    rows.first()
+        .ok_or_else(|| StoreError::Database("no id returned".into()))?
+        .int(0)
+}
+
+async fn insert_agent(c: &mut dyn Conn, ctx: Ctx, new: NewAgent) -> Result<Agent> {
+    let email = contact::normalize_email("email", &new.email)?;
+    let name = contact::validate_name("name", &new.name)?;
+    let id = insert_returning_id(
+        c,
+        "INSERT INTO agents (email, name, role, password_hash, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        params![
+            &email,
+            &name,
+            new.role.as_str(),
+            &new.password_hash,
+            true,
+            ctx.at.0
+        ],
+        || format!("an agent with the email {email} already exists"),
+    )
+    .await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::AgentCreated,
+        None,
+        "agent",
+        id,
+        json!({"email": email, "name": name, "role": new.role}),
+    )
+    .await?;
+    load_agent(c, id).await
+}
+
+async fn agent_where(c: &mut dyn Conn, sql: &str, key: crate::sql::Value) -> Result<Option<Agent>> {
+    match c
+        .int_opt(sql, &[key, crate::sql::Value::from(true)][..])
+        .await?
+    {
+        Some(id) => Ok(Some(load_agent(c, id).await?)),
+        None => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trait.
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.engine_name()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| Box::pin(async move { c.query_one("SELECT 1", params![]).await.map(|_| ()) }))
+            .await
+    }
+
+    async fn close(&self) {
+        self.shutdown().await;
+    }
+
+    async fn create_agent(&self, ctx: Ctx, new: NewAgent) -> Result<Agent> {
+        self.write(move |c| Box::pin(insert_agent(c, ctx, new)))
+            .await
+    }
+
+    async fn agent(&self, id: i64) -> Result<Agent> {
+        self.read(move |c| Box::pin(load_agent(c, id))).await
+    }
+
+    async fn agent_login(&self, email: &str) -> Result<Option<AgentLogin>> {
+        let email = email.trim().to_lowercase();
+        self.read(move |c| {
+            Box::pin(async move {
+                let mut q = SqlBuilder::new(AGENT_SELECT);
+                q.push(" WHERE email = ").bind(email);
+                let (sql, params) = q.parts();
+                match c.query_opt(sql, params).await? {
+                    None => Ok(None),
+                    Some(row) => {
+                        let teams = agent_team_ids(c, row.int(0)?).await?;
+                        Ok(Some(agent_login_from(&row, teams)?))
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        self.read(|c| {
+            Box::pin(async move {
+                let mut q = SqlBuilder::new(AGENT_SELECT);
+                q.push(" ORDER BY id");
+                let (sql, params) = q.parts();
+                let rows = c.query(sql, params).await?;
+                let members = c
+                    .query(
+                        "SELECT agent_id, team_id FROM team_members ORDER BY team_id",
+                        params![],
+                    )
+                    .await?;
+                let members = members
+                    .iter()
+                    .map(|m| Ok((m.int(0)?, m.int(1)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                rows.iter()
+                    .map(|row| {
+                        let id = row.int(0)?;
+                        let teams = members
+                            .iter()
+                            .filter(|(a, _)| *a == id)
+                            .map(|(_, t)| *t)
+                            .collect();
+                        agent_login_from(row, teams).map(|l| l.agent)
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn set_agent_password(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        password_hash: String,
+    ) -> Result<()> {
+        self.write(move |c| {
+            Box::pin(async move {
+                ensure_agent(c, agent_id).await?;
+                c.execute(
+                    "UPDATE agents SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                    params![&password_hash, ctx.at.0, agent_id],
+                )
+                .await?;
+                // Sessions of the old password end with it.
+                c.execute(
+                    "DELETE FROM sessions WHERE agent_id = $1",
+                    params![agent_id],
+                )
+                .await?;
+                append_event(
+                    c,
+                    ctx,
+                    EventKind::AgentPasswordSet,
+                    None,
+                    "agent",
+                    agent_id,
+                    json!({}),
+                )
+                .await
+            })
+        })
+        .await
+    }
+
+    async fn create_api_token(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenInfo> {
+        let name = contact::validate_name("name", name)?;
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                ensure_agent(c, agent_id).await?;
+                let id = insert_returning_id(
+                    c,
+                    "INSERT INTO api_tokens (agent_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    params![agent_id, &name, &token_hash, ctx.at.0],
+                    || "this token already exists".into(),
+                )
+                .await?;
+                append_event(c, ctx, EventKind::TokenCreated, None, "agent", agent_id, json!({"token_id": id, "name": name})).await?;
+                Ok(ApiTokenInfo { id, agent_id, name, created_at: ctx.at })
+            })
+        })
+        .await
+    }
+
+    async fn revoke_api_tokens(&self, ctx: Ctx, agent_id: i64, name: &str) -> Result<u64> {
+        let name = name.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                Ok(c.execute(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE agent_id = $2 AND name = $3 AND revoked_at IS NULL",
+                    params![ctx.at.0, agent_id, &name],
+                )
+                .await?)
+            })
+        })
+        .await
+    }
+
+    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<Agent>> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| {
+            Box::pin(agent_where(
+                c,
+                "SELECT a.id FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.active = $2",
+                token_hash.into(),
+            ))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        agent_id: i64,
+        at: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let id_hash = id_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO sessions (id_hash, agent_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                    params![&id_hash, agent_id, at.0, expires_at.0],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn session_agent(&self, id_hash: &str, now: Millis) -> Result<Option<Agent>> {
+        let id_hash = id_hash.to_string();
+        self.read(move |c| {
+            Box::pin(async move {
+                let id = c
+                    .int_opt(
+                        "SELECT a.id FROM sessions s JOIN agents a ON a.id = s.agent_id \
+                         WHERE s.id_hash = $1 AND s.expires_at > $2 AND a.active = $3",
+                        params![&id_hash, now.0, true],
+                    )
+                    .await?;
+                match id {
+                    Some(id) => Ok(Some(load_agent(c, id).await?)),
+                    None => Ok(None),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let id_hash = id_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute("DELETE FROM sessions WHERE id_hash = $1", params![&id_hash])
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn create_team(&self, ctx: Ctx, name: &str, description: &str) -> Result<Team> {
+        let name = contact::validate_name("name", name)?;
+        let description = description.trim().to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                let id = insert_returning_id(
+                    c,
+                    "INSERT INTO teams (name, description, created_at) VALUES ($1, $2, $3) RETURNING id",
+                    params![&name, &description, ctx.at.0],
+                    || format!("a team named '{name}' already exists"),
+                )
+                .await?;
+                append_event(c, ctx, EventKind::TeamCreated, None, "team", id, json!({"name": name})).await?;
+                Ok(Team { id, name, description, member_ids: Vec::new(), created_at: ctx.at })
+            })
+        })
+        .await
+    }
+
+    async fn add_team_member(&self, ctx: Ctx, team_id: i64, agent_id: i64) -> Result<()> {
+        self.write(move |c| {
+            Box::pin(async move {
+                ensure_team(c, team_id).await?;
+                ensure_agent(c, agent_id).await?;
+                let added = c
+                    .execute(
+                        "INSERT INTO team_members (team_id, agent_id) VALUES ($1, $2) ON CONFLICT (team_id, agent_id) DO NOTHING",
+                        params![team_id, agent_id],
+                    )
+                    .await?;
+                if added == 0 {
+                    return Ok(());
+                }
+                append_event(c, ctx, EventKind::TeamMemberAdded, None, "team", team_id, json!({"agent_id": agent_id})).await
+            })
+        })
+        .await
+    }
+
+    async fn list_teams(&self) -> Result<Vec<Team>> {
+        self.read(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT id, name, description, created_at FROM teams ORDER BY id",
+                        params![],
+                    )
+                    .await?;
+                let members = c
+                    .query(
+                        "SELECT team_id, agent_id FROM team_members ORDER BY agent_id",
+                        params![],
+                    )
+                    .await?;
+                let members = members
+                    .iter()
+                    .map(|m| Ok((m.int(0)?, m.int(1)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                rows.iter()
+                    .map(|r| {
+                        let id = r.int(0)?;
+                        Ok(Team {
+                            id,
+                            name: r.text(1)?,
+                            description: r.text(2)?,
+                            member_ids: members
+                                .iter()
+                                .filter(|(t, _)| *t == id)
+                                .map(|(_, a)| *a)
+                                .collect(),
+                            created_at: Millis(r.int(3)?),
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn create_inbox(
+        &self,
+        ctx: Ctx,
+        name: &str,
+        address: &str,
+        team_id: Option<i64>,
+    ) -> Result<Inbox> {
+        let name = contact::validate_name("name", name)?;
+        let address = contact::normalize_email("address", address)?;
+        self.write(move |c| {
+            Box::pin(async move {
+                if let Some(t) = team_id {
+                    ensure_team(c, t).await?;
+                }
+                let id = insert_returning_id(
+                    c,
+                    "INSERT INTO inboxes (name, address, team_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    params![&name, &address, team_id, ctx.at.0],
+                    || format!("an inbox named '{name}' or with the address {address} already exists"),
+                )
+                .await?;
+                append_event(c, ctx, EventKind::InboxCreated, None, "inbox", id, json!({"name": name, "address": address})).await?;
+                Ok(Inbox { id, name, address, team_id, created_at: ctx.at })
+            })
+        })
+        .await
+    }
+
+    async fn list_inboxes(&self) -> Result<Vec<Inbox>> {
+        self.read(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT id, name, address, team_id, created_at FROM inboxes ORDER BY id",
+                        params![],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(Inbox {
+                            id: r.int(0)?,
+                            name: r.text(1)?,
+                            address: r.text(2)?,
+                            team_id: r.opt_int(3)?,
+                            created_at: Millis(r.int(4)?),
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn create_custom_field(&self, ctx: Ctx, def: FieldDef) -> Result<FieldDef> {
+        FieldDef::validate_key(&def.key)?;
+        let label = contact::validate_name("label", &def.label)?;
+        if def.field_type == FieldType::Dropdown && def.options.is_empty() {
+            return Err(Invalid::new("options", "a dropdown needs at least one option").into());
+        }
+        let def = FieldDef { label, ..def };
+        self.write(move |c| {
+            Box::pin(async move {
+                let id = insert_returning_id(
+                    c,
+                    "INSERT INTO custom_fields (key, label, field_type, options, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    params![&def.key, &def.label, def.field_type.as_str(), to_json(&def.options), ctx.at.0],
+                    || format!("a custom field with the key '{}' already exists", def.key),
+                )
+                .await?;
+                append_event(c, ctx, EventKind::FieldCreated, None, "custom_field", id, serde_json::to_value(&def).unwrap_or(Value::Null))
+                    .await?;
+                Ok(def)
+            })
+        })
+        .await
+    }
+
+    async fn list_custom_fields(&self) -> Result<Vec<FieldDef>> {
+        self.read(|c| Box::pin(field_defs(c))).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Box::pin(async move {
+                match c
+                    .query_opt("SELECT value FROM settings WHERE key = $1", params![&key])
+                    .await?
+                {
+                    Some(r) => Ok(Some(r.text(0)?)),
+                    None => Ok(None),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![&key, &value],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn create_organization(
+        &self,
+        ctx: Ctx,
+        new: NewOrganization,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Organization>> {
+        self.write(move |c| Box::pin(insert_organization(c, ctx, new, idem)))
+            .await
+    }
+
+    async fn organization(&self, id: i64) -> Result<Organization> {
+        self.read(move |c| Box::pin(load_organization(c, id))).await
+    }
+
+    async fn list_organizations(&self, page: PageRequest) -> Result<Page<Organization>> {
+        let limit = page.clamped_limit();
+        let after = page.after.map_or(0, |cur| cur.id);
+        self.read(move |c| {
+            Box::pin(async move {
+                let mut q = SqlBuilder::new(ORGANIZATION_SELECT);
+                q.push(" WHERE id > ")
+                    .bind(after)
+                    .push(" ORDER BY id LIMIT ")
+                    .bind(limit + 1);
+                let (sql, params) = q.parts();
+                let rows = c.query(sql, params).await?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    items.push(organization_from(c, row).await?);
+                }
+                Ok(page_of(items, limit, |o| Cursor { at: 0, id: o.id }))
+            })
+        })
+        .await
+    }
+
+    async fn create_customer(
+        &self,
+        ctx: Ctx,
+        new: NewCustomer,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Customer>> {
+        self.write(move |c| Box::pin(insert_customer_idem(c, ctx, new, idem)))
+            .await
+    }
+
+    async fn customer(&self, id: i64) -> Result<Customer> {
+        self.read(move |c| Box::pin(load_customer(c, id))).await
+    }
+
+    async fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Customer>> {
+        let limit = page.clamped_limit();
+        let mut q = SqlBuilder::new(CUSTOMER_SELECT);
+        q.push(" WHERE 1 = 1");
+        if let Some(after) = page.after {
+            q.push(" AND id < ").bind(after.id);
+        }
+        if let Some(org) = filter.organization_id {
+            q.push(" AND organization_id = ").bind(org);
+        }
+        if let Some(email) = &filter.email {
+            q.push(" AND id IN (SELECT customer_id FROM customer_emails WHERE email = ")
+                .bind(email.trim().to_lowercase())
+                .push(")");
+        }
+        q.push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
+        self.read(move |c| {
+            Box::pin(async move {
+                let (sql, params) = q.parts();
+                let rows = c.query(sql, params).await?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let emails = customer_emails(c, row.int(0)?).await?;
+                    items.push(customer_from(row, emails)?);
+                }
+                Ok(page_of(items, limit, |cu| Cursor { at: 0, id: cu.id }))
+            })
+        })
+        .await
+    }
+
+    async fn update_customer(&self, ctx: Ctx, id: i64, patch: CustomerPatch) -> Result<Customer> {
+        self.write(move |c| Box::pin(apply_customer_patch(c, ctx, id, patch)))
+            .await
+    }
+
+    async fn create_ticket(
+        &self,
+        ctx: Ctx,
+        new: NewTicket,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Ticket>> {
+        self.write(move |c| Box::pin(insert_ticket(c, ctx, new, idem)))
+            .await
+    }
+
+    async fn ticket(&self, id: i64) -> Result<Ticket> {
+        self.read(move |c| Box::pin(load_ticket(c, id))).await
+    }
+
+    async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest) -> Result<Page<Ticket>> {
+        let limit = page.clamped_limit();
+        let mut q = SqlBuilder::new(TICKET_SELECT);
+        q.push(" WHERE 1 = 1");
+        if !filter.statuses.is_empty() {
+            q.push(" AND t.status IN (")
+                .bind_list(filter.statuses.iter().map(|s| s.as_str()))
+                .push(")");
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::Unassigned) => {
+                q.push(" AND t.assignee_id IS NULL");
+            }
+            Some(AssigneeFilter::Agent(id)) => {
+                q.push(" AND t.assignee_id = ").bind(id);
+            }
+            None => {}
+        }
+        if let Some(team) = filter.team_id {
+            q.push(" AND t.team_id = ").bind(team);
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ",
+            )
+            .bind(tag)
+            .push(")");
+        }
+        if let Some(customer) = filter.customer_id {
+            q.push(" AND t.customer_id = ").bind(customer);
+        }
+        if let Some(org) = filter.organization_id {
+            q.push(" AND c.organization_id = ").bind(org);
+        }
+        if let Some(since) = filter.updated_since {
+            q.push(" AND t.updated_at >= ").bind(since.0);
+        }
+        if let Some(after) = page.after {
+            q.push(" AND (t.updated_at < ")
+                .bind(after.at)
+                .push(" OR (t.updated_at = ")
+                .bind(after.at);
+            q.push(" AND t.id < ").bind(after.id).push("))");
+        }
+        q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+            .bind(limit + 1);
+        self.read(move |c| {
+            Box::pin(async move {
+                let (sql, params) = q.parts();
+                let rows = c.query(sql, params).await?;
+                let items = complete_tickets(c, rows).await?;
+                Ok(page_of(items, limit, |t| Cursor {
+                    at: t.updated_at.0,
+                    id: t.id,
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn update_ticket(&self, ctx: Ctx, id: i64, patch: TicketPatch) -> Result<Ticket> {
+        self.write(move |c| Box::pin(apply_ticket_patch(c, ctx, id, patch)))
+            .await
+    }
+
+    async fn add_message(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        new: NewMessage,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Message>> {
+        self.write(move |c| Box::pin(insert_message(c, ctx, ticket_id, new, idem)))
+            .await
+    }
+
+    async fn list_messages(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Message>> {
+        let limit = page.clamped_limit();
+        let after = page.after.map_or(0, |cur| cur.id);
+        self.read(move |c| {
+            Box::pin(async move {
+                ticket_status(c, ticket_id).await?;
+                let mut q = SqlBuilder::new(MESSAGE_SELECT);
+                q.push(" WHERE ticket_id = ")
+                    .bind(ticket_id)
+                    .push(" AND id > ")
+                    .bind(after);
+                q.push(" ORDER BY id LIMIT ").bind(limit + 1);
+                let (sql, params) = q.parts();
+                let rows = c.query(sql, params).await?;
+                let items = complete_messages(c, rows).await?;
+                Ok(page_of(items, limit, |m| Cursor { at: 0, id: m.id }))
+            })
+        })
+        .await
+    }
+
+    async fn list_events(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Event>> {
+        let limit = page.clamped_limit();
+        let after = page.after.map_or(0, |cur| cur.id);
+        self.read(move |c| {
+            Box::pin(async move {
+                ticket_status(c, ticket_id).await?;
+                let rows = c
+                    .query(
+                        "SELECT id, ticket_id, kind, actor_kind, actor_id, subject_type, subject_id, data, created_at FROM events \
+                         WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                        params![ticket_id, after, limit + 1],
+                    )
+                    .await?;
+                let items = rows.iter().map(event_from).collect::<Result<Vec<_>>>()?;
+                Ok(page_of(items, limit, |e| Cursor { at: 0, id: e.id }))
+            })
+        })
+        .await
+    }
+
+    async fn list_tags(&self) -> Result<Vec<TagCount>> {
+        self.read(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query("SELECT tag, count(*) FROM ticket_tags GROUP BY tag ORDER BY count(*) DESC, tag", params![])
+                    .await?;
+                rows.iter().map(|r| Ok(TagCount { tag: r.text(0)?, tickets: r.int(1)? })).collect()
+            })
+        })
+        .await
+    }
+
+    async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
+        let limit = PageRequest::first(limit).clamped_limit();
+        let query = query.to_string();
+        self.read(move |c| {
+            Box::pin(async move {
+                let hits = c.search_hits(&query, limit).await?;
+                let mut out = Vec::with_capacity(hits.len());
+                for (ticket_id, snippet) in hits {
+                    out.push(SearchHit {
+                        ticket: load_ticket(c, ticket_id).await?,
+                        snippet,
+                    });
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,265 @@
+//! The small SQL interface the shared query code is written against, so each query is written
+//! once for both databases. Backends implement [`Conn`]: SQLite with direct calls into the
+//! embedded library (rusqlite), PostgreSQL with sqlx. Values are typed even when null, because
+//! PostgreSQL needs to know a parameter's type.
+
+use crate::{Result, StoreError};
+
+/// A parameter or a column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Self::Bool(Some(v))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(Some(v.clone()))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&Option<String>> for Value {
+    fn from(v: &Option<String>) -> Self {
+        Self::Text(v.clone())
+    }
+}
+
+/// Builds a parameter list: `params![id, &name, None::<i64>]`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! params {
+    ($($value:expr),* $(,)?) => { &[$($crate::sql::Value::from($value)),*][..] };
+}
+pub use params;
+
+/// One result row, read by column position.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn cell(&self, i: usize) -> Result<&Value> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::corrupt(format!("missing column {i}")))
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.cell(i)? {
+            Value::Int(v) => Ok(*v),
+            Value::Bool(v) => Ok(v.map(i64::from)),
+            Value::Text(None) => Ok(None),
+            other => Err(StoreError::corrupt(format!(
+                "column {i} is not an integer: {other:?}"
+            ))),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        self.opt_int(i)?
+            .ok_or_else(|| StoreError::corrupt(format!("column {i} is null")))
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.cell(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            Value::Int(None) | Value::Bool(None) => Ok(None),
+            other => Err(StoreError::corrupt(format!(
+                "column {i} is not text: {other:?}"
+            ))),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String> {
+        self.opt_text(i)?
+            .ok_or_else(|| StoreError::corrupt(format!("column {i} is null")))
+    }
+
+    /// SQLite stores booleans as 0/1 integers; PostgreSQL as booleans.
+    pub fn bool(&self, i: usize) -> Result<bool> {
+        match self.cell(i)? {
+            Value::Bool(Some(b)) => Ok(*b),
+            Value::Int(Some(n)) => Ok(*n != 0),
+            other => Err(StoreError::corrupt(format!(
+                "column {i} is not a boolean: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A database error, with unique-constraint violations told apart so callers can say what
+/// already exists.
+#[derive(Debug, Clone)]
+pub struct DbError {
+    pub unique_violation: bool,
+    pub message: String,
+}
+
+impl DbError {
+    /// A conflict naming what exists for a unique violation, else a database error.
+    pub fn conflict_or(self, what_exists: impl FnOnce() -> String) -> StoreError {
+        if self.unique_violation {
+            StoreError::Conflict(what_exists())
+        } else {
+            StoreError::Database(self.message)
+        }
+    }
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::Database(e.message)
+    }
+}
+
+/// A connection (inside a transaction for writes). The SQL uses `$1`-style placeholders,
+/// `RETURNING` and `ON CONFLICT`, which both databases understand; what differs between them is
+/// behind the last four methods.
+#[async_trait::async_trait]
+pub trait Conn: Send {
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+
+    /// Makes concurrent transactions on the same natural key (an email address, an
+    /// idempotency key) take turns until commit, so the second finds what the first created.
+    async fn serialize_on(&mut self, key: &str) -> Result<()>;
+    /// Adds text of a ticket (its subject or a message) to the full-text index.
+    async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()>;
+    /// Replaces the indexed subject of a ticket.
+    async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()>;
+    /// Best-matching tickets for the user's words (all required), best first, with a snippet
+    /// whose matches are between `[` and `]`.
+    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>>;
+}
+
+/// Conveniences over [`Conn`], for every backend.
+impl dyn Conn + '_ {
+    pub async fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    pub async fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row> {
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| StoreError::Database(format!("no row from: {sql}")))
+    }
+
+    /// The first column of the first row, when it is an integer.
+    pub async fn int_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<i64>> {
+        match self.query_opt(sql, params).await? {
+            Some(row) => row.opt_int(0),
+            None => Ok(None),
+        }
+    }
+}
+
+/// SQL with `$n` placeholders built piece by piece, for queries whose filters vary.
+pub struct SqlBuilder {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl SqlBuilder {
+    pub fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_string(),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.params.push(value.into());
+        self.sql.push_str(&format!("${}", self.params.len()));
+        self
+    }
+
+    /// Appends `$a, $b, …` for each value.
+    pub fn bind_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
+    pub fn parts(&self) -> (&str, &[Value]) {
+        (&self.sql, &self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_numbers_placeholders_in_order() {
+        let mut b = SqlBuilder::new("SELECT * FROM t WHERE a = ");
+        b.bind(1i64)
+            .push(" AND b IN (")
+            .bind_list(["x", "y"])
+            .push(")");
+        let (sql, params) = b.parts();
+        assert_eq!(sql, "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(params.len(), 3);
+    }
+
+    #[test]
+    fn rows_read_typed_cells() {
+        let row = Row(vec![
+            Value::Int(Some(7)),
+            Value::Text(None),
+            Value::Int(Some(1)),
+            Value::Bool(Some(false)),
+        ]);
+        assert_eq!(row.int(0).unwrap(), 7);
+        assert_eq!(row.opt_text(1).unwrap(), None);
+        assert!(row.bool(2).unwrap());
+        assert!(!row.bool(3).unwrap());
+        assert!(row.text(0).is_err());
+        assert!(row.int(9).is_err());
+    }
+}
