@@ -13,7 +13,6 @@ use crate::sql::{Conn, DbError, Row, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
 use rusqlite::{OpenFlags, ToSql, types::ToSqlOutput, types::ValueRef};
-use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -246,6 +245,12 @@ fn run_writer(conn: &mut rusqlite::Connection, jobs: mpsc::Receiver<WriteJob>) {
 
 /// Runs each job in its own savepoint of one `BEGIN IMMEDIATE` transaction. A job that panics
 /// is rolled back and its caller told (its answer channel is dropped).
+/// Runs a parameterless statement through the statement cache (the per-job savepoint
+/// statements run thousands of times a second).
+fn run_cached(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
 fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply> {
     let mut replies = Vec::with_capacity(batch.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -254,7 +259,7 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
     }
     let mut index = Vec::new();
     for job in batch {
-        if conn.execute_batch("SAVEPOINT job").is_err() {
+        if run_cached(conn, "SAVEPOINT job").is_err() {
             continue;
         }
         let mut job_conn = SqliteConn::new(conn);
@@ -266,9 +271,9 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
         if keep {
             index.extend(job_index);
         }
-        let undone = keep || conn.execute_batch("ROLLBACK TO job").is_ok();
+        let undone = keep || run_cached(conn, "ROLLBACK TO job").is_ok();
         if undone {
-            let _ = conn.execute_batch("RELEASE job");
+            let _ = run_cached(conn, "RELEASE job");
         }
         if let Ok((_, reply)) = ran {
             replies.push(reply);
@@ -357,14 +362,20 @@ impl ToSql for Value {
     }
 }
 
-/// `$1` → `?1`: SQLite reads `$1` as a *named* parameter numbered by first appearance, `?1` by
-/// its number, which is what the shared SQL means.
-fn placeholders(sql: &str) -> Cow<'_, str> {
-    if sql.contains('$') {
-        Cow::Owned(sql.replace('$', "?"))
-    } else {
-        Cow::Borrowed(sql)
-    }
+/// A cached prepared statement. SQLite treats `$1` as a named parameter and numbers named
+/// parameters by first appearance; the shared SQL always introduces `$n` in ascending order, so
+/// binding by position is binding by number. Debug builds (and so every test) check that.
+fn prepare<'c>(
+    db: &'c rusqlite::Connection,
+    sql: &str,
+) -> Result<rusqlite::CachedStatement<'c>, DbError> {
+    let stmt = db.prepare_cached(sql).map_err(db_error)?;
+    debug_assert!(
+        (1..=stmt.parameter_count())
+            .all(|i| stmt.parameter_name(i) == Some(format!("${i}").as_str())),
+        "placeholders must first appear as $1, $2, … in order: {sql}"
+    );
+    Ok(stmt)
 }
 
 fn cell(v: ValueRef<'_>) -> Value {
@@ -380,10 +391,7 @@ fn cell(v: ValueRef<'_>) -> Value {
 
 impl SqliteConn<'_> {
     fn run_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let mut stmt = self
-            .db
-            .prepare_cached(&placeholders(sql))
-            .map_err(db_error)?;
+        let mut stmt = prepare(self.db, sql)?;
         let columns = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter()))
@@ -415,10 +423,7 @@ fn fts_query(query: &str) -> Option<String> {
 #[async_trait::async_trait]
 impl Conn for SqliteConn<'_> {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        let mut stmt = self
-            .db
-            .prepare_cached(&placeholders(sql))
-            .map_err(db_error)?;
+        let mut stmt = prepare(self.db, sql)?;
         let changed = stmt
             .execute(rusqlite::params_from_iter(params.iter()))
             .map_err(db_error)?;
@@ -472,7 +477,7 @@ impl Conn for SqliteConn<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SqliteEngine, fts_query, placeholders};
+    use super::{SqliteEngine, fts_query, prepare};
     use crate::StoreError;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,11 +553,16 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_numbered_for_sqlite() {
-        assert_eq!(
-            placeholders("a = $2 AND b = $1 OR c = $2"),
-            "a = ?2 AND b = ?1 OR c = ?2"
-        );
-        assert_eq!(placeholders("SELECT 1"), "SELECT 1");
+    fn placeholders_in_order_bind_by_number() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let stmt = prepare(&db, "SELECT $1, $2, $1").unwrap();
+        assert_eq!(stmt.parameter_count(), 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "in order")]
+    fn placeholders_out_of_order_are_caught() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let _ = prepare(&db, "SELECT $2, $1");
     }
 }
