@@ -539,32 +539,42 @@ async fn organization_for_domain(c: &mut dyn Conn, domain: &str) -> Result<Optio
 
 /// The customer with this address, created (named after the address if no name is given)
 /// when we have never heard from them.
-async fn find_or_create_customer(c: &mut dyn Conn, ctx: Ctx, requester: &Requester) -> Result<i64> {
+async fn find_or_create_customer(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    requester: &Requester,
+) -> Result<CustomerSummary> {
     let email = contact::normalize_email("customer.email", &requester.email)?;
     c.serialize_on(&format!("customer-email:{email}")).await?;
-    if let Some(id) = c
-        .int_opt(
-            "SELECT customer_id FROM customer_emails WHERE email = $1",
+    let known = c
+        .query_opt(
+            "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p WHERE p.customer_id = c.id \
+             ORDER BY p.is_primary DESC, p.email LIMIT 1) \
+             FROM customer_emails e JOIN customers c ON c.id = e.customer_id WHERE e.email = $1",
             params![&email],
         )
-        .await?
-    {
-        return Ok(id);
+        .await?;
+    if let Some(r) = known {
+        return Ok(CustomerSummary {
+            id: r.int(0)?,
+            name: r.text(1)?,
+            email: r.opt_text(2)?,
+        });
     }
     let name = match requester.name.as_deref().map(str::trim) {
-        Some(n) if !n.is_empty() => n.to_string(),
+        Some(n) if !n.is_empty() => contact::validate_name("customer.name", n)?,
         _ => email.split('@').next().unwrap_or("customer").to_string(),
     };
     let new = NewCustomer {
-        name,
-        emails: vec![email],
+        name: name.clone(),
+        emails: vec![email.clone()],
         ..NewCustomer::default()
     };
-    insert_customer(c, ctx, new).await.map_err(|e| match e {
-        StoreError::Invalid(inv) if inv.field == "name" => {
-            StoreError::Invalid(Invalid::new("customer.name", inv.problem))
-        }
-        other => other,
+    let id = insert_customer(c, ctx, new).await?;
+    Ok(CustomerSummary {
+        id,
+        name,
+        email: Some(email),
     })
 }
 
@@ -600,6 +610,10 @@ async fn set_tags(c: &mut dyn Conn, ticket_id: i64, tags: &[String]) -> Result<(
         params![ticket_id],
     )
     .await?;
+    add_tags(c, ticket_id, tags).await
+}
+
+async fn add_tags(c: &mut dyn Conn, ticket_id: i64, tags: &[String]) -> Result<()> {
     for tag in tags {
         c.execute(
             "INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)",
@@ -664,7 +678,8 @@ async fn insert_ticket(
         ensure_team(c, id).await?;
     }
     let team_id = new.team_id.or(inbox_team);
-    let customer_id = find_or_create_customer(c, ctx, &new.requester).await?;
+    let customer = find_or_create_customer(c, ctx, &new.requester).await?;
+    let customer_id = customer.id;
     let (solved_at, closed_at) = status_times(new.status, ctx.at);
     let row = c
         .query_one(
@@ -686,7 +701,7 @@ async fn insert_ticket(
         )
         .await?;
     let id = row.int(0)?;
-    set_tags(c, id, &tags).await?;
+    add_tags(c, id, &tags).await?;
     for (key, value) in &fields {
         set_field_value(c, id, key, value).await?;
     }
@@ -710,8 +725,30 @@ async fn insert_ticket(
     };
     insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
     remember_key(c, &idem, "ticket", id, ctx.at).await?;
+    // Everything stored is known here, so the ticket is built rather than read back (this is
+    // the hottest write; the store tests check it equals what a read returns).
+    let mut sorted_tags = tags;
+    sorted_tags.sort();
+    let ticket = Ticket {
+        id,
+        reference: TicketRef(id).to_string(),
+        subject,
+        status: new.status,
+        priority: new.priority,
+        channel: new.channel,
+        customer,
+        inbox_id,
+        assignee_id: new.assignee_id,
+        team_id,
+        tags: sorted_tags,
+        custom_fields: fields.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        created_at: ctx.at,
+        updated_at: ctx.at,
+        solved_at: solved_at.map(Millis),
+        closed_at: closed_at.map(Millis),
+    };
     Ok(Created {
-        value: load_ticket(c, id).await?,
+        value: ticket,
         replayed: false,
     })
 }

@@ -91,6 +91,11 @@ async fn ticket_lifecycle(store: S) {
     assert_eq!(t.tags, vec!["router", "wifi"]);
     assert_eq!(t.custom_fields["order"], json!("A-17"));
     assert_eq!(t.team_id, Some(1), "the default inbox routes to its team");
+    assert_eq!(
+        store.ticket(t.id).await.unwrap(),
+        t,
+        "what create returns is what is stored"
+    );
 
     // The customer's first message is on the ticket; an agent reply opens it; a note is private.
     let reply = store
@@ -388,6 +393,21 @@ async fn customers_and_organizations(store: S) {
         .unwrap()
         .value;
     assert_eq!(carol.emails, ["carol@example.org", "c@example.org"]);
+    // Writing from a secondary address: the ticket shows the customer's primary one, and what
+    // create returns is what a read returns.
+    let mut from_secondary = new_ticket("Second address", "c@example.org");
+    from_secondary.tags = vec!["zeta".into(), "Alpha".into()];
+    let t3 = store
+        .create_ticket(ctx(T0 + 2), from_secondary, None)
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        (t3.customer.id, t3.customer.email.as_deref()),
+        (carol.id, Some("carol@example.org"))
+    );
+    assert_eq!(t3.customer.name, "Carol");
+    assert_eq!(store.ticket(t3.id).await.unwrap(), t3);
     let taken = store
         .create_customer(
             ctx(T0),
@@ -473,7 +493,8 @@ async fn customers_and_organizations(store: S) {
         )
         .await
         .unwrap();
-    assert_eq!(org_tickets.items.len(), 2);
+    // Bob's two tickets, and Carol's since she joined Acme: the filter follows the customer.
+    assert_eq!(org_tickets.items.len(), 3);
 }
 
 async fn idempotent_creates(store: S) {
