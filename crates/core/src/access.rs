@@ -57,18 +57,7 @@ impl Role {
     }
 
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str() == text)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "role",
-                    format!(
-                        "'{text}' is not a role (expected one of {})",
-                        crate::ticket::names(Self::ALL.map(Self::as_str))
-                    ),
-                )
-            })
+        crate::parse_name("role", "a role", Self::ALL, Self::as_str, text)
     }
 
     /// Whether this role is staff (has the agent workspace and the API).

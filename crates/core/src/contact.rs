@@ -208,18 +208,7 @@ impl Tier {
     }
 
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "tier",
-                    format!(
-                        "'{text}' is not a tier (expected one of {})",
-                        crate::ticket::names(Self::ALL.map(Self::as_str))
-                    ),
-                )
-            })
+        crate::parse_name("tier", "a tier", Self::ALL, Self::as_str, text)
     }
 }
 

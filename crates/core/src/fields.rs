@@ -35,18 +35,7 @@ impl FieldType {
     }
 
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "field_type",
-                    format!(
-                        "'{text}' is not a field type (expected one of {})",
-                        crate::ticket::names(Self::ALL.map(Self::as_str))
-                    ),
-                )
-            })
+        crate::parse_name("field_type", "a field type", Self::ALL, Self::as_str, text)
     }
 }
 

@@ -37,3 +37,22 @@ impl Invalid {
         }
     }
 }
+
+/// Reads one of a closed set of names (`open`, `pending`, …), or says which names there are.
+pub(crate) fn parse_name<T: Copy, const N: usize>(
+    field: &str,
+    what: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    text: &str,
+) -> Result<T, Invalid> {
+    all.into_iter().find(|v| name(*v) == text).ok_or_else(|| {
+        Invalid::new(
+            field,
+            format!(
+                "'{text}' is not {what} (expected one of {})",
+                all.map(name).join(", ")
+            ),
+        )
+    })
+}

@@ -40,18 +40,7 @@ impl TicketStatus {
     }
 
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "status",
-                    format!(
-                        "'{text}' is not a status (expected one of {})",
-                        names(Self::ALL.map(Self::as_str))
-                    ),
-                )
-            })
+        crate::parse_name("status", "a status", Self::ALL, Self::as_str, text)
     }
 
     /// Open work: anything not solved or closed.
@@ -119,18 +108,7 @@ impl Priority {
     }
 
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == text)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "priority",
-                    format!(
-                        "'{text}' is not a priority (expected one of {})",
-                        names(Self::ALL.map(Self::as_str))
-                    ),
-                )
-            })
+        crate::parse_name("priority", "a priority", Self::ALL, Self::as_str, text)
     }
 }
 
@@ -243,10 +221,6 @@ pub fn status_after_message(
 }
 
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-pub(crate) fn names<const N: usize>(all: [&str; N]) -> String {
-    all.join(", ")
-}
 
 #[cfg(test)]
 mod tests {

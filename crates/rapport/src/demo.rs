@@ -570,7 +570,7 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
             .collect();
-        let domain = if i % 5 == 4 {
+        let domain = if i % 10 == 9 {
             "mail.example".to_string()
         } else {
             org_domains[i % org_domains.len()].clone()

@@ -386,6 +386,7 @@ async fn demo_fills_a_realistic_help_desk_once() {
     let counts = census(store.as_ref()).await;
     store.close().await;
     assert!(counts.tickets >= 2_000, "{counts:?}");
+    assert!(counts.in_organizations >= 200, "{counts:?}");
     assert!(
         counts.customers >= 200
             && counts.organizations >= 20
@@ -429,6 +430,7 @@ async fn demo_fills_a_realistic_help_desk_once() {
 struct Census {
     tickets: usize,
     customers: usize,
+    in_organizations: usize,
     organizations: usize,
     agents: usize,
     teams: usize,
@@ -476,6 +478,7 @@ async fn census(store: &dyn rapport_store::Store) -> Census {
         }
     }
     let mut customers = 0;
+    let mut in_organizations = 0;
     let mut page = PageRequest::first(200);
     loop {
         let got = store
@@ -483,6 +486,11 @@ async fn census(store: &dyn rapport_store::Store) -> Census {
             .await
             .unwrap();
         customers += got.items.len();
+        in_organizations += got
+            .items
+            .iter()
+            .filter(|c| c.organization_id.is_some())
+            .count();
         match got.next {
             Some(n) => page.after = Some(n),
             None => break,
@@ -491,6 +499,7 @@ async fn census(store: &dyn rapport_store::Store) -> Census {
     Census {
         tickets,
         customers,
+        in_organizations,
         organizations: store
             .list_organizations(PageRequest::first(200))
             .await

@@ -238,14 +238,25 @@ async fn remember_key(
 // ---------------------------------------------------------------------------------------------
 // Loading records (used by reads and by writes inside their transaction).
 
-async fn load_agent(c: &mut dyn Conn, id: i64) -> Result<Agent> {
-    let mut q = SqlBuilder::new(AGENT_SELECT);
-    q.push(" WHERE id = ").bind(id);
+/// The row `select` finds where `column = id`, or the not-found error `missing` makes.
+async fn row_by_id(
+    c: &mut dyn Conn,
+    select: &str,
+    column: &str,
+    id: i64,
+    missing: impl FnOnce() -> StoreError,
+) -> Result<Row> {
+    let mut q = SqlBuilder::new(select);
+    q.push(" WHERE ").push(column).push(" = ").bind(id);
     let (sql, params) = q.parts();
-    let row = c
-        .query_opt(sql, params)
-        .await?
-        .ok_or_else(|| StoreError::not_found("agent", id))?;
+    c.query_opt(sql, params).await?.ok_or_else(missing)
+}
+
+async fn load_agent(c: &mut dyn Conn, id: i64) -> Result<Agent> {
+    let row = row_by_id(c, AGENT_SELECT, "id", id, || {
+        StoreError::not_found("agent", id)
+    })
+    .await?;
     let teams = agent_team_ids(c, id).await?;
     Ok(agent_login_from(&row, teams)?.agent)
 }
@@ -261,13 +272,10 @@ async fn agent_team_ids(c: &mut dyn Conn, agent_id: i64) -> Result<Vec<i64>> {
 }
 
 async fn load_customer(c: &mut dyn Conn, id: i64) -> Result<Customer> {
-    let mut q = SqlBuilder::new(CUSTOMER_SELECT);
-    q.push(" WHERE id = ").bind(id);
-    let (sql, params) = q.parts();
-    let row = c
-        .query_opt(sql, params)
-        .await?
-        .ok_or_else(|| StoreError::not_found("customer", id))?;
+    let row = row_by_id(c, CUSTOMER_SELECT, "id", id, || {
+        StoreError::not_found("customer", id)
+    })
+    .await?;
     let emails = customer_emails(c, id).await?;
     customer_from(&row, emails)
 }
@@ -280,13 +288,10 @@ async fn customer_emails(c: &mut dyn Conn, customer_id: i64) -> Result<Vec<Strin
 }
 
 async fn load_organization(c: &mut dyn Conn, id: i64) -> Result<Organization> {
-    let mut q = SqlBuilder::new(ORGANIZATION_SELECT);
-    q.push(" WHERE id = ").bind(id);
-    let (sql, params) = q.parts();
-    let row = c
-        .query_opt(sql, params)
-        .await?
-        .ok_or_else(|| StoreError::not_found("organization", id))?;
+    let row = row_by_id(c, ORGANIZATION_SELECT, "id", id, || {
+        StoreError::not_found("organization", id)
+    })
+    .await?;
     organization_from(c, &row).await
 }
 
@@ -311,13 +316,10 @@ async fn organization_from(c: &mut dyn Conn, r: &Row) -> Result<Organization> {
 }
 
 async fn load_ticket(c: &mut dyn Conn, id: i64) -> Result<Ticket> {
-    let mut q = SqlBuilder::new(TICKET_SELECT);
-    q.push(" WHERE t.id = ").bind(id);
-    let (sql, params) = q.parts();
-    let row = c
-        .query_opt(sql, params)
-        .await?
-        .ok_or_else(|| StoreError::not_found("ticket", TicketRef(id)))?;
+    let row = row_by_id(c, TICKET_SELECT, "t.id", id, || {
+        StoreError::not_found("ticket", TicketRef(id))
+    })
+    .await?;
     let mut tickets = complete_tickets(c, vec![row]).await?;
     tickets
         .pop()
@@ -366,13 +368,10 @@ async fn complete_tickets(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Ticket
 }
 
 async fn load_message(c: &mut dyn Conn, id: i64) -> Result<Message> {
-    let mut q = SqlBuilder::new(MESSAGE_SELECT);
-    q.push(" WHERE id = ").bind(id);
-    let (sql, params) = q.parts();
-    let row = c
-        .query_opt(sql, params)
-        .await?
-        .ok_or_else(|| StoreError::not_found("message", id))?;
+    let row = row_by_id(c, MESSAGE_SELECT, "id", id, || {
+        StoreError::not_found("message", id)
+    })
+    .await?;
     let mut messages = complete_messages(c, vec![row]).await?;
     messages
         .pop()
