@@ -805,7 +805,10 @@ impl TicketPlan {
             let note = NewMessage {
                 kind: MessageKind::Note,
                 channel: Channel::Api,
-                body: format!("@{} {}", "owner", fill(s.note, self.product, &self.order)),
+                body: format!(
+                    "Checked on our side: {}",
+                    fill(s.note, self.product, &self.order)
+                ),
             };
             store
                 .add_message(

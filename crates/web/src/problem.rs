@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI naming the kind of problem.
+    /// A URI naming the kind of problem, e.g. `/problems/invalid-value`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -30,7 +30,8 @@ pub struct FieldProblem {
 impl Problem {
     pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("https://rapport.dev/problems/{kind}"),
+            // A relative URI (RFC 7807 §3.1): resolved against the Rapport server itself.
+            kind: format!("/problems/{kind}"),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),

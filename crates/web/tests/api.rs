@@ -291,6 +291,8 @@ async fn bad_requests_get_precise_problems(store: Arc<dyn Store>) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["errors"][0]["field"], "customer.email", "{p}");
+    assert_eq!(p["type"], "/problems/invalid-value");
+    assert_eq!(p["title"], "Unprocessable Entity");
     let (status, p) = s
         .post(
             "/api/v1/tickets",
