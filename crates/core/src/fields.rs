@@ -42,6 +42,7 @@ impl FieldType {
 /// A custom field as an admin defined it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// Stable machine name used in the API (`order_number`).
     pub key: String,

@@ -95,6 +95,15 @@ impl Server {
         (status, headers, value)
     }
 
+    async fn as_admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call(method, path, Some(&self.admin), Some(body)).await
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, _, v) = self.call(Method::GET, path, Some(&self.agent), None).await;
         (s, v)
@@ -732,6 +741,12 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/teams", "get"),
         ("/api/v1/inboxes", "get"),
         ("/api/v1/tags", "get"),
+        ("/api/v1/agents", "post"),
+        ("/api/v1/teams", "post"),
+        ("/api/v1/teams/{id}/members", "post"),
+        ("/api/v1/inboxes", "post"),
+        ("/api/v1/custom-fields", "get"),
+        ("/api/v1/custom-fields", "post"),
         ("/api/v1/search", "get"),
         ("/healthz", "get"),
     ];
@@ -755,7 +770,187 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
     s.stop().await;
 }
 
+async fn admins_configure_the_desk(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    // Only admins configure; agents and light agents are told why not.
+    let (status, p) = s.post("/api/v1/teams", json!({"name": "Billing"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(p["detail"].as_str().unwrap().contains("agent"), "{p}");
+    let (status, _, team) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/teams",
+            json!({"name": "Billing", "description": "Invoices"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let team_id = team["id"].as_i64().unwrap();
+    assert_eq!(
+        s.as_admin(Method::POST, "/api/v1/teams", json!({"name": "billing"}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+
+    let members_path = format!("/api/v1/teams/{team_id}/members");
+    let (status, _, team) = s
+        .as_admin(Method::POST, &members_path, json!({"agent_id": s.agent_id}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{team}");
+    assert_eq!(team["member_ids"], json!([s.agent_id]));
+    assert_eq!(
+        s.as_admin(Method::POST, &members_path, json!({"agent_id": 999_999}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.as_admin(
+            Method::POST,
+            "/api/v1/teams/x/members",
+            json!({"agent_id": 1})
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (status, _, inbox) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/inboxes",
+            json!({"name": "Billing", "address": "Billing@Example.com", "team_id": team_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    assert_eq!(inbox["address"], "billing@example.com");
+    let (status, _, p) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/inboxes",
+            json!({"name": "Sales", "address": "sales"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("address"))
+    );
+    assert_eq!(
+        s.as_admin(
+            Method::POST,
+            "/api/v1/inboxes",
+            json!({"name": "Sales", "address": "s@example.com", "team_id": 4242})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (status, _, field) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/custom-fields",
+            json!({"key": "order_number", "label": "Order number", "field_type": "text"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{field}");
+    let (status, _, p) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/custom-fields",
+            json!({"key": "product", "label": "Product", "field_type": "dropdown"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("options"))
+    );
+    let (status, _, p) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/custom-fields",
+            json!({"key": "Order Nr", "label": "x", "field_type": "text"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("key"))
+    );
+    assert_eq!(
+        s.as_admin(
+            Method::POST,
+            "/api/v1/custom-fields",
+            json!({"key": "order_number", "label": "Again", "field_type": "text"})
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        s.get("/api/v1/custom-fields").await.1["items"][0]["key"],
+        "order_number"
+    );
+
+    // What was configured is usable at once.
+    let mut body = ticket_body("Invoice", "a@example.com");
+    body["inbox"] = json!("billing");
+    body["custom_fields"] = json!({"order_number": "NW-1"});
+    let (status, t) = s.post("/api/v1/tickets", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (t["inbox_id"].clone(), t["team_id"].clone()),
+        (inbox["id"].clone(), json!(team_id))
+    );
+    assert_eq!(t["custom_fields"]["order_number"], "NW-1");
+
+    let (status, _, agent) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/agents",
+            json!({"email": "new@example.com", "name": "New Agent", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    assert_eq!(agent["role"], "agent");
+    assert_eq!(
+        s.as_admin(
+            Method::POST,
+            "/api/v1/agents",
+            json!({"email": "NEW@example.com", "name": "Again", "role": "agent"})
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+    let (status, _, p) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/agents",
+            json!({"email": "c@example.com", "name": "C", "role": "customer"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("role"))
+    );
+    let (status, _, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/agents",
+            Some(&s.light),
+            Some(json!({"email": "x@example.com", "name": "X", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "nobody below admin hands out roles"
+    );
+    s.stop().await;
+}
+
 rapport_store::on_both_backends!(
+    admins_configure_the_desk,
     tickets_over_http,
     bad_requests_get_precise_problems,
     only_the_right_callers_get_in,

@@ -1,11 +1,18 @@
 use super::ListOf;
+use super::customers::numeric_id;
+use super::tickets::ctx;
 use crate::AppState;
 use crate::auth::Caller;
+use crate::extract::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
-use axum::extract::State;
-use rapport_core::Permission;
-use rapport_store::{Agent, Inbox, TagCount, Team};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use rapport_core::fields::FieldDef;
+use rapport_core::{Invalid, Permission, Role};
+use rapport_store::{Agent, Inbox, NewAgent, TagCount, Team};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 #[utoipa::path(get, path = "/agents", tag = "directory",
     responses((status = 200, body = ListOf<Agent>), (status = 401, body = Problem)), security(("bearer" = [])))]
@@ -46,4 +53,162 @@ pub async fn list_tags(
 ) -> ApiResult<Json<ListOf<TagCount>>> {
     caller.require(Permission::ReadDirectory, "list tags")?;
     Ok(Json(ListOf::all(state.store.list_tags().await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgent {
+    pub email: String,
+    pub name: String,
+    /// `admin`, `supervisor`, `agent` or `light_agent`.
+    pub role: Role,
+}
+
+/// Adds a staff member. They sign in once a password is set (`rapport admin reset-password`).
+#[utoipa::path(post, path = "/agents", tag = "directory", request_body = CreateAgent,
+    responses((status = 201, body = Agent), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateAgent>,
+) -> ApiResult<(StatusCode, Json<Agent>)> {
+    caller.require(Permission::ManageAgents, "add agents")?;
+    let a = body.value;
+    if !a.role.is_staff() {
+        return Err(Invalid::new(
+            "role",
+            "customers are not agents; use admin, supervisor, agent or light_agent",
+        )
+        .into());
+    }
+    let new = NewAgent {
+        email: a.email,
+        name: a.name,
+        role: a.role,
+        password_hash: None,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_agent(ctx(&caller), new).await?),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[utoipa::path(post, path = "/teams", tag = "directory", request_body = CreateTeam,
+    responses((status = 201, body = Team), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateTeam>,
+) -> ApiResult<(StatusCode, Json<Team>)> {
+    caller.require(Permission::ManageSettings, "create teams")?;
+    let team = state
+        .store
+        .create_team(ctx(&caller), &body.value.name, &body.value.description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(team)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    pub agent_id: i64,
+}
+
+/// Adds an agent to a team (adding one who is already a member changes nothing).
+#[utoipa::path(post, path = "/teams/{id}/members", tag = "directory", request_body = AddMember,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Team), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_team_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<AddMember>,
+) -> ApiResult<Json<Team>> {
+    caller.require(Permission::ManageAgents, "change team membership")?;
+    let team_id = numeric_id("team", &id)?;
+    state
+        .store
+        .add_team_member(ctx(&caller), team_id, body.value.agent_id)
+        .await?;
+    let teams = state.store.list_teams().await?;
+    let team = teams
+        .into_iter()
+        .find(|t| t.id == team_id)
+        .ok_or_else(|| Problem::not_found(format!("team {team_id} does not exist")))?;
+    Ok(Json(team))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInbox {
+    pub name: String,
+    /// The address customers write to, e.g. `support@example.com`.
+    pub address: String,
+    /// The team new tickets in this inbox go to.
+    pub team_id: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/inboxes", tag = "directory", request_body = CreateInbox,
+    responses((status = 201, body = Inbox), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_inbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateInbox>,
+) -> ApiResult<(StatusCode, Json<Inbox>)> {
+    caller.require(Permission::ManageSettings, "create inboxes")?;
+    let i = body.value;
+    let inbox = state
+        .store
+        .create_inbox(ctx(&caller), &i.name, &i.address, i.team_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(inbox)))
+}
+
+/// The custom fields tickets can carry, with their types and choices.
+#[utoipa::path(get, path = "/custom-fields", tag = "directory",
+    responses((status = 200, body = ListOf<FieldDef>), (status = 401, body = Problem)), security(("bearer" = [])))]
+pub async fn list_custom_fields(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ListOf<FieldDef>>> {
+    caller.require(Permission::ReadDirectory, "list custom fields")?;
+    Ok(Json(ListOf::all(state.store.list_custom_fields().await?)))
+}
+
+/// Defines a custom field (`text`, `number`, `checkbox`, `date` or `dropdown` with `options`).
+#[utoipa::path(post, path = "/custom-fields", tag = "directory", request_body = FieldDef,
+    responses((status = 201, body = FieldDef), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_custom_field(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<FieldDef>,
+) -> ApiResult<(StatusCode, Json<FieldDef>)> {
+    caller.require(Permission::ManageSettings, "define custom fields")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .store
+                .create_custom_field(ctx(&caller), body.value)
+                .await?,
+        ),
+    ))
 }

@@ -31,7 +31,7 @@ use utoipa_axum::routes;
     tags(
         (name = "tickets", description = "Tickets, their conversation and history"),
         (name = "customers", description = "Customers and organisations"),
-        (name = "directory", description = "Agents, teams, inboxes, tags"),
+        (name = "directory", description = "Agents, teams, inboxes, custom fields, tags"),
         (name = "search", description = "Full-text search"),
     )
 )]
@@ -65,9 +65,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
             customers::list_organizations
         ))
         .routes(routes!(customers::get_organization))
-        .routes(routes!(directory::list_agents))
-        .routes(routes!(directory::list_teams))
-        .routes(routes!(directory::list_inboxes))
+        .routes(routes!(directory::list_agents, directory::create_agent))
+        .routes(routes!(directory::list_teams, directory::create_team))
+        .routes(routes!(directory::add_team_member))
+        .routes(routes!(directory::list_inboxes, directory::create_inbox))
+        .routes(routes!(
+            directory::list_custom_fields,
+            directory::create_custom_field
+        ))
         .routes(routes!(directory::list_tags))
         .routes(routes!(search::search));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
