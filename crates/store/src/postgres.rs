@@ -73,12 +73,17 @@ impl PgEngine {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        let mut conn = self
+        // One snapshot for the whole read, so a list and the details loaded for it agree.
+        let mut tx = self
             .pool
-            .acquire()
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(|e| StoreError::from(db_error(e)))?;
-        op(&mut PgConn { db: &mut conn }).await
+        let result = op(&mut PgConn { db: &mut tx }).await;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::from(db_error(e)))?;
+        result
     }
 
     pub(crate) async fn shutdown(&self) {

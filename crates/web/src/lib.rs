@@ -16,6 +16,9 @@ use rapport_store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// Largest request body accepted (a ticket with a long message and many fields fits easily).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -50,6 +53,17 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // One line per request at debug level (RAPPORT_LOG=debug or rapport_web=debug);
+        // server errors are logged at error level whatever the setting.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::DEBUG)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .with_state(state)
 }
 
