@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // One line per request at debug level (RAPPORT_LOG=debug or rapport_web=debug);
+        // Request lines at debug level (RAPPORT_LOG=info,tower_http=debug turns them on);
         // server errors are logged at error level whatever the setting.
         .layer(
             TraceLayer::new_for_http()
