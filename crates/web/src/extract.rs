@@ -146,13 +146,17 @@ impl IdempotencyKey {
     }
 }
 
-/// A ticket number from the path: `10234` or `R-10234`.
+/// A ticket number from the path: `10234` or `R-10234`. Any integer is a number (an unknown
+/// one is a 404 later); other text is a 400.
 pub fn ticket_id(raw: &str) -> Result<i64, Problem> {
-    TicketRef::parse(raw).map(|r| r.0).ok_or_else(|| {
-        Problem::bad_request(format!(
-            "'{raw}' is not a ticket number or reference (like 10234 or R-10234)"
-        ))
-    })
+    raw.parse::<i64>()
+        .ok()
+        .or_else(|| TicketRef::parse(raw).map(|r| r.0))
+        .ok_or_else(|| {
+            Problem::bad_request(format!(
+                "'{raw}' is not a ticket number or reference (like 10234 or R-10234)"
+            ))
+        })
 }
 
 /// Cursors are opaque to clients: URL-safe base64 of the sort key.
@@ -186,8 +190,12 @@ pub fn page_request(cursor: Option<&str>, limit: Option<u32>) -> Result<PageRequ
             format!("must be 1 to {}", PageRequest::MAX_LIMIT),
         )));
     }
+    // An empty `cursor=` is the first page, as many clients send it that way.
     Ok(PageRequest {
-        after: cursor.map(decode_cursor).transpose()?,
+        after: cursor
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()?,
         limit,
     })
 }
@@ -248,6 +256,8 @@ mod tests {
     fn ticket_ids_take_numbers_and_references() {
         assert_eq!(ticket_id("R-10234").unwrap(), 10234);
         assert_eq!(ticket_id("10234").unwrap(), 10234);
+        assert_eq!(ticket_id("0").unwrap(), 0);
         assert_eq!(ticket_id("abc").unwrap_err().status, 400);
+        assert_eq!(page_request(Some(""), None).unwrap().after, None);
     }
 }

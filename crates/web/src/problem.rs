@@ -124,3 +124,106 @@ impl From<StoreError> for Problem {
 }
 
 pub type ApiResult<T> = Result<T, Problem>;
+
+/// The problem responses endpoints share, documented once for the OpenAPI document.
+pub mod responses {
+    use std::collections::BTreeMap;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, response::Response};
+
+    fn problem(description: &str) -> RefOr<Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+
+    fn set(entries: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+        entries
+            .iter()
+            .map(|(status, description)| (status.to_string(), problem(description)))
+            .collect()
+    }
+
+    /// 401 and 403: every endpoint that needs a token.
+    pub struct Auth;
+
+    impl utoipa::IntoResponses for Auth {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[
+                ("401", "No token, or an unknown, revoked or deactivated one"),
+                ("403", "The caller's role may not do this"),
+            ])
+        }
+    }
+
+    /// What a JSON body can be refused for.
+    pub struct Body;
+
+    impl utoipa::IntoResponses for Body {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[
+                (
+                    "400",
+                    "The body is not valid JSON, or a header is malformed",
+                ),
+                ("413", "The body is larger than 1 MiB"),
+                ("415", "The body is not sent as application/json"),
+                ("422", "A value is invalid; `errors` names the field"),
+            ])
+        }
+    }
+
+    /// What query parameters and path ids can be refused for.
+    pub struct Query;
+
+    impl utoipa::IntoResponses for Query {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[
+                (
+                    "400",
+                    "A query parameter or path id has the wrong type, or is unknown",
+                ),
+                (
+                    "422",
+                    "A query parameter's value is out of range or invalid",
+                ),
+            ])
+        }
+    }
+
+    pub struct NotFound;
+
+    impl utoipa::IntoResponses for NotFound {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[(
+                "404",
+                "The id names nothing that exists (or something it refers to does not)",
+            )])
+        }
+    }
+
+    pub struct Conflict;
+
+    impl utoipa::IntoResponses for Conflict {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[(
+                "409",
+                "It conflicts with what exists (a duplicate name or address, a closed ticket)",
+            )])
+        }
+    }
+
+    pub struct Unavailable;
+
+    impl utoipa::IntoResponses for Unavailable {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            set(&[("503", "The database does not answer")])
+        }
+    }
+}

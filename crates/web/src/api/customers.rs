@@ -3,6 +3,7 @@ use super::tickets::{PageQuery, created_response, ctx, nullable};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::{IdempotencyKey, JsonBody, Params, page_request};
+use crate::problem::responses as problems;
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -39,8 +40,7 @@ pub struct CreateCustomer {
 /// Creates a customer. An address at an organisation's domain joins that organisation.
 #[utoipa::path(post, path = "/customers", tag = "customers", request_body = CreateCustomer,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    responses((status = 201, body = Customer), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Customer), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_customer(
     State(state): State<AppState>,
@@ -76,12 +76,13 @@ pub struct CustomerQuery {
     pub email: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Customers, newest first.
 #[utoipa::path(get, path = "/customers", tag = "customers", params(CustomerQuery),
-    responses((status = 200, body = ListOf<Customer>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = ListOf<Customer>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
 pub async fn list_customers(
     State(state): State<AppState>,
@@ -101,7 +102,7 @@ pub async fn list_customers(
 
 #[utoipa::path(get, path = "/customers/{id}", tag = "customers",
     params(("id" = i64, Path)),
-    responses((status = 200, body = Customer), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Customer), problems::Auth, problems::Query, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn get_customer(
     State(state): State<AppState>,
@@ -145,8 +146,7 @@ pub struct UpdateCustomer {
 /// Changes a customer; each change is recorded with before and after.
 #[utoipa::path(patch, path = "/customers/{id}", tag = "customers", request_body = UpdateCustomer,
     params(("id" = i64, Path)),
-    responses((status = 200, body = Customer), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Customer), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn update_customer(
     State(state): State<AppState>,
@@ -190,8 +190,7 @@ pub struct CreateOrganization {
 
 #[utoipa::path(post, path = "/organizations", tag = "customers", request_body = CreateOrganization,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    responses((status = 201, body = Organization), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Organization), problems::Auth, problems::Body, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_organization(
     State(state): State<AppState>,
@@ -218,7 +217,7 @@ pub async fn create_organization(
 }
 
 #[utoipa::path(get, path = "/organizations", tag = "customers", params(PageQuery),
-    responses((status = 200, body = ListOf<Organization>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = ListOf<Organization>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
 pub async fn list_organizations(
     State(state): State<AppState>,
@@ -234,7 +233,7 @@ pub async fn list_organizations(
 
 #[utoipa::path(get, path = "/organizations/{id}", tag = "customers",
     params(("id" = i64, Path)),
-    responses((status = 200, body = Organization), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Organization), problems::Auth, problems::Query, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn get_organization(
     State(state): State<AppState>,

@@ -4,6 +4,7 @@ use super::tickets::ctx;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::JsonBody;
+use crate::problem::responses as problems;
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 #[utoipa::path(get, path = "/agents", tag = "directory",
-    responses((status = 200, body = ListOf<Agent>), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ListOf<Agent>), problems::Auth), security(("bearer" = [])))]
 pub async fn list_agents(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,7 +26,7 @@ pub async fn list_agents(
 }
 
 #[utoipa::path(get, path = "/teams", tag = "directory",
-    responses((status = 200, body = ListOf<Team>), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ListOf<Team>), problems::Auth), security(("bearer" = [])))]
 pub async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,7 +36,7 @@ pub async fn list_teams(
 }
 
 #[utoipa::path(get, path = "/inboxes", tag = "directory",
-    responses((status = 200, body = ListOf<Inbox>), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ListOf<Inbox>), problems::Auth), security(("bearer" = [])))]
 pub async fn list_inboxes(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,7 +47,7 @@ pub async fn list_inboxes(
 
 /// Tags in use, most used first, with how many tickets carry each.
 #[utoipa::path(get, path = "/tags", tag = "directory",
-    responses((status = 200, body = ListOf<TagCount>), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ListOf<TagCount>), problems::Auth), security(("bearer" = [])))]
 pub async fn list_tags(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,8 +67,7 @@ pub struct CreateAgent {
 
 /// Adds a staff member. They sign in once a password is set (`rapport admin reset-password`).
 #[utoipa::path(post, path = "/agents", tag = "directory", request_body = CreateAgent,
-    responses((status = 201, body = Agent), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Agent), problems::Auth, problems::Body, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_agent(
     State(state): State<AppState>,
@@ -104,8 +104,7 @@ pub struct CreateTeam {
 }
 
 #[utoipa::path(post, path = "/teams", tag = "directory", request_body = CreateTeam,
-    responses((status = 201, body = Team), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Team), problems::Auth, problems::Body, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_team(
     State(state): State<AppState>,
@@ -129,8 +128,7 @@ pub struct AddMember {
 /// Adds an agent to a team (adding one who is already a member changes nothing).
 #[utoipa::path(post, path = "/teams/{id}/members", tag = "directory", request_body = AddMember,
     params(("id" = i64, Path)),
-    responses((status = 200, body = Team), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Team), problems::Auth, problems::Body, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn add_team_member(
     State(state): State<AppState>,
@@ -163,8 +161,7 @@ pub struct CreateInbox {
 }
 
 #[utoipa::path(post, path = "/inboxes", tag = "directory", request_body = CreateInbox,
-    responses((status = 201, body = Inbox), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Inbox), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_inbox(
     State(state): State<AppState>,
@@ -182,7 +179,7 @@ pub async fn create_inbox(
 
 /// The custom fields tickets can carry, with their types and choices.
 #[utoipa::path(get, path = "/custom-fields", tag = "directory",
-    responses((status = 200, body = ListOf<FieldDef>), (status = 401, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ListOf<FieldDef>), problems::Auth), security(("bearer" = [])))]
 pub async fn list_custom_fields(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,8 +190,7 @@ pub async fn list_custom_fields(
 
 /// Defines a custom field (`text`, `number`, `checkbox`, `date` or `dropdown` with `options`).
 #[utoipa::path(post, path = "/custom-fields", tag = "directory", request_body = FieldDef,
-    responses((status = 201, body = FieldDef), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = FieldDef), problems::Auth, problems::Body, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_custom_field(
     State(state): State<AppState>,

@@ -1,5 +1,6 @@
 use crate::AppState;
 use crate::problem::Problem;
+use crate::problem::responses as problems;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ pub struct Health {
 
 /// Liveness and readiness: 200 when the database answers, 503 when it does not.
 #[utoipa::path(get, path = "/healthz", tag = "directory",
-    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+    responses((status = 200, body = Health), problems::Unavailable))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
     match state.store.ping().await {
         Ok(()) => Ok(Json(Health {

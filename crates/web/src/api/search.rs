@@ -2,7 +2,8 @@ use super::ListOf;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::Params;
-use crate::problem::{ApiResult, Problem};
+use crate::problem::ApiResult;
+use crate::problem::responses as problems;
 use axum::Json;
 use axum::extract::State;
 use rapport_core::{Invalid, Permission};
@@ -15,14 +16,16 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words to find in ticket subjects and messages (all must match).
+    #[param(min_length = 1, max_length = 1000)]
     pub q: String,
     /// 1 to 200, default 25.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Full-text search over tickets, best matches first, with a highlighted snippet.
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery),
-    responses((status = 200, body = ListOf<SearchHit>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ListOf<SearchHit>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
 pub async fn search(
     State(state): State<AppState>,

@@ -1,6 +1,7 @@
 use super::ListOf;
 use crate::auth::Caller;
 use crate::extract::{IdempotencyKey, JsonBody, Params, page_request, ticket_id};
+use crate::problem::responses as problems;
 use crate::problem::{ApiResult, Problem};
 use crate::{AppState, now};
 use axum::Json;
@@ -61,8 +62,7 @@ pub struct CreateTicket {
 /// Creates a ticket from a customer's request. The customer is found by email or created.
 #[utoipa::path(post, path = "/tickets", tag = "tickets", request_body = CreateTicket,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key; a repeat returns the first ticket")),
-    responses((status = 201, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Ticket), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn create_ticket(
     State(state): State<AppState>,
@@ -128,6 +128,7 @@ pub struct TicketQuery {
     pub updated_since: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -184,7 +185,7 @@ impl TicketQuery {
 
 /// Tickets, most recently updated first, with filters.
 #[utoipa::path(get, path = "/tickets", tag = "tickets", params(TicketQuery),
-    responses((status = 200, body = ListOf<Ticket>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ListOf<Ticket>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
 pub async fn list_tickets(
     State(state): State<AppState>,
@@ -202,7 +203,7 @@ pub async fn list_tickets(
 /// One ticket, by number (`10234`) or reference (`R-10234`).
 #[utoipa::path(get, path = "/tickets/{id}", tag = "tickets",
     params(("id" = String, Path, description = "Ticket number or reference")),
-    responses((status = 200, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Ticket), problems::Auth, problems::Query, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn get_ticket(
     State(state): State<AppState>,
@@ -237,8 +238,7 @@ pub struct UpdateTicket {
 /// Changes a ticket. Each changed field is recorded in its history with before and after.
 #[utoipa::path(patch, path = "/tickets/{id}", tag = "tickets", request_body = UpdateTicket,
     params(("id" = String, Path, description = "Ticket number or reference")),
-    responses((status = 200, body = Ticket), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Ticket), problems::Auth, problems::Body, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn update_ticket(
     State(state): State<AppState>,
@@ -280,8 +280,7 @@ pub struct AddMessage {
 #[utoipa::path(post, path = "/tickets/{id}/messages", tag = "tickets", request_body = AddMessage,
     params(("id" = String, Path, description = "Ticket number or reference"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    responses((status = 201, body = Message), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Message), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
     security(("bearer" = [])))]
 pub async fn add_message(
     State(state): State<AppState>,
@@ -319,13 +318,14 @@ pub async fn add_message(
 pub struct PageQuery {
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// The conversation, oldest first: customer messages, replies and internal notes.
 #[utoipa::path(get, path = "/tickets/{id}/messages", tag = "tickets",
     params(("id" = String, Path, description = "Ticket number or reference"), PageQuery),
-    responses((status = 200, body = ListOf<Message>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ListOf<Message>), problems::Auth, problems::Query, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn list_messages(
     State(state): State<AppState>,
@@ -343,7 +343,7 @@ pub async fn list_messages(
 /// The ticket's history, oldest first: every change with who made it, before and after.
 #[utoipa::path(get, path = "/tickets/{id}/events", tag = "tickets",
     params(("id" = String, Path, description = "Ticket number or reference"), PageQuery),
-    responses((status = 200, body = ListOf<Event>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = ListOf<Event>), problems::Auth, problems::Query, problems::NotFound),
     security(("bearer" = [])))]
 pub async fn list_events(
     State(state): State<AppState>,
