@@ -5,6 +5,7 @@
 //! adapter around it.
 
 pub mod access;
+pub mod calendar;
 pub mod contact;
 pub mod event;
 pub mod fields;
