@@ -85,29 +85,7 @@ impl Running {
 
     /// A plain HTTP/1.1 GET over a socket: status and body.
     fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
-        use std::io::Read;
-        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n",
-            self.addr
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let code = response
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (code, body)
+        http(&self.addr, "GET", path, token, None).unwrap_or((0, String::new()))
     }
 
     /// SIGTERM and wait: a clean stop exits 0.
@@ -118,6 +96,48 @@ impl Running {
         let status = self.child.wait().expect("wait");
         status.code().unwrap_or(-1)
     }
+}
+
+/// One HTTP/1.1 request on its own connection: status and body, or the I/O error (a server
+/// that died mid-request).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = json.unwrap_or("");
+    let content = if json.is_some() {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    } else {
+        String::new()
+    };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content}Connection: close\r\n\r\n{body}"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
 }
 
 impl Drop for Running {
@@ -511,4 +531,101 @@ async fn census(store: &dyn rapport_store::Store) -> Census {
         inboxes: store.list_inboxes().await.unwrap().len(),
         statuses,
     }
+}
+
+/// Acknowledged means durable: kill the server with SIGKILL while clients are creating tickets;
+/// every ticket that got its 201 is there after a restart, and the database is intact.
+#[test]
+fn acknowledged_tickets_survive_a_crash() {
+    let (dir, url) = temp_sqlite();
+    assert!(
+        run(
+            &dir,
+            &url,
+            &[
+                "admin",
+                "create-agent",
+                "--email",
+                "crash@example.com",
+                "--name",
+                "Crash"
+            ]
+        )
+        .status
+        .success()
+    );
+    let out = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "create-token",
+            "--agent",
+            "crash@example.com",
+            "--name",
+            "t",
+        ],
+    );
+    let token = text(&out.stdout).trim().to_string();
+    let mut server = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
+    let clients: Vec<_> = (0..8)
+        .map(|worker| {
+            let (addr, token) = (server.addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    let subject = format!("crash-{worker}-{n}");
+                    let body = format!(r#"{{"subject":"{subject}","customer":{{"email":"c{worker}@example.com"}},"message":{{"body":"b"}}}}"#);
+                    match http(&addr, "POST", "/api/v1/tickets", Some(&token), Some(&body)) {
+                        Ok((201, _)) => acknowledged.push(subject),
+                        Ok((status, body)) if status != 0 => panic!("unexpected {status}: {body}"),
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(
+        acknowledged.len() > 50,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let db = dir.join("data/rapport.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stored = std::collections::HashSet::new();
+    let mut stmt = conn.prepare("SELECT subject FROM tickets").unwrap();
+    for subject in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
+        stored.insert(subject.unwrap());
+    }
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|s| !stored.contains(*s))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged tickets lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    drop(stmt);
+    drop(conn);
+
+    // And it starts again on the same files.
+    let again = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
+    assert_eq!(again.get("/healthz", None).0, 200);
+    assert_eq!(again.stop(), 0);
+    let _ = std::fs::remove_dir_all(dir);
 }
