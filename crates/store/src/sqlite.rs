@@ -243,14 +243,14 @@ fn run_writer(conn: &mut rusqlite::Connection, jobs: mpsc::Receiver<WriteJob>) {
     }
 }
 
-/// Runs each job in its own savepoint of one `BEGIN IMMEDIATE` transaction. A job that panics
-/// is rolled back and its caller told (its answer channel is dropped).
 /// Runs a parameterless statement through the statement cache (the per-job savepoint
 /// statements run thousands of times a second).
 fn run_cached(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute([])
 }
 
+/// Runs each job in its own savepoint of one `BEGIN IMMEDIATE` transaction. A job that panics
+/// is rolled back and its caller told (its answer channel is dropped).
 fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply> {
     let mut replies = Vec::with_capacity(batch.len());
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
