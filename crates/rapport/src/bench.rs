@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Create tickets through the HTTP API from concurrent clients on a temporary SQLite
-    /// database; compare with raw single-row SQLite inserts at the same durability.
+    /// Create tickets through the HTTP API from concurrent clients on a temporary database
+    /// (SQLite by default); compare with raw single-row inserts at the same durability.
     Create {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Run on PostgreSQL instead: a server URL whose user may create databases
+        /// (e.g. postgres://postgres@127.0.0.1/postgres). Throwaway databases are created
+        /// there and dropped afterwards.
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: Option<String>,
     },
 }
 
@@ -24,28 +29,93 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Create {
             concurrency,
             seconds,
-        } => create(concurrency.max(1), Duration::from_secs(seconds.max(1))).await,
+            postgres,
+        } => {
+            create(
+                concurrency.max(1),
+                Duration::from_secs(seconds.max(1)),
+                postgres,
+            )
+            .await
+        }
     }
 }
 
-struct TempDir(std::path::PathBuf);
+/// A throwaway database: a temporary SQLite file, or a fresh PostgreSQL database.
+enum Scratch {
+    Sqlite { dir: std::path::PathBuf },
+    Postgres { admin_url: String, url: String },
+}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Scratch {
+    async fn new(postgres: Option<&str>, name: &str) -> anyhow::Result<Self> {
+        match postgres {
+            Some(admin_url) => {
+                let url =
+                    rapport_store::scratch::create_postgres_database(admin_url, "rapport_bench")
+                        .await?;
+                Ok(Self::Postgres {
+                    admin_url: admin_url.to_string(),
+                    url,
+                })
+            }
+            None => {
+                let dir = std::env::temp_dir().join(rapport_store::scratch::unique_name(&format!(
+                    "rapport-bench-{name}"
+                )));
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Ok(Self::Sqlite { dir })
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite { dir } => format!("sqlite://{}", dir.join("rapport.db").display()),
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    async fn remove(self) {
+        match self {
+            Self::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Self::Postgres { admin_url, url } => {
+                if let Err(e) =
+                    rapport_store::scratch::drop_postgres_database(&admin_url, &url).await
+                {
+                    eprintln!("rapport: could not drop the benchmark database: {e}");
+                }
+            }
+        }
     }
 }
 
-fn temp_dir(name: &str) -> anyhow::Result<TempDir> {
-    let dir = std::env::temp_dir().join(format!("rapport-bench-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(TempDir(dir))
+async fn create(
+    concurrency: usize,
+    duration: Duration,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
+    let scratch = Scratch::new(postgres.as_deref(), "create").await?;
+    let result = create_on(concurrency, duration, &scratch, postgres.as_deref()).await;
+    scratch.remove().await;
+    result
 }
 
-async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
-    let dir = temp_dir("create")?;
-    let url = format!("sqlite://{}", dir.0.join("rapport.db").display());
-    let store = rapport_store::open(&url).await?;
+async fn create_on(
+    concurrency: usize,
+    duration: Duration,
+    scratch: &Scratch,
+    postgres: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = rapport_store::open(&scratch.url()).await?;
+    let durability = if postgres.is_some() {
+        "PostgreSQL, synchronous_commit as configured"
+    } else {
+        "SQLite, WAL, synchronous=FULL"
+    };
     let ctx = Ctx {
         actor: Actor::SYSTEM,
         at: rapport_web::now(),
@@ -80,7 +150,7 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
     ));
 
     println!(
-        "bench create: {concurrency} concurrent clients for {}s against http://{addr} (SQLite, WAL, synchronous=FULL)",
+        "bench create: {concurrency} concurrent clients for {}s against http://{addr} ({durability})",
         duration.as_secs()
     );
     let client = reqwest::Client::builder()
@@ -147,15 +217,16 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
         ms(latencies.last().copied().unwrap_or_default())
     );
 
-    let store_rate = store_only_creates(concurrency, duration.min(Duration::from_secs(5))).await?;
+    let store_rate =
+        store_only_creates(concurrency, duration.min(Duration::from_secs(5)), postgres).await?;
     println!(
         "  store alone:      {store_rate:.0} tickets/s (same creates without HTTP, {concurrency} tasks)"
     );
 
     let baseline_for = duration.min(Duration::from_secs(5));
-    let baseline = raw_sqlite_inserts(baseline_for).await?;
+    let baseline = raw_inserts(baseline_for, postgres).await?;
     println!(
-        "  baseline:         {baseline:.0} raw single-row SQLite inserts/s (one commit each, WAL, synchronous=FULL, {}s)",
+        "  baseline:         {baseline:.0} raw single-row inserts/s (one commit each, {durability}, {}s)",
         baseline_for.as_secs()
     );
     println!(
@@ -169,10 +240,23 @@ async fn create(concurrency: usize, duration: Duration) -> anyhow::Result<()> {
 }
 
 /// The same ticket creates straight into the store: what HTTP adds is the difference.
-async fn store_only_creates(concurrency: usize, duration: Duration) -> anyhow::Result<f64> {
-    let dir = temp_dir("store")?;
-    let store =
-        rapport_store::open(&format!("sqlite://{}", dir.0.join("rapport.db").display())).await?;
+async fn store_only_creates(
+    concurrency: usize,
+    duration: Duration,
+    postgres: Option<&str>,
+) -> anyhow::Result<f64> {
+    let scratch = Scratch::new(postgres, "store").await?;
+    let result = store_only_creates_on(concurrency, duration, &scratch).await;
+    scratch.remove().await;
+    result
+}
+
+async fn store_only_creates_on(
+    concurrency: usize,
+    duration: Duration,
+    scratch: &Scratch,
+) -> anyhow::Result<f64> {
+    let store = rapport_store::open(&scratch.url()).await?;
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = tokio::task::JoinSet::new();
@@ -225,29 +309,62 @@ async fn store_only_creates(concurrency: usize, duration: Duration) -> anyhow::R
 
 /// The simplest durable write SQLite can do: one row, one transaction, one fsync, with the
 /// same library, journal mode and synchronous setting the store uses.
-async fn raw_sqlite_inserts(duration: Duration) -> anyhow::Result<f64> {
-    let dir = temp_dir("baseline")?;
-    let path = dir.0.join("baseline.db");
+async fn raw_inserts(duration: Duration, postgres: Option<&str>) -> anyhow::Result<f64> {
+    let scratch = Scratch::new(postgres, "baseline").await?;
+    let result = match &scratch {
+        Scratch::Sqlite { dir } => raw_sqlite_inserts(dir.join("baseline.db"), duration).await,
+        Scratch::Postgres { url, .. } => raw_postgres_inserts(url, duration).await,
+    };
+    scratch.remove().await;
+    result
+}
+
+const BASELINE_TABLE: &str = "CREATE TABLE t (id BIGINT PRIMARY KEY, subject TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)";
+const BASELINE_SUBJECT: &str = "Router keeps dropping";
+const BASELINE_BODY: &str = "Since Monday our connection drops every evening between 7 and 9 pm.";
+
+async fn raw_sqlite_inserts(path: std::path::PathBuf, duration: Duration) -> anyhow::Result<f64> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<f64> {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             CREATE TABLE t (id INTEGER PRIMARY KEY, subject TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL);",
-        )?;
-        let mut insert = conn.prepare("INSERT INTO t (subject, body, created_at) VALUES (?1, ?2, ?3)")?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        conn.execute_batch(BASELINE_TABLE)?;
+        let mut insert =
+            conn.prepare("INSERT INTO t (id, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)")?;
         let started = Instant::now();
-        let mut rows = 0u64;
+        let mut rows = 0i64;
         while started.elapsed() < duration {
+            rows += 1;
             insert.execute(rusqlite::params![
-                "Router keeps dropping",
-                "Since Monday our connection drops every evening between 7 and 9 pm.",
+                rows,
+                BASELINE_SUBJECT,
+                BASELINE_BODY,
                 Millis(0).0
             ])?;
-            rows += 1;
         }
         Ok(rows as f64 / started.elapsed().as_secs_f64())
     })
     .await?
+}
+
+async fn raw_postgres_inserts(url: &str, duration: Duration) -> anyhow::Result<f64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(BASELINE_TABLE).execute(&mut conn).await?;
+    let started = Instant::now();
+    let mut rows = 0i64;
+    while started.elapsed() < duration {
+        rows += 1;
+        sqlx::query("INSERT INTO t (id, subject, body, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(rows)
+            .bind(BASELINE_SUBJECT)
+            .bind(BASELINE_BODY)
+            .bind(Millis(0).0)
+            .execute(&mut conn)
+            .await?;
+    }
+    let rate = rows as f64 / started.elapsed().as_secs_f64();
+    conn.close().await?;
+    Ok(rate)
 }
 
 /// Half the requests come from returning customers, half from new ones.

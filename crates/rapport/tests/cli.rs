@@ -629,3 +629,41 @@ fn acknowledged_tickets_survive_a_crash() {
     assert_eq!(again.stop(), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The benchmark is not a test, but it must keep working: a one-second run prints its figures.
+#[tokio::test]
+async fn bench_create_runs_and_reports() {
+    let dir = TestDb::temp_dir();
+    let mut args = vec!["bench", "create", "--concurrency", "4", "--seconds", "1"];
+    let admin = rapport_store::testing::postgres_admin_url();
+    // On PostgreSQL when it is there (always in CI), since SQLite is what every other test uses.
+    if let Some(reachable) = TestDb::postgres().await {
+        reachable.finish().await;
+        args.extend(["--postgres", admin.as_str()]);
+    }
+    let out = tokio::task::spawn_blocking({
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        move || {
+            Command::new(BIN)
+                .args(&args)
+                .current_dir(&dir)
+                .env("RAPPORT_LOG", "warn")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for figure in [
+        "throughput:",
+        "latency:",
+        "store alone:",
+        "baseline:",
+        "ratio:",
+    ] {
+        assert!(stdout.contains(figure), "{figure} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("(0 errors)"), "{stdout}");
+}

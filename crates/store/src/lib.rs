@@ -17,6 +17,7 @@ mod migrations;
 pub mod model;
 mod postgres;
 mod queries;
+pub mod scratch;
 pub mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]

@@ -4,11 +4,9 @@
 //! skipping it.
 
 use crate::Store;
+use crate::scratch::{create_postgres_database, drop_postgres_database, unique_name};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub struct TestDb {
     pub store: Arc<dyn Store>,
@@ -18,19 +16,7 @@ pub struct TestDb {
 
 enum Cleanup {
     Dir(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    Postgres { admin_url: String, url: String },
 }
 
 pub fn postgres_admin_url() -> String {
@@ -64,39 +50,22 @@ impl TestDb {
     /// A fresh PostgreSQL database, or `None` (with a note on stderr) when the server cannot
     /// be reached outside CI.
     pub async fn postgres() -> Option<Self> {
-        use sqlx::Connection;
         let admin_url = postgres_admin_url();
-        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-            Ok(c) => c,
+        let url = match create_postgres_database(&admin_url, "rapport_test").await {
+            Ok(url) => url,
             Err(e) if !required() => {
-                eprintln!(
-                    "skipping PostgreSQL test: {} unreachable ({e})",
-                    crate::redact_url(&admin_url)
-                );
+                eprintln!("skipping PostgreSQL test: {e}");
                 return None;
             }
-            Err(e) => panic!(
-                "CI=true requires PostgreSQL at {}: {e}",
-                crate::redact_url(&admin_url)
-            ),
-        };
-        let name = unique_name("rapport_test");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let url = match admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("RAPPORT_TEST_POSTGRES must end with /DATABASE"),
+            Err(e) => panic!("CI=true requires PostgreSQL: {e}"),
         };
         let store = crate::open(&url)
             .await
             .expect("open PostgreSQL test database");
         Some(Self {
             store,
-            url,
-            cleanup: Cleanup::Postgres { admin_url, name },
+            url: url.clone(),
+            cleanup: Cleanup::Postgres { admin_url, url },
         })
     }
 
@@ -107,15 +76,8 @@ impl TestDb {
             Cleanup::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Cleanup::Postgres { admin_url, name } => {
-                use sqlx::Connection;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
-                }
+            Cleanup::Postgres { admin_url, url } => {
+                let _ = drop_postgres_database(&admin_url, &url).await;
             }
         }
     }
