@@ -141,7 +141,11 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Event>>;
     async fn list_tags(&self) -> Result<Vec<TagCount>>;
     /// Tickets whose subject or any public message matches all words of `query`, best first.
-    async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>>;
+    async fn search(
+        &self,
+        query: &rapport_core::search::SearchQuery,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>>;
 }
 
 /// The one [`Store`] implementation, over either backend.

@@ -2,9 +2,10 @@
 //! write is its own transaction (PostgreSQL groups concurrent commits itself). Migrations take
 //! sqlx's advisory lock, so nodes starting together migrate once.
 
-use crate::sql::{Conn, DbError, Row, Value};
+use crate::sql::{Conn, DbError, Row, SqlBuilder, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
+use rapport_core::search::{Text, TextTerm};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, PgConnection, Row as _, TypeInfo};
 use std::time::Duration;
@@ -174,20 +175,81 @@ impl Conn for PgConn<'_> {
     }
 
     /// One row per ticket, subject matches weighing double.
-    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>> {
-        let rows = self
-            .query(
-                "WITH q AS (SELECT plainto_tsquery('simple', $1) AS q), \
-                 hits AS ( \
-                   SELECT t.id AS ticket_id, t.subject AS text, ts_rank(t.search, q.q) * 2 AS score FROM tickets t, q WHERE t.search @@ q.q \
-                   UNION ALL \
-                   SELECT m.ticket_id, m.body, ts_rank(m.search, q.q) FROM messages m, q WHERE m.search @@ q.q), \
-                 best AS (SELECT DISTINCT ON (ticket_id) ticket_id, text, score FROM hits ORDER BY ticket_id, score DESC) \
-                 SELECT best.ticket_id, ts_headline('simple', best.text, q.q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') \
-                 FROM best, q ORDER BY best.score DESC, best.ticket_id DESC LIMIT $2",
-                crate::params![query, limit],
-            )
-            .await?;
+    async fn search_hits(
+        &mut self,
+        required: &[TextTerm],
+        excluded: &[TextTerm],
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let Some(matching) = tsquery(required, " & ") else {
+            return Ok(Vec::new());
+        };
+        let mut q = SqlBuilder::new("WITH q AS (SELECT to_tsquery('simple', ");
+        q.bind(matching).push(
+            ") AS q), \
+             hits AS ( \
+               SELECT t.id AS ticket_id, t.subject AS text, ts_rank(t.search, q.q) * 2 AS score FROM tickets t, q WHERE t.search @@ q.q \
+               UNION ALL \
+               SELECT m.ticket_id, m.body, ts_rank(m.search, q.q) FROM messages m, q WHERE m.search @@ q.q), \
+             best AS (SELECT DISTINCT ON (ticket_id) ticket_id, text, score FROM hits ORDER BY ticket_id, score DESC) \
+             SELECT t.id, ts_headline('simple', best.text, q.q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') \
+             FROM best JOIN tickets t ON t.id = best.ticket_id, q WHERE 1 = 1",
+        );
+        self.push_text_exclusion(&mut q, excluded);
+        q.push(" ORDER BY best.score DESC, t.id DESC LIMIT ")
+            .bind(limit);
+        let (sql, params) = q.parts();
+        let rows = self.query(sql, params).await?;
         rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+    }
+
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
+        if let Some(unwanted) = tsquery(excluded, " | ") {
+            q.push(" AND NOT (t.search @@ to_tsquery('simple', ")
+                .bind(unwanted.clone())
+                .push("))");
+            q.push(" AND NOT EXISTS (SELECT 1 FROM messages me WHERE me.ticket_id = t.id AND me.search @@ to_tsquery('simple', ");
+            q.bind(unwanted).push("))");
+        }
+    }
+}
+
+/// A `to_tsquery` expression for search terms. Words are letters and digits only (the query
+/// parser splits on everything else), and each is quoted as a lexeme, so nothing a user types
+/// becomes tsquery syntax.
+fn tsquery(terms: &[TextTerm], join: &str) -> Option<String> {
+    let lexeme = |w: &str| format!("'{}'", w.replace('\'', "''"));
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|t| match &t.text {
+            Text::Word(w) => lexeme(w),
+            Text::Prefix(w) => format!("{}:*", lexeme(w)),
+            Text::Phrase(ws) => format!(
+                "({})",
+                ws.iter()
+                    .map(|w| lexeme(w))
+                    .collect::<Vec<_>>()
+                    .join(" <-> ")
+            ),
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(join))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tsquery;
+    use rapport_core::search::SearchQuery;
+
+    #[test]
+    fn search_terms_become_quoted_lexemes() {
+        let terms = SearchQuery::parse(r#"refund order-17 rout* "credit card""#)
+            .unwrap()
+            .text;
+        assert_eq!(
+            tsquery(&terms, " & ").unwrap(),
+            "'refund' & ('order' <-> '17') & 'rout':* & ('credit' <-> 'card')"
+        );
+        assert_eq!(tsquery(&[], " & "), None);
     }
 }

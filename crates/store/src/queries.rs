@@ -7,6 +7,7 @@ use crate::sql::{Conn, Row, SqlBuilder};
 use crate::{Result, SqlStore, Store, StoreError};
 use rapport_core::contact::{self, Tier};
 use rapport_core::fields::{FieldDef, FieldType, check_values};
+use rapport_core::search::{AssigneeRef, Bound, Filter, FilterTerm, SearchQuery};
 use rapport_core::tags::normalize_tags;
 use rapport_core::ticket::{status_after_message, validate_body, validate_subject};
 use rapport_core::update::{TicketPatch, TicketState, plan_update};
@@ -1185,6 +1186,153 @@ async fn agent_where(c: &mut dyn Conn, sql: &str, key: crate::sql::Value) -> Res
 }
 
 // ---------------------------------------------------------------------------------------------
+// Search: the text part runs in the backend's full-text index, the filters here.
+
+/// How many text matches are considered before filters narrow them down.
+const SEARCH_CANDIDATES: i64 = 1_000;
+
+async fn search_tickets(
+    c: &mut dyn Conn,
+    query: SearchQuery,
+    limit: i64,
+) -> Result<Vec<SearchHit>> {
+    let (required, excluded): (Vec<_>, Vec<_>) =
+        query.text.iter().cloned().partition(|t| !t.exclude);
+    let mut q = SqlBuilder::new(TICKET_SELECT);
+    q.push(" WHERE 1 = 1");
+    let candidates = if required.is_empty() {
+        c.push_text_exclusion(&mut q, &excluded);
+        None
+    } else {
+        let hits = c
+            .search_hits(&required, &excluded, SEARCH_CANDIDATES)
+            .await?;
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        q.push(" AND t.id IN (")
+            .bind_list(hits.iter().map(|(id, _)| *id))
+            .push(")");
+        Some(hits)
+    };
+    push_search_filters(&mut q, &query.filters)?;
+    if candidates.is_none() {
+        q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+            .bind(limit);
+    }
+    let (sql, params) = q.parts();
+    let rows = c.query(sql, params).await?;
+    let mut tickets = complete_tickets(c, rows).await?;
+    let hits = match candidates {
+        // Text searches keep the index's ranking, with its snippets.
+        Some(ranked) => {
+            let mut hits = Vec::with_capacity(tickets.len());
+            for (id, snippet) in ranked {
+                if let Some(i) = tickets.iter().position(|t| t.id == id) {
+                    hits.push(SearchHit {
+                        ticket: tickets.swap_remove(i),
+                        snippet,
+                    });
+                }
+            }
+            hits
+        }
+        None => tickets
+            .into_iter()
+            .map(|t| SearchHit {
+                snippet: t.subject.clone(),
+                ticket: t,
+            })
+            .collect(),
+    };
+    Ok(hits
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect())
+}
+
+/// `%text%` for LIKE, with the user's `%`, `_` and `\` taken literally.
+fn like_contains(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn push_search_filters(q: &mut SqlBuilder, filters: &[FilterTerm]) -> Result<()> {
+    for term in filters {
+        // A negated filter keeps tickets where the condition is false *or unknown* (an
+        // unassigned ticket is not assigned to agent 5).
+        q.push(if term.exclude {
+            " AND NOT COALESCE(("
+        } else {
+            " AND (("
+        });
+        match &term.filter {
+            Filter::Status(list) => {
+                q.push("t.status IN (")
+                    .bind_list(list.iter().map(|s| s.as_str()))
+                    .push(")");
+            }
+            Filter::Priority(p) => {
+                q.push("t.priority = ").bind(p.as_str());
+            }
+            Filter::Tag(tag) => {
+                q.push("EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ")
+                    .bind(tag)
+                    .push(")");
+            }
+            Filter::Assignee(AssigneeRef::Nobody) => {
+                q.push("t.assignee_id IS NULL");
+            }
+            Filter::Assignee(AssigneeRef::Id(id)) => {
+                q.push("t.assignee_id = ").bind(*id);
+            }
+            Filter::Assignee(AssigneeRef::Email(email)) => {
+                q.push("t.assignee_id IN (SELECT id FROM agents WHERE email = ")
+                    .bind(email)
+                    .push(")");
+            }
+            Filter::Assignee(AssigneeRef::Me) => {
+                return Err(Invalid::new("q", "assignee:me needs to know who is searching").into());
+            }
+            Filter::Customer(who) if who.contains('@') => {
+                q.push("t.customer_id IN (SELECT customer_id FROM customer_emails WHERE email = ")
+                    .bind(who)
+                    .push(")");
+            }
+            Filter::Customer(name) => {
+                q.push("lower(c.name) LIKE ")
+                    .bind(like_contains(name))
+                    .push(" ESCAPE '\\'");
+            }
+            Filter::Organization(name) => {
+                q.push(
+                    "c.organization_id IN (SELECT id FROM organizations WHERE lower(name) LIKE ",
+                );
+                q.bind(like_contains(name)).push(" ESCAPE '\\')");
+            }
+            Filter::Reference(id) => {
+                q.push("t.id = ").bind(*id);
+            }
+            Filter::Created(bound, at) | Filter::Updated(bound, at) => {
+                let column = if matches!(term.filter, Filter::Created(..)) {
+                    "t.created_at"
+                } else {
+                    "t.updated_at"
+                };
+                q.push(column)
+                    .push(if *bound == Bound::From { " >= " } else { " < " })
+                    .bind(at.0);
+            }
+        }
+        q.push(if term.exclude { "), FALSE)" } else { "))" });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // The trait.
 
 #[async_trait::async_trait]
@@ -1828,22 +1976,10 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
+    async fn search(&self, query: &SearchQuery, limit: u32) -> Result<Vec<SearchHit>> {
         let limit = PageRequest::first(limit).clamped_limit();
-        let query = query.to_string();
-        self.read(move |c| {
-            Box::pin(async move {
-                let hits = c.search_hits(&query, limit).await?;
-                let mut out = Vec::with_capacity(hits.len());
-                for (ticket_id, snippet) in hits {
-                    out.push(SearchHit {
-                        ticket: load_ticket(c, ticket_id).await?,
-                        snippet,
-                    });
-                }
-                Ok(out)
-            })
-        })
-        .await
+        let query = query.clone();
+        self.read(move |c| Box::pin(search_tickets(c, query, limit)))
+            .await
     }
 }

@@ -4,6 +4,7 @@
 //! PostgreSQL needs to know a parameter's type.
 
 use crate::{Result, StoreError};
+use rapport_core::search::TextTerm;
 
 /// A parameter or a column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,9 +164,18 @@ pub trait Conn: Send {
     async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()>;
     /// Replaces the indexed subject of a ticket.
     async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()>;
-    /// Best-matching tickets for the user's words (all required), best first, with a snippet
+    /// Tickets whose subject or one message contains every `required` term, none of whose
+    /// text contains any `excluded` term; best first, at most `limit`, each with a snippet
     /// whose matches are between `[` and `]`.
-    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>>;
+    async fn search_hits(
+        &mut self,
+        required: &[TextTerm],
+        excluded: &[TextTerm],
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>>;
+    /// Appends to a query over `tickets t` a condition leaving out tickets whose text
+    /// contains any of `excluded`.
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]);
 }
 
 /// Conveniences over [`Conn`], for every backend.

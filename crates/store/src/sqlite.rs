@@ -9,9 +9,10 @@
 //! rolls back to its savepoint without touching the others; a failed commit fails them all.
 //! Reads run on a small pool of read-only connections, so they never wait for the writer.
 
-use crate::sql::{Conn, DbError, Row, Value};
+use crate::sql::{Conn, DbError, Row, SqlBuilder, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
+use rapport_core::search::{Text, TextTerm};
 use rusqlite::{OpenFlags, ToSql, types::ToSqlOutput, types::ValueRef};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -408,16 +409,18 @@ impl SqliteConn<'_> {
     }
 }
 
-/// FTS5 query for the user's words: each word quoted (so `-`, `:` and `"` are text, not
-/// syntax), all words required.
-fn fts_query(query: &str) -> Option<String> {
-    let words: Vec<String> = query
-        .split_whitespace()
-        .map(|w| w.replace('"', ""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
+/// An FTS5 expression for search terms. Words are letters and digits only (the query parser
+/// splits on everything else), so quoting each makes every character text, never syntax.
+fn fts_expression(terms: &[TextTerm], join: &str) -> Option<String> {
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|t| match &t.text {
+            Text::Word(w) => format!("\"{w}\""),
+            Text::Prefix(w) => format!("\"{w}\"*"),
+            Text::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
+        })
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    (!parts.is_empty()).then(|| parts.join(join))
 }
 
 #[async_trait::async_trait]
@@ -454,15 +457,26 @@ impl Conn for SqliteConn<'_> {
     }
 
     /// The best-ranked rows in order; each ticket keeps its first (best) one.
-    async fn search_hits(&mut self, query: &str, limit: i64) -> Result<Vec<(i64, String)>> {
-        let Some(fts) = fts_query(query) else {
+    async fn search_hits(
+        &mut self,
+        required: &[TextTerm],
+        excluded: &[TextTerm],
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let Some(matching) = fts_expression(required, " ") else {
             return Ok(Vec::new());
         };
-        let rows = self.run_query(
-            "SELECT ticket_id, snippet(search_index, 2, '[', ']', '…', 16) FROM search_index \
-             WHERE search_index MATCH $1 ORDER BY bm25(search_index), ticket_id DESC LIMIT $2",
-            crate::params![fts, limit.saturating_mul(8)],
-        )?;
+        let mut q = SqlBuilder::new(
+            "SELECT ticket_id, snippet(search_index, 2, '[', ']', '…', 16) FROM search_index WHERE search_index MATCH ",
+        );
+        q.bind(matching);
+        if let Some(unwanted) = fts_expression(excluded, " OR ") {
+            q.push(" AND ticket_id NOT IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ").bind(unwanted).push(")");
+        }
+        q.push(" ORDER BY bm25(search_index), ticket_id DESC LIMIT ")
+            .bind(limit.saturating_mul(8));
+        let (sql, params) = q.parts();
+        let rows = self.run_query(sql, params)?;
         let mut seen = std::collections::HashSet::new();
         let mut hits = Vec::new();
         for row in rows {
@@ -473,11 +487,26 @@ impl Conn for SqliteConn<'_> {
         }
         Ok(hits)
     }
+
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
+        if let Some(unwanted) = fts_expression(excluded, " OR ") {
+            q.push(
+                " AND t.id NOT IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ",
+            )
+            .bind(unwanted)
+            .push(")");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{SqliteEngine, fts_query, prepare};
+    use super::{SqliteEngine, fts_expression, prepare};
+    use rapport_core::search::{SearchQuery, TextTerm};
+
+    fn terms(q: &str) -> Vec<TextTerm> {
+        SearchQuery::parse(q).unwrap().text
+    }
     use crate::StoreError;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,8 +556,8 @@ mod tests {
                         .query("SELECT key FROM settings", crate::params![])
                         .await?
                         .len();
-                    let kept = c.search_hits("wordkept", 100).await?.len();
-                    let ghosts = c.search_hits("wordghost", 100).await?.len();
+                    let kept = c.search_hits(&terms("wordkept"), &[], 100).await?.len();
+                    let ghosts = c.search_hits(&terms("wordghost"), &[], 100).await?.len();
                     Ok((rows, kept, ghosts))
                 })
             })
@@ -540,16 +569,16 @@ mod tests {
     }
 
     #[test]
-    fn user_words_never_become_fts_syntax() {
+    fn search_terms_never_become_fts_syntax() {
         assert_eq!(
-            fts_query("refund  order-17"),
-            Some("\"refund\" \"order-17\"".into())
+            fts_expression(&terms(r#"refund order-17 rout* "credit card""#), " ").unwrap(),
+            r#""refund" "order 17" "rout"* "credit card""#
         );
         assert_eq!(
-            fts_query("say \"hi\" NOT"),
-            Some("\"say\" \"hi\" \"NOT\"".into())
+            fts_expression(&terms("NOT OR AND"), " ").unwrap(),
+            r#""not" "or" "and""#
         );
-        assert_eq!(fts_query("  \"\" "), None);
+        assert_eq!(fts_expression(&[], " "), None);
     }
 
     #[test]

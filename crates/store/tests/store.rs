@@ -2,6 +2,7 @@
 
 use rapport_core::contact::Tier;
 use rapport_core::fields::{FieldDef, FieldType};
+use rapport_core::search::SearchQuery;
 use rapport_core::update::TicketPatch;
 use rapport_core::{Actor, Channel, MessageKind, Millis, Priority, Role, TicketStatus};
 use rapport_store::*;
@@ -11,6 +12,10 @@ use std::sync::Arc;
 type S = Arc<dyn Store>;
 
 const T0: i64 = 1_790_000_000_000;
+
+fn q(text: &str) -> SearchQuery {
+    SearchQuery::parse(text).unwrap()
+}
 
 fn ctx(at: i64) -> Ctx {
     Ctx {
@@ -711,15 +716,15 @@ async fn search_finds_words_in_any_script(store: S) {
     let mut cyr = new_ticket("Проблема с оплатой", "b@example.com");
     cyr.body = "Не могу оплатить счёт картой".into();
     let b = store.create_ticket(ctx(T0), cyr, None).await.unwrap().value;
-    let hits = store.search("refund", 10).await.unwrap();
+    let hits = store.search(&q("refund"), 10).await.unwrap();
     assert_eq!(hits.iter().map(|h| h.ticket.id).collect::<Vec<_>>(), [a.id]);
     assert!(hits[0].snippet.contains("[Refund]"), "{}", hits[0].snippet);
     assert_eq!(
-        store.search("оплатить", 10).await.unwrap()[0].ticket.id,
+        store.search(&q("оплатить"), 10).await.unwrap()[0].ticket.id,
         b.id
     );
     assert_eq!(
-        store.search("router evening", 10).await.unwrap()[0]
+        store.search(&q("router evening"), 10).await.unwrap()[0]
             .ticket
             .id,
         a.id,
@@ -727,14 +732,16 @@ async fn search_finds_words_in_any_script(store: S) {
     );
     assert!(
         store
-            .search("refund nonexistentword", 10)
+            .search(&q("refund nonexistentword"), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    assert!(store.search("  ", 10).await.unwrap().is_empty());
     assert!(
-        store.search("\"-:*(", 10).await.is_ok(),
+        store
+            .search(&q("\"re-fund\" OR NOT* ( ^"), 10)
+            .await
+            .is_ok(),
         "query syntax characters are text"
     );
     // Edits keep the index in step.
@@ -749,9 +756,11 @@ async fn search_finds_words_in_any_script(store: S) {
         )
         .await
         .unwrap();
-    assert!(store.search("refund", 10).await.unwrap().is_empty());
+    assert!(store.search(&q("refund"), 10).await.unwrap().is_empty());
     assert_eq!(
-        store.search("chargeback", 10).await.unwrap()[0].ticket.id,
+        store.search(&q("chargeback"), 10).await.unwrap()[0]
+            .ticket
+            .id,
         a.id
     );
     store
@@ -768,7 +777,7 @@ async fn search_finds_words_in_any_script(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        store.search("payments", 10).await.unwrap()[0].ticket.id,
+        store.search(&q("payments"), 10).await.unwrap()[0].ticket.id,
         b.id
     );
 }
@@ -957,7 +966,135 @@ async fn concurrent_writes_share_commits_without_losing_any(store: S) {
     );
 }
 
+async fn search_filters_phrases_and_exclusions(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let acme = store
+        .create_organization(
+            ctx(T0),
+            NewOrganization {
+                name: "Acme Logistics".into(),
+                domains: vec!["acme.com".into()],
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    let make = |subject: &'static str,
+                email: &'static str,
+                body: &'static str,
+                tags: &[&str],
+                priority: Priority,
+                assignee: Option<i64>,
+                at: i64| {
+        let store = store.clone();
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        async move {
+            let mut t = new_ticket(subject, email);
+            // Named after their address: ann, bob.
+            t.requester.name = None;
+            t.body = body.into();
+            t.tags = tags;
+            t.priority = priority;
+            t.assignee_id = assignee;
+            store.create_ticket(ctx(at), t, None).await.unwrap().value
+        }
+    };
+    let a = make(
+        "Router drops every evening",
+        "ann@acme.com",
+        "It drops every evening at 7",
+        &["vip"],
+        Priority::High,
+        Some(sam.id),
+        T0,
+    )
+    .await;
+    let b = make(
+        "Router firmware",
+        "bob@example.com",
+        "Evening every day it reboots",
+        &[],
+        Priority::Normal,
+        None,
+        T0 + 10_000,
+    )
+    .await;
+    let c = make(
+        "Invoice copy",
+        "ann@acme.com",
+        "Please send the invoice again",
+        &["billing", "vip"],
+        Priority::Low,
+        None,
+        T0 + 20_000,
+    )
+    .await;
+    let ids = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.ticket.id).collect::<Vec<_>>();
+    let find = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut found = ids(store.search(&q(text).resolve_me(sam.id), 50).await.unwrap());
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(find("router").await, [a.id, b.id]);
+    assert_eq!(
+        find("\"every evening\"").await,
+        [a.id],
+        "phrases keep word order"
+    );
+    assert_eq!(find("rout*").await, [a.id, b.id], "prefixes");
+    assert_eq!(find("router -firmware").await, [a.id], "exclusions");
+    assert_eq!(
+        find("router -reboots").await,
+        [a.id],
+        "exclusions reach message bodies"
+    );
+    assert_eq!(find("tag:vip").await, [a.id, c.id]);
+    assert_eq!(find("tag:vip -tag:billing").await, [a.id]);
+    assert_eq!(find("router priority:high").await, [a.id]);
+    assert_eq!(find("assignee:me").await, [a.id]);
+    assert_eq!(find("assignee:none").await, [b.id, c.id]);
+    assert_eq!(
+        find("-assignee:me").await,
+        [b.id, c.id],
+        "a negated filter keeps unassigned tickets"
+    );
+    assert_eq!(find("assignee:sam@example.com router").await, [a.id]);
+    assert_eq!(find("customer:ann@acme.com").await, [a.id, c.id]);
+    assert_eq!(find("customer:bob").await, [b.id], "customer by name");
+    assert_eq!(find("org:acme").await, [a.id, c.id]);
+    assert_eq!(find("status:new -org:acme").await, [b.id]);
+    assert_eq!(
+        store
+            .search(&q(&format!("ref:R-{}", c.id)), 10)
+            .await
+            .unwrap()[0]
+            .ticket
+            .id,
+        c.id
+    );
+    assert_eq!(find("created<1790000005000").await, [a.id]);
+    assert_eq!(find("updated>1790000015000").await, [c.id]);
+    assert_eq!(
+        find("customer:100%_ann").await,
+        Vec::<i64>::new(),
+        "LIKE wildcards are literal"
+    );
+    // Filter-only searches list the most recently updated first.
+    let recent = ids(store.search(&q("status:new"), 2).await.unwrap());
+    assert_eq!(recent, [c.id, b.id]);
+    assert_eq!(
+        store.customer(a.customer.id).await.unwrap().organization_id,
+        Some(acme.id)
+    );
+}
+
 rapport_store::on_both_backends!(
+    search_filters_phrases_and_exclusions,
     ticket_lifecycle,
     bad_input_is_refused_precisely,
     customers_and_organizations,

@@ -705,6 +705,18 @@ async fn lists_page_and_filter_and_search_finds(store: Arc<dyn Store>) {
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(s.get("/api/v1/search").await.0, StatusCode::BAD_REQUEST);
+    let (status, p) = s.get("/api/v1/search?q=status%3Adone").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p["detail"].as_str().unwrap().contains("not a status"),
+        "{p}"
+    );
+    // Tickets 0, 4 and 8 are tagged vip; all are about invoices and unassigned.
+    let (status, vip) = s.get("/api/v1/search?q=tag%3Avip%20assignee%3Anone").await;
+    assert_eq!(status, StatusCode::OK, "{vip}");
+    assert_eq!(vip["items"].as_array().unwrap().len(), 3);
+    let (_, none) = s.get("/api/v1/search?q=tag%3Avip%20-invoice").await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
     s.stop().await;
 }
 

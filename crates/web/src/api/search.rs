@@ -6,6 +6,7 @@ use crate::problem::ApiResult;
 use crate::problem::responses as problems;
 use axum::Json;
 use axum::extract::State;
+use rapport_core::search::SearchQuery;
 use rapport_core::{Invalid, Permission};
 use rapport_store::SearchHit;
 use serde::Deserialize;
@@ -14,8 +15,11 @@ use utoipa::IntoParams;
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct SearchQuery {
-    /// Words to find in ticket subjects and messages (all must match).
+pub struct SearchParams {
+    /// Words (all must match), `"phrases"`, `prefix*`, `-excluded` words and filters:
+    /// `status:open,pending`, `priority:high`, `tag:billing`, `assignee:me|none|ID|EMAIL`,
+    /// `customer:EMAIL|NAME`, `org:NAME`, `ref:R-10234`, `created>2026-01-01`,
+    /// `updated<2026-02-01`; a `-` before a filter negates it.
     #[param(min_length = 1, max_length = 1000)]
     pub q: String,
     /// 1 to 200, default 25.
@@ -23,19 +27,17 @@ pub struct SearchQuery {
     pub limit: Option<u32>,
 }
 
-/// Full-text search over tickets, best matches first, with a highlighted snippet.
-#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery),
+/// Full-text search over tickets with field filters: best text matches first (or, with only
+/// filters, most recently updated first), each with a highlighted snippet.
+#[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses((status = 200, body = ListOf<SearchHit>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
-    Params(q): Params<SearchQuery>,
+    Params(q): Params<SearchParams>,
 ) -> ApiResult<Json<ListOf<SearchHit>>> {
     caller.require(Permission::ReadTickets, "search tickets")?;
-    if q.q.trim().is_empty() {
-        return Err(Invalid::new("q", "must contain at least one word").into());
-    }
     if q.q.len() > 1_000 {
         return Err(Invalid::new("q", "must be at most 1000 characters").into());
     }
@@ -43,5 +45,6 @@ pub async fn search(
     if !(1..=200).contains(&limit) {
         return Err(Invalid::new("limit", "must be 1 to 200").into());
     }
-    Ok(Json(ListOf::all(state.store.search(&q.q, limit).await?)))
+    let query = SearchQuery::parse(&q.q)?.resolve_me(caller.0.id);
+    Ok(Json(ListOf::all(state.store.search(&query, limit).await?)))
 }
