@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Request lines at debug level (RAPPORT_LOG=info,tower_http=debug turns them on);
         // server errors are logged at error level whatever the setting.

@@ -363,6 +363,12 @@ async fn bad_requests_get_precise_problems(store: Arc<dyn Store>) {
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(s.get("/api/v1/nothing-here").await.0, StatusCode::NOT_FOUND);
+    let (status, headers, p) = s
+        .call(Method::DELETE, "/api/v1/tickets", Some(&s.agent), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(p["detail"].as_str().unwrap().contains("DELETE"), "{p}");
     // None of the refused requests left anything behind.
     let (_, list) = s.get("/api/v1/tickets").await;
     assert_eq!(list["items"], json!([]));

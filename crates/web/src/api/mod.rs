@@ -9,7 +9,7 @@ pub mod tickets;
 
 use crate::AppState;
 use crate::problem::Problem;
-use axum::http::Uri;
+use axum::http::{Method, StatusCode, Uri};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -106,4 +106,15 @@ impl<T: ToSchema> ListOf<T> {
 
 pub async fn not_found(uri: Uri) -> Problem {
     Problem::not_found(format!("there is nothing at {}", uri.path()))
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!(
+            "{} does not accept {method}; see /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
 }
