@@ -65,7 +65,7 @@ pub trait Store: Send + Sync {
     /// Revokes the agent's unrevoked tokens with this name; returns how many.
     async fn revoke_api_tokens(&self, ctx: Ctx, agent_id: i64, name: &str) -> Result<u64>;
     /// The active agent a live token belongs to.
-    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<Agent>>;
+    async fn principal_by_token(&self, token_hash: &str) -> Result<Option<Principal>>;
     async fn create_session(
         &self,
         id_hash: &str,

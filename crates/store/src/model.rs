@@ -105,6 +105,14 @@ pub struct Agent {
     pub created_at: Millis,
 }
 
+/// Who an API token speaks for: just what access checks need, in one indexed lookup per
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub agent_id: i64,
+    pub role: Role,
+}
+
 /// An agent with the secret needed to check a login. Never serialised.
 #[derive(Debug, Clone)]
 pub struct AgentLogin {

@@ -1175,16 +1175,6 @@ async fn insert_agent(c: &mut dyn Conn, ctx: Ctx, new: NewAgent) -> Result<Agent
     load_agent(c, id).await
 }
 
-async fn agent_where(c: &mut dyn Conn, sql: &str, key: crate::sql::Value) -> Result<Option<Agent>> {
-    match c
-        .int_opt(sql, &[key, crate::sql::Value::from(true)][..])
-        .await?
-    {
-        Some(id) => Ok(Some(load_agent(c, id).await?)),
-        None => Ok(None),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Search: the text part runs in the backend's full-text index, the filters here.
 
@@ -1486,15 +1476,25 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<Agent>> {
+    async fn principal_by_token(&self, token_hash: &str) -> Result<Option<Principal>> {
         let token_hash = token_hash.to_string();
         self.read(move |c| {
-            Box::pin(agent_where(
-                c,
-                "SELECT a.id FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
-                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.active = $2",
-                token_hash.into(),
-            ))
+            Box::pin(async move {
+                let row = c
+                    .query_opt(
+                        "SELECT a.id, a.role FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+                         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.active = $2",
+                        params![&token_hash, true],
+                    )
+                    .await?;
+                match row {
+                    Some(r) => Ok(Some(Principal {
+                        agent_id: r.int(0)?,
+                        role: Role::parse(&r.text(1)?).map_err(StoreError::corrupt)?,
+                    })),
+                    None => Ok(None),
+                }
+            })
         })
         .await
     }

@@ -818,10 +818,14 @@ async fn agents_tokens_and_sessions(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        store.agent_by_token("hash-1").await.unwrap().map(|a| a.id),
-        Some(admin.id)
+        store
+            .principal_by_token("hash-1")
+            .await
+            .unwrap()
+            .map(|p| (p.agent_id, p.role)),
+        Some((admin.id, Role::Admin))
     );
-    assert!(store.agent_by_token("hash-2").await.unwrap().is_none());
+    assert!(store.principal_by_token("hash-2").await.unwrap().is_none());
     assert_eq!(
         store
             .revoke_api_tokens(ctx(T0), admin.id, "ci")
@@ -829,7 +833,7 @@ async fn agents_tokens_and_sessions(store: S) {
             .unwrap(),
         1
     );
-    assert!(store.agent_by_token("hash-1").await.unwrap().is_none());
+    assert!(store.principal_by_token("hash-1").await.unwrap().is_none());
 
     store
         .create_session("s-1", admin.id, Millis(T0), Millis(T0 + 60_000))

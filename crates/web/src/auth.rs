@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use rand::RngCore;
 use rapport_core::{Actor, Permission};
-use rapport_store::Agent;
+use rapport_store::Principal;
 use sha2::{Digest, Sha256};
 
 /// Tokens carry this prefix so a leaked one is recognisable (and scannable) as ours.
@@ -65,11 +65,11 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// The agent a request comes from, proven by a bearer token.
-pub struct Caller(pub Agent);
+pub struct Caller(pub Principal);
 
 impl Caller {
     pub fn actor(&self) -> Actor {
-        Actor::agent(self.0.id)
+        Actor::agent(self.0.agent_id)
     }
 
     /// Refuses the request unless the caller's role has `permission`.
@@ -106,21 +106,21 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 Problem::unauthorized("the Authorization header must be 'Bearer <token>'")
             })?;
-        let agent = state
+        let principal = state
             .store
-            .agent_by_token(&token_hash(token))
+            .principal_by_token(&token_hash(token))
             .await?
             .ok_or_else(|| {
                 Problem::unauthorized(
                     "the API token is not valid (unknown, revoked, or its agent is deactivated)",
                 )
             })?;
-        if !agent.role.is_staff() {
+        if !principal.role.is_staff() {
             return Err(Problem::forbidden(
                 "customer accounts cannot use the agent API",
             ));
         }
-        Ok(Caller(agent))
+        Ok(Caller(principal))
     }
 }
 

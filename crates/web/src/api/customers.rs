@@ -49,7 +49,7 @@ pub async fn create_customer(
     body: JsonBody<CreateCustomer>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Customer>)> {
     caller.require(Permission::WriteCustomers, "create customers")?;
-    let idem = key.for_request(caller.0.id, "POST /customers", &body.fingerprint);
+    let idem = key.for_request(caller.0.agent_id, "POST /customers", &body.fingerprint);
     let c = body.value;
     let emails = c.email.into_iter().chain(c.emails).collect();
     let new = NewCustomer {
@@ -199,7 +199,7 @@ pub async fn create_organization(
     body: JsonBody<CreateOrganization>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Organization>)> {
     caller.require(Permission::WriteOrganizations, "create organizations")?;
-    let idem = key.for_request(caller.0.id, "POST /organizations", &body.fingerprint);
+    let idem = key.for_request(caller.0.agent_id, "POST /organizations", &body.fingerprint);
     let o = body.value;
     let new = NewOrganization {
         name: o.name,

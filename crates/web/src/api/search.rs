@@ -45,6 +45,6 @@ pub async fn search(
     if !(1..=200).contains(&limit) {
         return Err(Invalid::new("limit", "must be 1 to 200").into());
     }
-    let query = SearchQuery::parse(&q.q)?.resolve_me(caller.0.id);
+    let query = SearchQuery::parse(&q.q)?.resolve_me(caller.0.agent_id);
     Ok(Json(ListOf::all(state.store.search(&query, limit).await?)))
 }

@@ -71,7 +71,7 @@ pub async fn create_ticket(
     body: JsonBody<CreateTicket>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Ticket>)> {
     caller.require(Permission::CreateTickets, "create tickets")?;
-    let idem = key.for_request(caller.0.id, "POST /tickets", &body.fingerprint);
+    let idem = key.for_request(caller.0.agent_id, "POST /tickets", &body.fingerprint);
     let req = body.value;
     if req.assignee_id.is_some() || req.team_id.is_some() {
         caller.require(Permission::UpdateTickets, "assign tickets")?;
@@ -145,7 +145,7 @@ impl TicketQuery {
         };
         let assignee = match self.assignee.as_deref() {
             None => None,
-            Some("me") => Some(AssigneeFilter::Agent(caller.0.id)),
+            Some("me") => Some(AssigneeFilter::Agent(caller.0.agent_id)),
             Some("none") => Some(AssigneeFilter::Unassigned),
             Some(id) => Some(AssigneeFilter::Agent(id.parse().map_err(|_| {
                 Invalid::new(
@@ -298,7 +298,7 @@ pub async fn add_message(
         MessageKind::Note
     };
     let idem = key.for_request(
-        caller.0.id,
+        caller.0.agent_id,
         &format!("POST /tickets/{id}/messages"),
         &body.fingerprint,
     );
