@@ -83,6 +83,23 @@ impl TestDb {
     }
 }
 
+/// Runs a test body on a fresh database and removes the database afterwards, also when the
+/// body fails (the failure is then passed on).
+pub async fn run_on<F, Fut>(db: TestDb, body: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    let outcome = std::panic::AssertUnwindSafe(body(db.store.clone()))
+        .catch_unwind()
+        .await;
+    db.finish().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure);
+    }
+}
+
 /// Generates, for each named async test function taking `Arc<dyn Store>`, a module with a
 /// `sqlite` and a `postgres` test that run it on a fresh database.
 #[macro_export]
@@ -92,15 +109,13 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let db = $crate::testing::TestDb::sqlite().await;
-                super::$name(db.store.clone()).await;
-                db.finish().await;
+                $crate::testing::run_on(db, super::$name).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(db) = $crate::testing::TestDb::postgres().await {
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
+                    $crate::testing::run_on(db, super::$name).await;
                 }
             }
         }
