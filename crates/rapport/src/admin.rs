@@ -31,6 +31,15 @@ pub enum AdminCommand {
         #[arg(long)]
         name: String,
     },
+    /// Revoke an agent's API tokens with this name; requests with them are refused at once.
+    RevokeToken {
+        /// The agent's email address.
+        #[arg(long)]
+        agent: String,
+        /// The name the token was created with.
+        #[arg(long)]
+        name: String,
+    },
     /// Set a new password for an agent (generated and printed, or read with --password-stdin);
     /// their sessions end.
     ResetPassword {
@@ -103,6 +112,27 @@ pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
                 login.agent.email
             );
             println!("{token}");
+            Ok(())
+        }
+        AdminCommand::RevokeToken { agent, name } => {
+            let login = store
+                .agent_login(&agent)
+                .await?
+                .with_context(|| format!("--agent: no agent has the email {agent}"))?;
+            let revoked = store
+                .revoke_api_tokens(system(), login.agent.id, &name)
+                .await
+                .map_err(store_error)?;
+            if revoked == 0 {
+                bail!(
+                    "--name: {} has no active token named '{name}'",
+                    login.agent.email
+                );
+            }
+            println!(
+                "revoked {revoked} token(s) named '{name}' of {}",
+                login.agent.email
+            );
             Ok(())
         }
         AdminCommand::ResetPassword {

@@ -165,6 +165,7 @@ fn every_command_has_help() {
         vec!["admin", "create-agent", "--help"],
         vec!["admin", "create-token", "--help"],
         vec!["admin", "reset-password", "--help"],
+        vec!["admin", "revoke-token", "--help"],
         vec!["bench", "--help"],
         vec!["bench", "create", "--help"],
     ] {
@@ -347,6 +348,38 @@ fn admin_commands_then_serve_answers_with_the_token() {
     let (code, body) = server.get("/api/v1/agents", Some(&token));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("ann@example.com"));
+    // A leaked token is revoked from the command line and refused at once.
+    let revoke = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "revoke-token",
+            "--agent",
+            "ann@example.com",
+            "--name",
+            "ci",
+        ],
+    );
+    assert!(revoke.status.success(), "{}", text(&revoke.stderr));
+    assert_eq!(server.get("/api/v1/agents", Some(&token)).0, 401);
+    let again = run(
+        &dir,
+        &url,
+        &[
+            "admin",
+            "revoke-token",
+            "--agent",
+            "ann@example.com",
+            "--name",
+            "ci",
+        ],
+    );
+    assert!(
+        text(&again.stderr).contains("no active token"),
+        "{}",
+        text(&again.stderr)
+    );
     assert_eq!(server.stop(), 0, "SIGTERM stops cleanly");
     let _ = std::fs::remove_dir_all(dir);
 }
