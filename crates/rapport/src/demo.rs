@@ -431,24 +431,36 @@ async fn ensure_staff(store: &dyn Store) -> anyhow::Result<i64> {
                 .await?;
         }
     }
-    let password_hash =
-        tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD)).await??;
+    // Argon2 is slow on purpose: hash only when an agent is actually missing, so a second
+    // run of `demo` starts without it.
+    let password_hash = tokio::sync::OnceCell::<String>::new();
     for person in STAFF {
-        let id = match store.agent_login(person.email).await? {
-            Some(login) => login.agent.id,
+        let (id, teams) = match store.agent_login(person.email).await? {
+            Some(login) => (login.agent.id, login.agent.team_ids),
             None => {
+                let hash = password_hash
+                    .get_or_try_init(|| async {
+                        anyhow::Ok(
+                            tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD))
+                                .await??,
+                        )
+                    })
+                    .await?
+                    .clone();
                 let new = NewAgent {
                     email: person.email.into(),
                     name: person.name.into(),
                     role: person.role,
-                    password_hash: Some(password_hash.clone()),
+                    password_hash: Some(hash),
                 };
-                store.create_agent(ctx, new).await?.id
+                (store.create_agent(ctx, new).await?.id, Vec::new())
             }
         };
         for team in person.teams {
             let team = team_id(team).with_context(|| format!("demo team {team} missing"))?;
-            store.add_team_member(ctx, team, id).await?;
+            if !teams.contains(&team) {
+                store.add_team_member(ctx, team, id).await?;
+            }
         }
     }
     let fields: Vec<String> = store
