@@ -181,15 +181,22 @@ pub fn decode_cursor(raw: &str) -> Result<Cursor, Problem> {
     })
 }
 
-/// The page a list request asks for: `limit` (1–200, default 50) and `cursor`.
-pub fn page_request(cursor: Option<&str>, limit: Option<u32>) -> Result<PageRequest, Problem> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
-        return Err(Problem::invalid(Invalid::new(
+/// A `limit` parameter: `default` when absent, else 1 to `PageRequest::MAX_LIMIT`.
+pub fn checked_limit(limit: Option<u32>, default: u32) -> Result<u32, Problem> {
+    let limit = limit.unwrap_or(default);
+    if (1..=PageRequest::MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::invalid(Invalid::new(
             "limit",
             format!("must be 1 to {}", PageRequest::MAX_LIMIT),
-        )));
+        )))
     }
+}
+
+/// The page a list request asks for: `limit` (1–200, default 50) and `cursor`.
+pub fn page_request(cursor: Option<&str>, limit: Option<u32>) -> Result<PageRequest, Problem> {
+    let limit = checked_limit(limit, 50)?;
     // An empty `cursor=` is the first page, as many clients send it that way.
     Ok(PageRequest {
         after: cursor

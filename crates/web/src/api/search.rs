@@ -1,7 +1,7 @@
 use super::ListOf;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::extract::Params;
+use crate::extract::{Params, checked_limit};
 use crate::problem::ApiResult;
 use crate::problem::responses as problems;
 use axum::Json;
@@ -41,10 +41,7 @@ pub async fn search(
     if q.q.len() > 1_000 {
         return Err(Invalid::new("q", "must be at most 1000 characters").into());
     }
-    let limit = q.limit.unwrap_or(25);
-    if !(1..=200).contains(&limit) {
-        return Err(Invalid::new("limit", "must be 1 to 200").into());
-    }
+    let limit = checked_limit(q.limit, 25)?;
     let query = SearchQuery::parse(&q.q)?.resolve_me(caller.0.agent_id);
     Ok(Json(ListOf::all(state.store.search(&query, limit).await?)))
 }
