@@ -272,6 +272,17 @@ async fn agent_team_ids(c: &mut dyn Conn, agent_id: i64) -> Result<Vec<i64>> {
     rows.iter().map(|r| r.int(0)).collect()
 }
 
+/// Every (team, agent) membership, by team then agent, for listing teams or agents whole.
+async fn team_memberships(c: &mut dyn Conn) -> Result<Vec<(i64, i64)>> {
+    let rows = c
+        .query(
+            "SELECT team_id, agent_id FROM team_members ORDER BY team_id, agent_id",
+            params![],
+        )
+        .await?;
+    rows.iter().map(|m| Ok((m.int(0)?, m.int(1)?))).collect()
+}
+
 async fn load_customer(c: &mut dyn Conn, id: i64) -> Result<Customer> {
     let row = row_by_id(c, CUSTOMER_SELECT, "id", id, || {
         StoreError::not_found("customer", id)
@@ -1375,23 +1386,14 @@ impl Store for SqlStore {
                 q.push(" ORDER BY id");
                 let (sql, params) = q.parts();
                 let rows = c.query(sql, params).await?;
-                let members = c
-                    .query(
-                        "SELECT agent_id, team_id FROM team_members ORDER BY team_id",
-                        params![],
-                    )
-                    .await?;
-                let members = members
-                    .iter()
-                    .map(|m| Ok((m.int(0)?, m.int(1)?)))
-                    .collect::<Result<Vec<_>>>()?;
+                let members = team_memberships(c).await?;
                 rows.iter()
                     .map(|row| {
                         let id = row.int(0)?;
                         let teams = members
                             .iter()
-                            .filter(|(a, _)| *a == id)
-                            .map(|(_, t)| *t)
+                            .filter(|(_, a)| *a == id)
+                            .map(|(t, _)| *t)
                             .collect();
                         agent_login_from(row, teams).map(|l| l.agent)
                     })
@@ -1600,16 +1602,7 @@ impl Store for SqlStore {
                         params![],
                     )
                     .await?;
-                let members = c
-                    .query(
-                        "SELECT team_id, agent_id FROM team_members ORDER BY agent_id",
-                        params![],
-                    )
-                    .await?;
-                let members = members
-                    .iter()
-                    .map(|m| Ok((m.int(0)?, m.int(1)?)))
-                    .collect::<Result<Vec<_>>>()?;
+                let members = team_memberships(c).await?;
                 rows.iter()
                     .map(|r| {
                         let id = r.int(0)?;
