@@ -866,6 +866,26 @@ async fn agents_tokens_and_sessions(store: S) {
             .is_none(),
         "a new password ends sessions"
     );
+    // Logging out deletes the session.
+    store
+        .create_session("s-2", admin.id, Millis(T0), Millis(T0 + 60_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_agent("s-2", Millis(T0 + 1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.delete_session("s-2").await.unwrap();
+    assert!(
+        store
+            .session_agent("s-2", Millis(T0 + 1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let login = store
         .agent_login(" ADMIN@example.com")
         .await
