@@ -36,7 +36,8 @@ pub fn now() -> Millis {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api::routes().split_for_parts();
-    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    // Rendered once; each request shares the same bytes.
+    let openapi_json = axum::body::Bytes::from(openapi.to_pretty_json().unwrap_or_default());
     Router::new()
         .merge(api)
         .route(
@@ -46,7 +47,7 @@ pub fn router(state: AppState) -> Router {
                 async move {
                     (
                         [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        doc.as_ref().clone(),
+                        doc,
                     )
                 }
             }),
