@@ -214,14 +214,7 @@ impl Tier {
 
 /// Checks a person's or organisation's display name: required, one line, at most 200 characters.
 pub fn validate_name(field: &str, raw: &str) -> Result<String, Invalid> {
-    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() {
-        return Err(Invalid::new(field, "must not be empty"));
-    }
-    if name.chars().count() > 200 {
-        return Err(Invalid::new(field, "must be at most 200 characters"));
-    }
-    Ok(name)
+    crate::one_line(field, raw, 200)
 }
 
 #[cfg(test)]

@@ -58,3 +58,19 @@ pub(crate) fn parse_name<T: Copy, const N: usize>(
         )
     })
 }
+
+/// Required one-line text (a subject, a name): inner white space folded to single spaces,
+/// not empty, at most `max_chars` characters.
+pub(crate) fn one_line(field: &str, raw: &str, max_chars: usize) -> Result<String, Invalid> {
+    let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if text.chars().count() > max_chars {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(text)
+}

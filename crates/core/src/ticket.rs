@@ -174,14 +174,7 @@ impl std::fmt::Display for TicketRef {
 
 /// Checks a subject line: required, one line, at most 500 characters.
 pub fn validate_subject(subject: &str) -> Result<String, Invalid> {
-    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    if subject.is_empty() {
-        return Err(Invalid::new("subject", "must not be empty"));
-    }
-    if subject.chars().count() > 500 {
-        return Err(Invalid::new("subject", "must be at most 500 characters"));
-    }
-    Ok(subject)
+    crate::one_line("subject", subject, 500)
 }
 
 /// Checks a message body: required (not only white space), at most 256 KiB of text.
