@@ -75,11 +75,20 @@ pub enum EventKind {
     TeamCreated,
     TeamMemberAdded,
     InboxCreated,
+    InboxChanged,
     FieldCreated,
+    /// An email was queued to the customer (a read-back or a reply).
+    EmailQueued,
+    /// Mail we sent bounced; the data names the addresses.
+    EmailBounced,
+    /// The customer said our read-back got their request wrong.
+    ReadbackCorrected,
+    /// Two tickets were linked (a follow-up to a closed ticket).
+    TicketLinked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 18] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -92,7 +101,12 @@ impl EventKind {
         Self::TeamCreated,
         Self::TeamMemberAdded,
         Self::InboxCreated,
+        Self::InboxChanged,
         Self::FieldCreated,
+        Self::EmailQueued,
+        Self::EmailBounced,
+        Self::ReadbackCorrected,
+        Self::TicketLinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,7 +123,12 @@ impl EventKind {
             Self::TeamCreated => "team.created",
             Self::TeamMemberAdded => "team.member_added",
             Self::InboxCreated => "inbox.created",
+            Self::InboxChanged => "inbox.changed",
             Self::FieldCreated => "custom_field.created",
+            Self::EmailQueued => "email.queued",
+            Self::EmailBounced => "email.bounced",
+            Self::ReadbackCorrected => "readback.corrected",
+            Self::TicketLinked => "ticket.linked",
         }
     }
 }

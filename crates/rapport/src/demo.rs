@@ -806,6 +806,7 @@ impl TicketPlan {
         };
         store.update_ticket(as_agent(1), id, assign).await?;
         let reply = |body: &str| NewMessage {
+            send_email: false,
             kind: MessageKind::Reply,
             channel: self.channel,
             body: fill(body, self.product, &self.order),
@@ -815,6 +816,7 @@ impl TicketPlan {
             .await?;
         if let Some(helper) = self.helper {
             let note = NewMessage {
+                send_email: false,
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: format!(
@@ -835,6 +837,7 @@ impl TicketPlan {
                 .await?;
         } else {
             let note = NewMessage {
+                send_email: false,
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: fill(s.note, self.product, &self.order),
@@ -842,6 +845,7 @@ impl TicketPlan {
             store.add_message(as_agent(1), id, note, None).await?;
         }
         let follow = NewMessage {
+            send_email: false,
             kind: MessageKind::Customer,
             channel: self.channel,
             body: s.follow_up.into(),

@@ -30,6 +30,7 @@ pub use model::*;
 
 use futures::future::BoxFuture;
 use rapport_core::fields::FieldDef;
+use rapport_core::Millis;
 use rapport_core::update::TicketPatch;
 use sql::Conn;
 
@@ -92,6 +93,14 @@ pub trait Store: Send + Sync {
         team_id: Option<i64>,
     ) -> Result<Inbox>;
     async fn list_inboxes(&self) -> Result<Vec<Inbox>>;
+    async fn inbox(&self, id: i64) -> Result<Inbox>;
+    async fn update_inbox(&self, ctx: Ctx, id: i64, patch: InboxPatch) -> Result<Inbox>;
+    /// The inbox that receives at this address (lower-case, without `+detail`).
+    async fn inbox_by_address(&self, address: &str) -> Result<Option<Inbox>>;
+    async fn inbox_by_name(&self, name: &str) -> Result<Option<Inbox>>;
+    async fn inbox_templates(&self, inbox_id: i64) -> Result<Vec<InboxTemplate>>;
+    async fn set_inbox_template(&self, ctx: Ctx, template: InboxTemplate)
+    -> Result<InboxTemplate>;
     async fn create_custom_field(&self, ctx: Ctx, def: FieldDef) -> Result<FieldDef>;
     async fn list_custom_fields(&self) -> Result<Vec<FieldDef>>;
     async fn setting(&self, key: &str) -> Result<Option<String>>;
@@ -140,6 +149,24 @@ pub trait Store: Send + Sync {
     async fn list_messages(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Message>>;
     async fn list_events(&self, ticket_id: i64, page: PageRequest) -> Result<Page<Event>>;
     async fn list_tags(&self) -> Result<Vec<TagCount>>;
+    // Email
+    /// Stores a received email and everything it causes (a ticket, a message, a read-back in
+    /// the outbox, a bounce note) in one transaction; the same message again is a no-op.
+    async fn ingest_email(&self, ctx: Ctx, mail: InboundEmail) -> Result<Ingested>;
+    /// Keeps an email that could not be filed, with the reason; returns its id.
+    async fn quarantine_email(&self, ctx: Ctx, mail: InboundEmail, reason: String) -> Result<i64>;
+    /// A received email exactly as it arrived.
+    async fn raw_email(&self, id: i64) -> Result<Vec<u8>>;
+    /// An attachment and its bytes (`None` when withheld).
+    async fn attachment(&self, id: i64) -> Result<(Attachment, Option<Vec<u8>>)>;
+    /// Leases due outbound emails for `lease_ms`, with what composing them needs.
+    async fn claim_outbox(&self, now: Millis, lease_ms: i64, limit: u32)
+    -> Result<Vec<OutboxItem>>;
+    async fn outbox_composed(&self, id: i64, raw: Vec<u8>) -> Result<()>;
+    async fn outbox_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()>;
+    /// The emails sent or queued for a ticket.
+    async fn ticket_emails(&self, ticket_id: i64) -> Result<Vec<OutboundEmail>>;
+
     /// Tickets whose subject or any public message matches all words of `query`, best first.
     async fn search(
         &self,

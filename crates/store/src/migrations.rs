@@ -6,11 +6,18 @@ use crate::{Result, StoreError};
 use sha2::{Digest, Sha256};
 
 /// Append-only: add new files at the end; never edit one that has shipped.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "email",
+        include_str!("../migrations/sqlite/0002_email.sql"),
+    ),
+];
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())

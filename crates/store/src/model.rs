@@ -1,5 +1,6 @@
 //! What the store hands out (records) and takes in (new values, filters, pages).
 
+use rapport_core::calendar::CalendarConfig;
 use rapport_core::contact::Tier;
 use rapport_core::{
     Actor, Channel, MessageKind, Millis, Preferences, Priority, Role, TicketStatus,
@@ -135,9 +136,55 @@ pub struct Team {
 pub struct Inbox {
     pub id: i64,
     pub name: String,
+    /// The address mail is sent from; always one of `addresses`.
     pub address: String,
+    /// Every address mail is received at.
+    pub addresses: Vec<String>,
     pub team_id: Option<i64>,
+    /// The display name outbound mail is sent under ("Northwind Support").
+    pub from_name: String,
+    pub signature: String,
+    /// The language of automatic messages when the customer's is unknown (`en`, `de`).
+    pub language: String,
+    /// How to reach a person (phone number and hours), shown in every automatic message.
+    pub human_contact: String,
+    /// Opening hours the expected first answer is computed on.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub business_hours: CalendarConfig,
+    /// The first-answer target in business minutes.
+    pub first_response_minutes: i64,
+    /// Whether new requests get a read-back acknowledgement.
+    pub acknowledge: bool,
     pub created_at: Millis,
+}
+
+/// An inbox edit; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct InboxPatch {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    /// Replaces all receiving addresses (the sending address is always kept among them).
+    pub addresses: Option<Vec<String>>,
+    pub team_id: Option<Option<i64>>,
+    pub from_name: Option<String>,
+    pub signature: Option<String>,
+    pub language: Option<String>,
+    pub human_contact: Option<String>,
+    pub business_hours: Option<CalendarConfig>,
+    pub first_response_minutes: Option<i64>,
+    pub acknowledge: Option<bool>,
+}
+
+/// An editable text of an inbox (`kind` `ack`), per language.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InboxTemplate {
+    pub inbox_id: i64,
+    pub kind: String,
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+    pub updated_at: Millis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,6 +194,11 @@ pub struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
+    /// Content-ID an inline image is referenced by from the HTML (`cid:`).
+    pub content_id: Option<String>,
+    pub inline: bool,
+    /// Why the bytes were not kept (too large, …); the raw email still holds them.
+    pub withheld: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,8 +211,15 @@ pub struct Message {
     pub public: bool,
     pub channel: Channel,
     pub author: Actor,
+    /// The new text (for email: without quoted history and signature).
     pub body: String,
+    /// Sanitised HTML as the sender wrote it, when there was HTML.
+    pub html: Option<String>,
+    /// Quoted history and signature cut from an email's text.
+    pub quoted: String,
     pub attachments: Vec<Attachment>,
+    /// The received email this message came from (its raw bytes are kept).
+    pub email_id: Option<i64>,
     pub created_at: Millis,
 }
 
@@ -232,6 +291,8 @@ pub struct NewMessage {
     pub kind: MessageKind,
     pub channel: Channel,
     pub body: String,
+    /// For a public reply: also email it to the customer (queued in the same transaction).
+    pub send_email: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -333,4 +394,174 @@ impl PageRequest {
     pub fn clamped_limit(&self) -> i64 {
         i64::from(self.limit.clamp(1, Self::MAX_LIMIT))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Email
+
+/// A received email, parsed and threaded-by keys computed, ready to be stored in one
+/// transaction with everything it causes.
+#[derive(Debug, Clone)]
+pub struct InboundEmail {
+    /// `smtp`, `imap` or `pipe`.
+    pub source: String,
+    pub inbox_id: i64,
+    pub envelope_from: Option<String>,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+    /// The Message-ID, else a hash of the bytes: the same message is stored once per inbox.
+    pub dedupe_key: String,
+    pub message_id: Option<String>,
+    /// The sender; `None` when no address could be read from the message or the envelope.
+    pub from: Option<Requester>,
+    pub subject: String,
+    /// What the sender wrote this time.
+    pub body: String,
+    pub quoted: String,
+    pub html: Option<String>,
+    pub attachments: Vec<NewAttachment>,
+    pub thread: ThreadHints,
+    /// Why this was sent by a machine, when it was; such mail is never answered automatically.
+    pub automatic: Option<String>,
+    pub bounce: Option<BounceReport>,
+    /// The text reads as a correction of our read-back.
+    pub correction: bool,
+    /// What was malformed in the message.
+    pub problems: Vec<String>,
+}
+
+/// The keys an email is threaded by, most trusted first.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadHints {
+    /// From a signed reply address.
+    pub token_ticket: Option<i64>,
+    /// In-Reply-To and References, most recent first.
+    pub referenced_ids: Vec<String>,
+    /// From `[R-10234]` in the subject; trusted only when the sender is the ticket's customer.
+    pub subject_ticket: Option<i64>,
+    /// Matched with the sender against recent open tickets, only for replies.
+    pub subject_key: String,
+    /// The subject carried a reply prefix (`Re:`, `AW:`).
+    pub looks_like_reply: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    pub size_bytes: i64,
+    /// `None` when the bytes are withheld; `withheld` says why.
+    pub data: Option<Vec<u8>>,
+    pub withheld: Option<String>,
+}
+
+/// A delivery-status notification about mail we sent.
+#[derive(Debug, Clone)]
+pub struct BounceReport {
+    pub original_message_id: Option<String>,
+    /// Addresses whose delivery failed for good.
+    pub failed: Vec<String>,
+    /// A readable account for the ticket (recipients, status codes, diagnostics).
+    pub summary: String,
+}
+
+/// What storing a received email did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// A new ticket; `acknowledged` when a read-back is queued.
+    Created { ticket_id: i64, acknowledged: bool },
+    /// Added to an existing ticket.
+    Appended { ticket_id: i64, reopened: bool },
+    /// The ticket it answers was closed: a follow-up was opened and linked to it.
+    FollowUp { ticket_id: i64, closed_ticket_id: i64 },
+    /// A bounce, noted on the ticket whose mail bounced when it is known.
+    Bounce { ticket_id: Option<i64> },
+    /// Stored before; nothing changed.
+    Duplicate { ticket_id: Option<i64> },
+}
+
+impl Ingested {
+    pub fn ticket_id(&self) -> Option<i64> {
+        match *self {
+            Self::Created { ticket_id, .. }
+            | Self::Appended { ticket_id, .. }
+            | Self::FollowUp { ticket_id, .. } => Some(ticket_id),
+            Self::Bounce { ticket_id } | Self::Duplicate { ticket_id } => ticket_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A read-back acknowledgement of a new request.
+    Ack,
+    /// An agent's public reply.
+    Reply,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ack => "ack",
+            Self::Reply => "reply",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Ack, Self::Reply]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// An outbound email claimed for delivery, with what is needed to compose it.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: OutboxKind,
+    pub attempts: i64,
+    /// The composed bytes, once composed; every retry sends these.
+    pub raw: Option<Vec<u8>>,
+    pub recipient: String,
+    pub email_message_id: String,
+    pub created_at: Millis,
+    pub ticket: Ticket,
+    pub inbox: Inbox,
+    pub customer_language: Option<String>,
+    pub customer_time_zone: Option<String>,
+    /// The reply's text (kind `reply`), or the request's first message (kind `ack`).
+    pub body: String,
+    /// Message-IDs of the ticket's thread, oldest first, without this one.
+    pub thread_ids: Vec<String>,
+    /// The inbox's template for this kind in the customer's language, when one is set.
+    pub template: Option<InboxTemplate>,
+}
+
+/// How one delivery attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxResult {
+    Sent,
+    /// A temporary failure: try again at `at`.
+    Retry { error: String, at: Millis },
+    /// A permanent failure (the relay refused the recipient); not retried.
+    Failed { error: String },
+}
+
+/// An outbound email as listed for a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutboundEmail {
+    pub id: i64,
+    /// `ack` or `reply`.
+    pub kind: String,
+    pub recipient: String,
+    pub email_message_id: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
 }

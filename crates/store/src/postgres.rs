@@ -105,6 +105,7 @@ fn bind<'q>(
             Value::Int(v) => query.bind(*v),
             Value::Text(v) => query.bind(v.clone()),
             Value::Bool(v) => query.bind(*v),
+            Value::Bytes(v) => query.bind(v.clone()),
         };
     }
     query
@@ -125,6 +126,7 @@ fn cells(row: &PgRow) -> Result<Row, DbError> {
                     .map_err(db_error)?
                     .map(i64::from),
             ),
+            "BYTEA" => Value::Bytes(row.try_get::<Option<Vec<u8>>, _>(i).map_err(db_error)?),
             "BOOL" => Value::Bool(row.try_get::<Option<bool>, _>(i).map_err(db_error)?),
             "FLOAT4" | "FLOAT8" => Value::Text(
                 row.try_get::<Option<f64>, _>(i)
@@ -201,6 +203,10 @@ impl Conn for PgConn<'_> {
         let (sql, params) = q.parts();
         let rows = self.query(sql, params).await?;
         rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+    }
+
+    fn skip_locked(&self) -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
     }
 
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {

@@ -18,6 +18,8 @@ use rapport_core::{
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+mod email;
+
 // ---------------------------------------------------------------------------------------------
 // Rows as stored, and their conversion into records. Column order follows the SELECTs below.
 
@@ -108,7 +110,8 @@ fn agent_login_from(r: &Row, team_ids: Vec<i64>) -> Result<AgentLogin> {
     })
 }
 
-const MESSAGE_SELECT: &str = "SELECT id, ticket_id, kind, channel, author_agent_id, author_customer_id, body, created_at FROM messages";
+const MESSAGE_SELECT: &str = "SELECT id, ticket_id, kind, channel, author_agent_id, author_customer_id, body, created_at, \
+     html, quoted, email_id FROM messages";
 
 fn message_from(r: &Row, attachments: Vec<Attachment>) -> Result<Message> {
     let kind_text = r.text(2)?;
@@ -127,7 +130,10 @@ fn message_from(r: &Row, attachments: Vec<Attachment>) -> Result<Message> {
         channel: parse_channel(&r.text(3)?)?,
         author,
         body: r.text(6)?,
+        html: r.opt_text(8)?,
+        quoted: r.text(9)?,
         attachments,
+        email_id: r.opt_int(10)?,
         created_at: Millis(r.int(7)?),
     })
 }
@@ -399,7 +405,7 @@ async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Messa
         .map(|r| r.int(0))
         .collect::<Result<Vec<i64>>>()?;
     let mut q = SqlBuilder::new(
-        "SELECT message_id, id, filename, content_type, size_bytes FROM attachments WHERE message_id IN (",
+        "SELECT message_id, id, filename, content_type, size_bytes, content_id, inline, withheld FROM attachments WHERE message_id IN (",
     );
     q.bind_list(ids.iter().copied()).push(") ORDER BY id");
     let (sql, params) = q.parts();
@@ -410,6 +416,9 @@ async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Messa
             filename: r.text(2)?,
             content_type: r.text(3)?,
             size_bytes: r.int(4)?,
+            content_id: r.opt_text(5)?,
+            inline: r.bool(6)?,
+            withheld: r.opt_text(7)?,
         });
     }
     rows.iter()
@@ -733,6 +742,7 @@ async fn insert_ticket(
         kind: MessageKind::Customer,
         channel: new.channel,
         body: new.body,
+        send_email: false,
     };
     insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
     remember_key(c, &idem, "ticket", id, ctx.at).await?;
@@ -819,6 +829,9 @@ async fn insert_message(
     let id = insert_message_row(c, ctx, ticket_id, ctx.actor, &new).await?;
     if next != status {
         write_status(c, ctx, ticket_id, status, next).await?;
+    }
+    if new.send_email && new.kind == MessageKind::Reply {
+        email::queue_reply(c, ctx, ticket_id, id).await?;
     }
     c.execute(
         "UPDATE tickets SET updated_at = $1 WHERE id = $2",
@@ -1633,48 +1646,82 @@ impl Store for SqlStore {
     ) -> Result<Inbox> {
         let name = contact::validate_name("name", name)?;
         let address = contact::normalize_email("address", address)?;
-        self.write(move |c| {
-            Box::pin(async move {
-                if let Some(t) = team_id {
-                    ensure_team(c, t).await?;
-                }
-                let id = insert_returning_id(
-                    c,
-                    "INSERT INTO inboxes (name, address, team_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                    params![&name, &address, team_id, ctx.at.0],
-                    || format!("an inbox named '{name}' or with the address {address} already exists"),
-                )
-                .await?;
-                append_event(c, ctx, EventKind::InboxCreated, None, "inbox", id, json!({"name": name, "address": address})).await?;
-                Ok(Inbox { id, name, address, team_id, created_at: ctx.at })
-            })
-        })
-        .await
+        self.write(move |c| Box::pin(email::insert_inbox(c, ctx, name, address, team_id)))
+            .await
     }
 
     async fn list_inboxes(&self) -> Result<Vec<Inbox>> {
-        self.read(|c| {
-            Box::pin(async move {
-                let rows = c
-                    .query(
-                        "SELECT id, name, address, team_id, created_at FROM inboxes ORDER BY id",
-                        params![],
-                    )
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(Inbox {
-                            id: r.int(0)?,
-                            name: r.text(1)?,
-                            address: r.text(2)?,
-                            team_id: r.opt_int(3)?,
-                            created_at: Millis(r.int(4)?),
-                        })
-                    })
-                    .collect()
-            })
-        })
-        .await
+        self.read(|c| Box::pin(email::list_inboxes(c))).await
+    }
+
+    async fn inbox(&self, id: i64) -> Result<Inbox> {
+        self.read(move |c| Box::pin(email::load_inbox(c, id))).await
+    }
+
+    async fn update_inbox(&self, ctx: Ctx, id: i64, mut patch: InboxPatch) -> Result<Inbox> {
+        email::check_inbox_patch(&mut patch)?;
+        self.write(move |c| Box::pin(email::update_inbox(c, ctx, id, patch)))
+            .await
+    }
+
+    async fn inbox_by_address(&self, address: &str) -> Result<Option<Inbox>> {
+        let address = address.trim().to_lowercase();
+        self.read(move |c| Box::pin(async move { email::inbox_for_address(c, &address).await }))
+            .await
+    }
+
+    async fn inbox_by_name(&self, name: &str) -> Result<Option<Inbox>> {
+        let name = name.to_string();
+        self.read(move |c| Box::pin(async move { email::inbox_by_name(c, &name).await }))
+            .await
+    }
+
+    async fn inbox_templates(&self, inbox_id: i64) -> Result<Vec<InboxTemplate>> {
+        self.read(move |c| Box::pin(email::inbox_templates(c, inbox_id)))
+            .await
+    }
+
+    async fn set_inbox_template(&self, ctx: Ctx, template: InboxTemplate) -> Result<InboxTemplate> {
+        self.write(move |c| Box::pin(email::set_inbox_template(c, ctx, template)))
+            .await
+    }
+
+    async fn ingest_email(&self, ctx: Ctx, mail: InboundEmail) -> Result<Ingested> {
+        self.write(move |c| Box::pin(email::ingest(c, ctx, mail))).await
+    }
+
+    async fn quarantine_email(&self, ctx: Ctx, mail: InboundEmail, reason: String) -> Result<i64> {
+        self.write(move |c| Box::pin(email::quarantine(c, ctx, mail, reason)))
+            .await
+    }
+
+    async fn raw_email(&self, id: i64) -> Result<Vec<u8>> {
+        self.read(move |c| Box::pin(email::raw_email(c, id))).await
+    }
+
+    async fn attachment(&self, id: i64) -> Result<(Attachment, Option<Vec<u8>>)> {
+        self.read(move |c| Box::pin(email::attachment(c, id))).await
+    }
+
+    async fn claim_outbox(&self, now: Millis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+        let limit = i64::from(limit.max(1));
+        self.write(move |c| Box::pin(email::claim_outbox(c, now, lease_ms, limit)))
+            .await
+    }
+
+    async fn outbox_composed(&self, id: i64, raw: Vec<u8>) -> Result<()> {
+        self.write(move |c| Box::pin(email::outbox_composed(c, id, raw)))
+            .await
+    }
+
+    async fn outbox_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()> {
+        self.write(move |c| Box::pin(email::outbox_attempted(c, id, at, result)))
+            .await
+    }
+
+    async fn ticket_emails(&self, ticket_id: i64) -> Result<Vec<OutboundEmail>> {
+        self.read(move |c| Box::pin(email::ticket_emails(c, ticket_id)))
+            .await
     }
 
     async fn create_custom_field(&self, ctx: Ctx, def: FieldDef) -> Result<FieldDef> {

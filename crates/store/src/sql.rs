@@ -12,6 +12,8 @@ pub enum Value {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(Option<bool>),
+    /// Raw bytes (a received email, an attachment): BLOB / BYTEA.
+    Bytes(Option<Vec<u8>>),
 }
 
 impl From<i64> for Value {
@@ -62,6 +64,18 @@ impl From<&Option<String>> for Value {
     }
 }
 
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Bytes(Some(v))
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Self::Bytes(Some(v.to_vec()))
+    }
+}
+
 /// Builds a parameter list: `params![id, &name, None::<i64>]`.
 #[macro_export]
 #[doc(hidden)]
@@ -85,7 +99,7 @@ impl Row {
         match self.cell(i)? {
             Value::Int(v) => Ok(*v),
             Value::Bool(v) => Ok(v.map(i64::from)),
-            Value::Text(None) => Ok(None),
+            Value::Text(None) | Value::Bytes(None) => Ok(None),
             other => Err(StoreError::corrupt(format!(
                 "column {i} is not an integer: {other:?}"
             ))),
@@ -100,11 +114,28 @@ impl Row {
     pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.cell(i)? {
             Value::Text(v) => Ok(v.clone()),
-            Value::Int(None) | Value::Bool(None) => Ok(None),
+            Value::Int(None) | Value::Bool(None) | Value::Bytes(None) => Ok(None),
             other => Err(StoreError::corrupt(format!(
                 "column {i} is not text: {other:?}"
             ))),
         }
+    }
+
+    pub fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        match self.cell(i)? {
+            Value::Bytes(v) => Ok(v.clone()),
+            // SQLite hands back what was stored; text read as bytes is still those bytes.
+            Value::Text(v) => Ok(v.as_ref().map(|t| t.as_bytes().to_vec())),
+            Value::Int(None) | Value::Bool(None) => Ok(None),
+            other => Err(StoreError::corrupt(format!(
+                "column {i} is not bytes: {other:?}"
+            ))),
+        }
+    }
+
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+        self.opt_bytes(i)?
+            .ok_or_else(|| StoreError::corrupt(format!("column {i} is null")))
     }
 
     pub fn text(&self, i: usize) -> Result<String> {
@@ -176,6 +207,10 @@ pub trait Conn: Send {
     /// Appends to a query over `tickets t` a condition leaving out tickets whose text
     /// contains any of `excluded`.
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]);
+    /// What to append to a `SELECT … LIMIT n` that picks rows to claim, so that concurrent
+    /// claimers on other nodes skip rows already being claimed (PostgreSQL). SQLite has one
+    /// writer, so its claims never overlap.
+    fn skip_locked(&self) -> &'static str;
 }
 
 /// Conveniences over [`Conn`], for every backend.

@@ -356,7 +356,8 @@ impl ToSql for Value {
             Value::Int(Some(v)) => ToSqlOutput::from(*v),
             Value::Text(Some(v)) => ToSqlOutput::from(v.as_str()),
             Value::Bool(Some(v)) => ToSqlOutput::from(i64::from(*v)),
-            Value::Int(None) | Value::Text(None) | Value::Bool(None) => {
+            Value::Bytes(Some(v)) => ToSqlOutput::from(v.as_slice()),
+            Value::Int(None) | Value::Text(None) | Value::Bool(None) | Value::Bytes(None) => {
                 ToSqlOutput::from(rusqlite::types::Null)
             }
         })
@@ -384,9 +385,8 @@ fn cell(v: ValueRef<'_>) -> Value {
         ValueRef::Null => Value::Int(None),
         ValueRef::Integer(i) => Value::Int(Some(i)),
         ValueRef::Real(f) => Value::Text(Some(f.to_string())),
-        ValueRef::Text(t) | ValueRef::Blob(t) => {
-            Value::Text(Some(String::from_utf8_lossy(t).into_owned()))
-        }
+        ValueRef::Text(t) => Value::Text(Some(String::from_utf8_lossy(t).into_owned())),
+        ValueRef::Blob(b) => Value::Bytes(Some(b.to_vec())),
     }
 }
 
@@ -486,6 +486,10 @@ impl Conn for SqliteConn<'_> {
             }
         }
         Ok(hits)
+    }
+
+    fn skip_locked(&self) -> &'static str {
+        ""
     }
 
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {

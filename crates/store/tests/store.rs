@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 type S = Arc<dyn Store>;
 
+#[path = "store/email.rs"]
+mod email;
+
 const T0: i64 = 1_790_000_000_000;
 
 fn q(text: &str) -> SearchQuery {
@@ -108,6 +111,7 @@ async fn ticket_lifecycle(store: S) {
             agent_ctx(sam.id, T0 + 1_000),
             t.id,
             NewMessage {
+                send_email: false,
                 kind: MessageKind::Reply,
                 channel: Channel::Email,
                 body: "Hi Ann, which router model?".into(),
@@ -124,6 +128,7 @@ async fn ticket_lifecycle(store: S) {
             agent_ctx(sam.id, T0 + 2_000),
             t.id,
             NewMessage {
+                send_email: false,
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: "Known firmware bug".into(),
@@ -238,6 +243,7 @@ async fn ticket_lifecycle(store: S) {
             customer,
             t.id,
             NewMessage {
+                send_email: false,
                 kind: MessageKind::Customer,
                 channel: Channel::Email,
                 body: "Still broken".into(),
@@ -265,6 +271,7 @@ async fn ticket_lifecycle(store: S) {
             customer,
             t.id,
             NewMessage {
+                send_email: false,
                 kind: MessageKind::Customer,
                 channel: Channel::Email,
                 body: "Hello?".into(),
@@ -768,6 +775,7 @@ async fn search_finds_words_in_any_script(store: S) {
             ctx(T0 + 2),
             b.id,
             NewMessage {
+                send_email: false,
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: "escalated to payments".into(),

@@ -303,6 +303,7 @@ pub async fn add_message(
         &body.fingerprint,
     );
     let new = NewMessage {
+        send_email: body.value.public,
         kind,
         channel: Channel::Api,
         body: body.value.body,
