@@ -16,6 +16,8 @@ pub mod sanitize;
 pub mod sender;
 pub mod smtp_server;
 pub mod templates;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod thread;
 
 pub use parse::parse;
@@ -79,6 +81,56 @@ pub struct ParsedAttachment {
     pub content_id: Option<String>,
     pub inline: bool,
     pub data: Vec<u8>,
+}
+
+impl ParsedAttachment {
+    /// Whether the bytes are a program (Windows PE or ELF), whatever the name and type say.
+    pub fn is_executable(&self) -> bool {
+        matches!(
+            self.sniffed_type,
+            Some("application/x-msdownload" | "application/x-executable")
+        )
+    }
+
+    /// Whether the bytes contradict the declared type, e.g. an executable sent as
+    /// `application/pdf`. ZIP-based formats (docx, xlsx, odt, jar, …) count as ZIP; a vague
+    /// declaration (`application/octet-stream`) contradicts nothing.
+    pub fn type_mismatch(&self) -> bool {
+        let Some(sniffed) = self.sniffed_type else {
+            return false;
+        };
+        let declared = self.content_type.as_str();
+        if declared == sniffed
+            || matches!(
+                declared,
+                "application/octet-stream" | "application/binary" | ""
+            )
+        {
+            return false;
+        }
+        match sniffed {
+            "application/zip" => {
+                !(declared.contains("zip")
+                    || declared.contains("openxmlformats")
+                    || declared.contains("opendocument")
+                    || declared.contains("java-archive")
+                    || declared.contains("epub"))
+            }
+            "image/jpeg" => !matches!(declared, "image/jpg" | "image/pjpeg"),
+            "application/gzip" => !declared.contains("gzip") && !declared.contains("tar"),
+            "application/x-msdownload" => !matches!(
+                declared,
+                "application/x-msdos-program"
+                    | "application/x-dosexec"
+                    | "application/vnd.microsoft.portable-executable"
+                    | "application/x-ms-dos-executable"
+            ),
+            "application/x-executable" => {
+                !declared.contains("elf") && !declared.contains("sharedlib")
+            }
+            _ => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

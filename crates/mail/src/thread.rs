@@ -27,6 +27,8 @@ pub struct ThreadKeys {
     /// The subject without reply/forward prefixes, list tags and our reference, lower-case,
     /// white space folded; empty when nothing is left.
     pub normalized_subject: String,
+    /// The subject starts with a reply or forward prefix (`Re:`, `AW:`, `Fwd:`).
+    pub looks_like_reply: bool,
 }
 
 impl ThreadKeys {
@@ -50,6 +52,7 @@ impl ThreadKeys {
             referenced_ids,
             subject_ticket: subject_ticket(&mail.subject),
             normalized_subject: normalize_subject(&mail.subject),
+            looks_like_reply: strip_prefixes(&mail.subject).1,
         }
     }
 }
@@ -71,7 +74,8 @@ fn tag(ticket_id: i64, secret: &[u8]) -> String {
 
 /// The reply address for `ticket_id` on an inbox address: `support+r10234.<tag>@example.com`.
 pub fn reply_address(inbox_address: &str, ticket_id: i64, secret: &[u8]) -> String {
-    let (local, domain) = split_address(&base_address(inbox_address));
+    let base = base_address(inbox_address);
+    let (local, domain) = split_address(&base);
     format!("{local}+r{ticket_id}.{}@{domain}", tag(ticket_id, secret))
 }
 
@@ -133,14 +137,30 @@ pub fn subject_ticket(subject: &str) -> Option<i64> {
 
 /// Reply and forward prefixes in the languages customers most often write in.
 const PREFIXES: &[&str] = &[
-    "re", "fw", "fwd", "aw", "wg", "sv", "vs", "antw", "doorst", "tr", "rif", "r", "odp",
-    "res", "enc", "vb", "atb", "antwort",
+    "re", "fw", "fwd", "aw", "wg", "sv", "vs", "antw", "doorst", "tr", "rif", "r", "odp", "res",
+    "enc", "vb", "atb", "antwort",
 ];
 
 /// A subject reduced to what identifies a conversation: `Re: AW: [ext] Router drops Wi-Fi
 /// [R-10234]` → `router drops wi-fi`.
 pub fn normalize_subject(subject: &str) -> String {
+    strip_prefixes(subject)
+        .0
+        .split_whitespace()
+        .filter(|word| {
+            let bare = word.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')'));
+            TicketRef::parse(bare).is_none() || !bare.to_ascii_uppercase().starts_with("R-")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The subject without leading list tags and reply/forward prefixes, and whether there was
+/// a reply/forward prefix.
+fn strip_prefixes(subject: &str) -> (&str, bool) {
     let mut rest = subject.trim();
+    let mut replied = false;
     loop {
         let before = rest;
         // A leading list tag like `[support]` or `[EXT]`.
@@ -155,20 +175,13 @@ pub fn normalize_subject(subject: &str) -> String {
             let word = head.split('[').next().unwrap_or(head).trim();
             if PREFIXES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
                 rest = rest[colon + 1..].trim_start();
+                replied = true;
             }
         }
         if rest == before {
-            break;
+            return (rest, replied);
         }
     }
-    rest.split_whitespace()
-        .filter(|word| {
-            let bare = word.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')'));
-            TicketRef::parse(bare).is_none() || !bare.to_ascii_uppercase().starts_with("R-")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 #[cfg(test)]
@@ -192,14 +205,25 @@ mod tests {
         assert_eq!(token_ticket(&address, b"other"), None);
         let cut = &address[..address.find('@').unwrap() - 1];
         assert_eq!(token_ticket(&format!("{cut}@example.test"), SECRET), None);
-        for junk in ["", "@", "a+@b", "a+r.x@b", "a+rx.y@b", "a+r-1.ab@b", "support@example.test"] {
+        for junk in [
+            "",
+            "@",
+            "a+@b",
+            "a+r.x@b",
+            "a+rx.y@b",
+            "a+r-1.ab@b",
+            "support@example.test",
+        ] {
             assert_eq!(token_ticket(junk, SECRET), None, "{junk}");
         }
     }
 
     #[test]
     fn base_addresses_drop_the_detail() {
-        assert_eq!(base_address(" <Support+r1.ab@Example.COM>"), "support@example.com");
+        assert_eq!(
+            base_address(" <Support+r1.ab@Example.COM>"),
+            "support@example.com"
+        );
         assert_eq!(base_address("billing@x.test"), "billing@x.test");
         assert_eq!(base_address("nobody"), "nobody");
     }
@@ -230,6 +254,8 @@ mod tests {
         assert_eq!(normalize_subject("Re: "), "");
         assert_eq!(normalize_subject("Reminder: invoice"), "reminder: invoice");
         assert_eq!(normalize_subject("[unterminated tag"), "[unterminated tag");
+        assert!(strip_prefixes("AW: [ext] Frage").1);
+        assert!(!strip_prefixes("[ext] Frage: Preise").1);
     }
 
     #[test]
@@ -250,6 +276,7 @@ mod tests {
         assert_eq!(keys.referenced_ids, vec!["b@x", "c@x", "a@x"]);
         assert_eq!(keys.subject_ticket, Some(42));
         assert_eq!(keys.normalized_subject, "printer");
+        assert!(keys.looks_like_reply);
         let none = ThreadKeys::of(&ParsedMail::default(), &[], SECRET);
         assert_eq!(none, ThreadKeys::default());
     }

@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use rapport_core::{Actor, Role};
-use rapport_store::{Ctx, NewAgent, Store};
+use rapport_store::{Ctx, InboxPatch, NewAgent, Store, StoreError};
 use rapport_web::auth;
 use std::io::Read;
 
@@ -40,6 +40,20 @@ pub enum AdminCommand {
         #[arg(long)]
         name: String,
     },
+    /// Create an inbox that receives mail at one or more addresses (the first one sends).
+    CreateInbox {
+        #[arg(long)]
+        name: String,
+        /// An address mail is received at; repeat for several. The first is the sending address.
+        #[arg(long = "address", required = true)]
+        addresses: Vec<String>,
+        /// The display name replies are sent under (default: the inbox name).
+        #[arg(long)]
+        from_name: Option<String>,
+        /// The team new tickets go to, by name.
+        #[arg(long)]
+        team: Option<String>,
+    },
     /// Set a new password for an agent (generated and printed, or read with --password-stdin);
     /// their sessions end.
     ResetPassword {
@@ -59,6 +73,50 @@ fn system() -> Ctx {
 
 pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::CreateInbox {
+            name,
+            addresses,
+            from_name,
+            team,
+        } => {
+            let team_id = match team {
+                None => None,
+                Some(team) => Some(
+                    store
+                        .list_teams()
+                        .await?
+                        .into_iter()
+                        .find(|t| t.name.eq_ignore_ascii_case(&team))
+                        .map(|t| t.id)
+                        .with_context(|| format!("--team: no team is named '{team}'"))?,
+                ),
+            };
+            // Checked before anything is created, so a bad address leaves no half-made inbox.
+            for address in &addresses {
+                rapport_core::contact::normalize_email("address", address)
+                    .map_err(|e| anyhow::anyhow!("--address: {}", e.problem))?;
+            }
+            let patch = InboxPatch {
+                addresses: Some(addresses.clone()),
+                from_name,
+                ..InboxPatch::default()
+            };
+            let inbox = store
+                .create_inbox(system(), &name, &addresses[0], team_id)
+                .await
+                .map_err(store_error)?;
+            let inbox = store
+                .update_inbox(system(), inbox.id, patch)
+                .await
+                .map_err(store_error)?;
+            println!(
+                "created inbox '{}' (id {}) receiving at {}",
+                inbox.name,
+                inbox.id,
+                inbox.addresses.join(", ")
+            );
+            Ok(())
+        }
         AdminCommand::CreateAgent {
             email,
             name,
@@ -161,10 +219,18 @@ pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
     }
 }
 
-/// Store errors name a field; on the command line the flag is the field.
-fn store_error(e: rapport_store::StoreError) -> anyhow::Error {
+/// Store errors name a field; on the command line the flag is the field (`addresses[1]` →
+/// `--address`, `from_name` → `--from-name`).
+fn store_error(e: StoreError) -> anyhow::Error {
     match e {
-        rapport_store::StoreError::Invalid(i) => anyhow::anyhow!("--{}: {}", i.field, i.problem),
+        StoreError::Invalid(i) => {
+            let field = i.field.split('[').next().unwrap_or(&i.field);
+            let flag = match field {
+                "addresses" => "address".to_string(),
+                other => other.replace('_', "-"),
+            };
+            anyhow::anyhow!("--{flag}: {}", i.problem)
+        }
         other => anyhow::anyhow!(other),
     }
 }

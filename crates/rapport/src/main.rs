@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod config;
 mod demo;
+mod email;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -35,7 +36,25 @@ enum Command {
     Demo,
     /// Bring the database schema up to date and exit.
     Migrate,
-    /// Administer agents and API tokens.
+    /// Store one email read from standard input (for delivery by an existing mail server's
+    /// pipe). Exits 0 once stored, 75 (try again later) when the database cannot take it, 67
+    /// for an unknown inbox, 65 for a message over the size limit.
+    MailIn {
+        /// The inbox to file it in, by name.
+        #[arg(
+            long,
+            conflicts_with = "recipient",
+            required_unless_present = "recipient"
+        )]
+        inbox: Option<String>,
+        /// The address it was sent to (an inbox address, plus-addressed reply addresses too).
+        #[arg(long)]
+        recipient: Option<String>,
+        /// The envelope sender, for bounces and senders without a From header.
+        #[arg(long)]
+        sender: Option<String>,
+    },
+    /// Administer agents, API tokens and inboxes.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
     /// Measure throughput and latency (not a test; prints figures).
@@ -67,7 +86,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rapport: {e:#}");
-            std::process::ExitCode::FAILURE
+            match e.downcast_ref::<Exit>() {
+                Some(exit) => std::process::ExitCode::from(exit.code),
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -98,6 +120,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::MailIn {
+            inbox,
+            recipient,
+            sender,
+        } => {
+            let store = open_store(&config)
+                .await
+                .map_err(|e| Exit::new(EX_TEMPFAIL, e))?;
+            let result = mail_in(store.clone(), &config, inbox, recipient, sender).await;
+            store.close().await;
+            result.map_err(anyhow::Error::from)
+        }
         Command::Admin(cmd) => {
             let store = open_store(&config).await?;
             let result = admin::run(cmd, store.as_ref()).await;
@@ -105,6 +139,73 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             result
         }
         Command::Bench(cmd) => bench::run(cmd).await,
+    }
+}
+
+/// sysexits codes a mail server's pipe understands: 75 means "try again later".
+const EX_DATAERR: u8 = 65;
+const EX_NOUSER: u8 = 67;
+const EX_TEMPFAIL: u8 = 75;
+
+/// An error with the exit code that goes with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Exit {
+    code: u8,
+    message: String,
+}
+
+impl Exit {
+    fn new(code: u8, error: impl std::fmt::Display) -> Self {
+        Self {
+            code,
+            message: format!("{error:#}"),
+        }
+    }
+}
+
+async fn mail_in(
+    store: Arc<dyn Store>,
+    config: &Config,
+    inbox: Option<String>,
+    recipient: Option<String>,
+    sender: Option<String>,
+) -> Result<(), Exit> {
+    use tokio::io::AsyncReadExt;
+    let limit = config.mail.max_message_bytes;
+    let mut raw = Vec::new();
+    tokio::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| Exit::new(EX_TEMPFAIL, format!("cannot read the message: {e}")))?;
+    if raw.len() > limit {
+        return Err(Exit::new(
+            EX_DATAERR,
+            format!("the message is over the {limit} byte limit (RAPPORT_SMTP_MAX_MESSAGE_SIZE)"),
+        ));
+    }
+    let inbound = email::Inbound {
+        secret: email::reply_secret(store.as_ref())
+            .await
+            .map_err(|e| Exit::new(EX_TEMPFAIL, e))?,
+        store,
+        max_attachment_bytes: config.mail.max_attachment_bytes,
+    };
+    let delivery = rapport_mail::Delivery {
+        source: rapport_mail::Source::Pipe,
+        envelope_from: sender,
+        recipients: recipient.into_iter().collect(),
+        inbox,
+        raw,
+    };
+    match inbound.receive(delivery).await {
+        Ok(outcome) => {
+            println!("stored: {}", email::describe(&outcome));
+            Ok(())
+        }
+        Err(rapport_mail::DeliveryError::Permanent(e)) => Err(Exit::new(EX_NOUSER, e)),
+        Err(rapport_mail::DeliveryError::Temporary(e)) => Err(Exit::new(EX_TEMPFAIL, e)),
     }
 }
 
@@ -137,18 +238,121 @@ async fn serve(
         "  API:     {}/api/v1  (OpenAPI: {}/api/v1/openapi.json)",
         config.base_url, config.base_url
     );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mail = start_mail(store.clone(), config, stopped.clone()).await?;
     if let Some(summary) = demo {
         summary.print(&config.base_url);
     }
     let state = rapport_web::AppState {
         store: store.clone(),
     };
-    rapport_web::serve(listener, state, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    let mut http_stopped = stopped.clone();
+    let http = rapport_web::serve(listener, state, async move {
+        let _ = http_stopped.wait_for(|s| *s).await;
+    });
+    let signal = async {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let (served, ()) = tokio::join!(http, signal);
+    served.context("the HTTP server failed")?;
+    for task in mail {
+        let _ = task.await;
+    }
     store.close().await;
     println!("Rapport stopped.");
     Ok(())
+}
+
+/// Starts the SMTP listener, the IMAP pollers and the outbox worker; each stops when
+/// `stopped` turns true.
+async fn start_mail(
+    store: Arc<dyn Store>,
+    config: &Config,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mail = &config.mail;
+    let secret = email::reply_secret(store.as_ref()).await?;
+    let inbound = Arc::new(email::Inbound {
+        store: store.clone(),
+        secret: secret.clone(),
+        max_attachment_bytes: mail.max_attachment_bytes,
+    });
+    let mut tasks = Vec::new();
+    if let Some(address) = mail.smtp {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen for SMTP on {address} (RAPPORT_SMTP; \"off\" switches it off)"
+                )
+            })?;
+        let tls = match &mail.tls {
+            Some((cert, key)) => Some(
+                rapport_mail::smtp_server::load_tls(cert, key)
+                    .context("RAPPORT_SMTP_TLS_CERT / RAPPORT_SMTP_TLS_KEY")?,
+            ),
+            None => None,
+        };
+        println!(
+            "  SMTP:    {}{}",
+            listener.local_addr()?,
+            if tls.is_some() { " (STARTTLS)" } else { "" }
+        );
+        let smtp_config = rapport_mail::smtp_server::SmtpConfig {
+            hostname: mail.hostname.clone(),
+            max_message_bytes: mail.max_message_bytes,
+            tls,
+            ..Default::default()
+        };
+        let mut smtp_stopped = stopped.clone();
+        let sink: Arc<dyn rapport_mail::MailSink> = inbound.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = smtp_stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) =
+                rapport_mail::smtp_server::serve(listener, smtp_config, sink, shutdown).await
+            {
+                tracing::error!(error = %e, "the SMTP listener failed");
+            }
+        }));
+    }
+    for mailbox in &mail.imap {
+        if store.inbox_by_name(&mailbox.inbox).await?.is_none() {
+            anyhow::bail!(
+                "imap: no inbox is named '{}' (create it with rapport admin create-inbox)",
+                mailbox.inbox
+            );
+        }
+        println!(
+            "  IMAP:    polling {} on {}:{} into '{}'",
+            mailbox.folder, mailbox.host, mailbox.port, mailbox.inbox
+        );
+        let sink: Arc<dyn rapport_mail::MailSink> = inbound.clone();
+        tasks.push(tokio::spawn(rapport_mail::imap::run(
+            mailbox.clone(),
+            sink,
+            stopped.clone(),
+        )));
+    }
+    match &mail.relay {
+        Some(relay) => {
+            let sender = rapport_mail::sender::Sender::new(relay)
+                .map_err(|e| anyhow::anyhow!("RAPPORT_SMTP_RELAY: {e}"))?;
+            println!("  Mail out: via {}:{}", relay.host, relay.port);
+            let mailer = email::Mailer {
+                store,
+                sender,
+                secret,
+            };
+            tasks.push(tokio::spawn(mailer.run(stopped)));
+        }
+        None => println!(
+            "  Mail out: not configured (set RAPPORT_SMTP_RELAY); replies wait in the outbox"
+        ),
+    }
+    Ok(tasks)
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "cli/email.rs"]
+mod email;
+
 const BIN: &str = env!("CARGO_BIN_EXE_rapport");
 
 fn rapport(dir: &Path, url: &str, args: &[&str]) -> Command {
@@ -35,6 +38,8 @@ fn text(bytes: &[u8]) -> String {
 struct Running {
     child: Child,
     addr: String,
+    /// Where its SMTP listener took mail, when it printed one.
+    smtp: String,
     stdout: Vec<String>,
 }
 
@@ -42,6 +47,7 @@ impl Running {
     fn start(mut cmd: Command, ready_marker: &str) -> Self {
         let mut child = cmd
             .env("RAPPORT_HTTP", "127.0.0.1:0")
+            .env("RAPPORT_SMTP", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -49,16 +55,17 @@ impl Running {
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keeps reading after the test stops listening, so the server never writes into a
+            // closed pipe.
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let mut stdout = Vec::new();
         let mut running = Self {
             child,
             addr: String::new(),
+            smtp: String::new(),
             stdout: Vec::new(),
         };
         loop {
@@ -71,6 +78,13 @@ impl Running {
                     .next()
                     .unwrap_or_default()
                     .trim()
+                    .to_string();
+            }
+            if let Some(rest) = line.trim().strip_prefix("SMTP:") {
+                running.smtp = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
                     .to_string();
             }
             let done = line.contains(ready_marker);

@@ -29,8 +29,8 @@ pub use error::StoreError;
 pub use model::*;
 
 use futures::future::BoxFuture;
-use rapport_core::fields::FieldDef;
 use rapport_core::Millis;
+use rapport_core::fields::FieldDef;
 use rapport_core::update::TicketPatch;
 use sql::Conn;
 
@@ -99,8 +99,7 @@ pub trait Store: Send + Sync {
     async fn inbox_by_address(&self, address: &str) -> Result<Option<Inbox>>;
     async fn inbox_by_name(&self, name: &str) -> Result<Option<Inbox>>;
     async fn inbox_templates(&self, inbox_id: i64) -> Result<Vec<InboxTemplate>>;
-    async fn set_inbox_template(&self, ctx: Ctx, template: InboxTemplate)
-    -> Result<InboxTemplate>;
+    async fn set_inbox_template(&self, ctx: Ctx, template: InboxTemplate) -> Result<InboxTemplate>;
     async fn create_custom_field(&self, ctx: Ctx, def: FieldDef) -> Result<FieldDef>;
     async fn list_custom_fields(&self) -> Result<Vec<FieldDef>>;
     async fn setting(&self, key: &str) -> Result<Option<String>>;

@@ -475,11 +475,16 @@ pub enum Ingested {
     /// Added to an existing ticket.
     Appended { ticket_id: i64, reopened: bool },
     /// The ticket it answers was closed: a follow-up was opened and linked to it.
-    FollowUp { ticket_id: i64, closed_ticket_id: i64 },
+    FollowUp {
+        ticket_id: i64,
+        closed_ticket_id: i64,
+    },
     /// A bounce, noted on the ticket whose mail bounced when it is known.
     Bounce { ticket_id: Option<i64> },
     /// Stored before; nothing changed.
     Duplicate { ticket_id: Option<i64> },
+    /// Kept as received but not filed on a ticket (see `Store::quarantine_email`).
+    Quarantined { email_id: i64 },
 }
 
 impl Ingested {
@@ -489,6 +494,7 @@ impl Ingested {
             | Self::Appended { ticket_id, .. }
             | Self::FollowUp { ticket_id, .. } => Some(ticket_id),
             Self::Bounce { ticket_id } | Self::Duplicate { ticket_id } => ticket_id,
+            Self::Quarantined { .. } => None,
         }
     }
 }
@@ -544,9 +550,14 @@ pub struct OutboxItem {
 pub enum OutboxResult {
     Sent,
     /// A temporary failure: try again at `at`.
-    Retry { error: String, at: Millis },
+    Retry {
+        error: String,
+        at: Millis,
+    },
     /// A permanent failure (the relay refused the recipient); not retried.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// An outbound email as listed for a ticket.

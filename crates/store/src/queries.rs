@@ -1687,7 +1687,8 @@ impl Store for SqlStore {
     }
 
     async fn ingest_email(&self, ctx: Ctx, mail: InboundEmail) -> Result<Ingested> {
-        self.write(move |c| Box::pin(email::ingest(c, ctx, mail))).await
+        self.write(move |c| Box::pin(email::ingest(c, ctx, mail)))
+            .await
     }
 
     async fn quarantine_email(&self, ctx: Ctx, mail: InboundEmail, reason: String) -> Result<i64> {
@@ -1703,7 +1704,12 @@ impl Store for SqlStore {
         self.read(move |c| Box::pin(email::attachment(c, id))).await
     }
 
-    async fn claim_outbox(&self, now: Millis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+    async fn claim_outbox(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>> {
         let limit = i64::from(limit.max(1));
         self.write(move |c| Box::pin(email::claim_outbox(c, now, lease_ms, limit)))
             .await

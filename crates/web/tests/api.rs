@@ -1,7 +1,9 @@
 //! The JSON API over real HTTP, on SQLite and PostgreSQL.
 
 use rapport_core::{Actor, Millis, Role};
-use rapport_store::{Ctx, NewAgent, Store};
+use rapport_store::{
+    Ctx, InboundEmail, Ingested, NewAgent, NewAttachment, Requester, Store, ThreadHints,
+};
 use rapport_web::auth;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -139,6 +141,23 @@ impl Server {
         let status = resp.status();
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
         (status, resp.json().await.unwrap())
+    }
+
+    /// A download: the bytes as they are, not parsed as JSON.
+    async fn download(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        (status, headers, resp.bytes().await.unwrap().to_vec())
     }
 
     async fn stop(mut self) {
@@ -393,30 +412,41 @@ async fn only_the_right_callers_get_in(store: Arc<dyn Store>) {
         .call(Method::GET, "/api/v1/tickets", Some("rpt_forged"), None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // Every API route refuses an anonymous caller.
-    for (method, path) in [
-        (Method::POST, "/api/v1/tickets"),
-        (Method::GET, "/api/v1/tickets/1"),
-        (Method::PATCH, "/api/v1/tickets/1"),
-        (Method::GET, "/api/v1/tickets/1/messages"),
-        (Method::POST, "/api/v1/tickets/1/messages"),
-        (Method::GET, "/api/v1/tickets/1/events"),
-        (Method::GET, "/api/v1/customers"),
-        (Method::POST, "/api/v1/customers"),
-        (Method::GET, "/api/v1/customers/1"),
-        (Method::PATCH, "/api/v1/customers/1"),
-        (Method::GET, "/api/v1/organizations"),
-        (Method::POST, "/api/v1/organizations"),
-        (Method::GET, "/api/v1/organizations/1"),
-        (Method::GET, "/api/v1/agents"),
-        (Method::GET, "/api/v1/teams"),
-        (Method::GET, "/api/v1/inboxes"),
-        (Method::GET, "/api/v1/tags"),
-        (Method::GET, "/api/v1/search?q=x"),
-    ] {
-        let (status, _, _) = s.call(method.clone(), path, None, Some(json!({}))).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    // Every API route refuses an anonymous caller: all of them, as the OpenAPI document lists
+    // them, so a new route cannot be forgotten here.
+    let (_, _, doc) = s
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if path == "/healthz" {
+            continue;
+        }
+        let concrete = path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    match part {
+                        "{kind}" => "ack",
+                        "{language}" => "en",
+                        _ => "1",
+                    }
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ops.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, _, _) = s
+                .call(method.clone(), &concrete, None, Some(json!({})))
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {concrete}");
+            checked += 1;
+        }
     }
+    assert!(checked >= 30, "only {checked} routes checked");
 
     let (_, t) = s
         .post("/api/v1/tickets", ticket_body("Help", "a@example.com"))
@@ -748,6 +778,9 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/tickets/{id}/messages", "get"),
         ("/api/v1/tickets/{id}/messages", "post"),
         ("/api/v1/tickets/{id}/events", "get"),
+        ("/api/v1/tickets/{id}/emails", "get"),
+        ("/api/v1/emails/{id}/raw", "get"),
+        ("/api/v1/attachments/{id}", "get"),
         ("/api/v1/customers", "get"),
         ("/api/v1/customers", "post"),
         ("/api/v1/customers/{id}", "get"),
@@ -763,6 +796,10 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/teams", "post"),
         ("/api/v1/teams/{id}/members", "post"),
         ("/api/v1/inboxes", "post"),
+        ("/api/v1/inboxes/{id}", "get"),
+        ("/api/v1/inboxes/{id}", "patch"),
+        ("/api/v1/inboxes/{id}/templates", "get"),
+        ("/api/v1/inboxes/{id}/templates/{kind}/{language}", "put"),
         ("/api/v1/custom-fields", "get"),
         ("/api/v1/custom-fields", "post"),
         ("/api/v1/search", "get"),
@@ -784,6 +821,19 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         }
     }
     assert!(doc["components"]["schemas"]["Ticket"].is_object());
+    // Downloads are documented as bytes of their own media type, not JSON.
+    let raw = &doc["paths"]["/api/v1/emails/{id}/raw"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        raw["message/rfc822"]["schema"],
+        json!({"type": "string", "format": "binary"}),
+        "{raw}"
+    );
+    let file = &doc["paths"]["/api/v1/attachments/{id}"]["get"]["responses"];
+    assert!(file["200"]["content"]["*/*"].is_object(), "{file}");
+    assert!(
+        file["410"]["content"]["application/problem+json"].is_object(),
+        "{file}"
+    );
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     s.stop().await;
 }
@@ -967,6 +1017,573 @@ async fn admins_configure_the_desk(store: Arc<dyn Store>) {
     s.stop().await;
 }
 
+fn berlin_hours() -> Value {
+    json!({
+        "time_zone": "Europe/Berlin",
+        "hours": {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:30"}],
+                  "friday": [{"start": "09:00", "end": "15:00"}]},
+        "holidays": ["12-25"]
+    })
+}
+
+async fn admins_configure_inboxes_and_their_texts(store: Arc<dyn Store>) {
+    let s = Server::start(store).await;
+    let (_, _, team) = s
+        .as_admin(Method::POST, "/api/v1/teams", json!({"name": "Billing"}))
+        .await;
+    let team_id = team["id"].as_i64().unwrap();
+    let full = json!({
+        "name": "Billing", "address": "Billing@Example.com", "team_id": team_id,
+        "addresses": ["invoices@example.com"], "from_name": "Northwind Billing",
+        "signature": "Northwind Networks, Billing", "language": "de",
+        "human_contact": "+49 30 1234 (Mo-Fr 9-17)", "business_hours": berlin_hours(),
+        "first_response_minutes": 240, "acknowledge": false
+    });
+    let (status, _, inbox) = s
+        .as_admin(Method::POST, "/api/v1/inboxes", full.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    let id = inbox["id"].as_i64().unwrap();
+    assert_eq!(inbox["address"], "billing@example.com");
+    assert_eq!(
+        inbox["addresses"],
+        json!(["billing@example.com", "invoices@example.com"])
+    );
+    assert_eq!(inbox["team_id"], team_id);
+    assert_eq!(inbox["from_name"], "Northwind Billing");
+    assert_eq!(inbox["language"], "de");
+    assert_eq!(inbox["human_contact"], "+49 30 1234 (Mo-Fr 9-17)");
+    assert_eq!(inbox["business_hours"], berlin_hours());
+    assert_eq!(
+        (
+            inbox["first_response_minutes"].clone(),
+            inbox["acknowledge"].clone()
+        ),
+        (json!(240), json!(false))
+    );
+    // Agents read it back as it was set.
+    let path = format!("/api/v1/inboxes/{id}");
+    assert_eq!(s.get(&path).await, (StatusCode::OK, inbox.clone()));
+
+    // A refused create leaves nothing behind, whichever setting was wrong.
+    let before = s.get("/api/v1/inboxes").await.1["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    for (change, field) in [
+        (
+            json!({"business_hours": {"time_zone": "Moon/Base", "hours": {}}}),
+            "business_hours.time_zone",
+        ),
+        (
+            json!({"business_hours": {"time_zone": "UTC", "hours": {}}}),
+            "business_hours.hours",
+        ),
+        (
+            json!({"business_hours": {"time_zone": "UTC", "hours": {"monday": [{"start": "17:00", "end": "09:00"}]}}}),
+            "business_hours.hours.monday[0]",
+        ),
+        (
+            json!({"first_response_minutes": 0}),
+            "first_response_minutes",
+        ),
+        (
+            json!({"first_response_minutes": 43201}),
+            "first_response_minutes",
+        ),
+        (json!({"language": "english!"}), "language"),
+        (
+            json!({"addresses": ["ok@example.com", "nope"]}),
+            "addresses[1]",
+        ),
+        (json!({"from_name": "Two\nlines"}), "from_name"),
+        (
+            json!({"business_hours": {"time_zone": "UTC", "hours": {"monday": "all day"}}}),
+            "business_hours.hours.monday",
+        ),
+    ] {
+        let mut body = json!({"name": "Sales", "address": "sales@example.com"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        let (status, _, p) = s.as_admin(Method::POST, "/api/v1/inboxes", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {p}");
+        assert_eq!(p["errors"][0]["field"], field, "{change}: {p}");
+    }
+    let (status, _, p) = s
+        .as_admin(
+            Method::POST,
+            "/api/v1/inboxes",
+            json!({"name": "Sales", "address": "sales@example.com", "addresses": ["Invoices@example.com"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("invoices@example.com"),
+        "{p}"
+    );
+    assert_eq!(
+        s.get("/api/v1/inboxes").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before,
+        "refused creates leave no inbox"
+    );
+
+    // PATCH: addresses are replaced (the sending address stays), null clears, absent stays.
+    let (status, _, patched) = s
+        .as_admin(
+            Method::PATCH,
+            &path,
+            json!({"addresses": ["help@example.com"], "team_id": null, "first_response_minutes": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        patched["addresses"],
+        json!(["billing@example.com", "help@example.com"])
+    );
+    assert!(patched["team_id"].is_null());
+    assert_eq!(patched["first_response_minutes"], 60);
+    for kept in [
+        "name",
+        "address",
+        "from_name",
+        "signature",
+        "language",
+        "human_contact",
+        "business_hours",
+        "acknowledge",
+    ] {
+        assert_eq!(patched[kept], inbox[kept], "{kept}");
+    }
+    let (status, _, patched) = s
+        .as_admin(
+            Method::PATCH,
+            &path,
+            json!({"team_id": team_id, "acknowledge": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        (patched["team_id"].clone(), patched["acknowledge"].clone()),
+        (json!(team_id), json!(true))
+    );
+    for (body, field) in [
+        (
+            json!({"first_response_minutes": 50000}),
+            "first_response_minutes",
+        ),
+        (json!({"language": "x"}), "language"),
+        (
+            json!({"business_hours": {"time_zone": "UTC", "hours": {}}}),
+            "business_hours.hours",
+        ),
+        (json!({"addresses": ["nope"]}), "addresses[0]"),
+        (json!({"colour": "red"}), "body"),
+    ] {
+        let (status, _, p) = s.as_admin(Method::PATCH, &path, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {p}");
+        assert!(
+            p["errors"][0]["field"] == field || p["detail"].as_str().unwrap().contains("colour"),
+            "{body}: {p}"
+        );
+    }
+    let (status, _, p) = s
+        .as_admin(
+            Method::PATCH,
+            &path,
+            json!({"addresses": ["support@rapport.localhost"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert_eq!(
+        s.as_admin(
+            Method::PATCH,
+            "/api/v1/inboxes/999999",
+            json!({"name": "X"})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/api/v1/inboxes/999999").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/api/v1/inboxes/abc").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Only admins change inboxes and their texts; agents are told why not.
+    let template_path = format!("{path}/templates/ack/de");
+    let template = json!({
+        "subject": "Wir haben Ihre Anfrage erhalten [{{ reference }}]",
+        "body": "Hallo {{ customer_name }},\n\nwir melden uns.\n\n{{ human_contact }}"
+    });
+    for (method, route, body) in [
+        (Method::POST, "/api/v1/inboxes".to_string(), full.clone()),
+        (Method::PATCH, path.clone(), json!({"name": "Mine"})),
+        (Method::PUT, template_path.clone(), template.clone()),
+    ] {
+        for token in [&s.agent, &s.light] {
+            let (status, _, p) = s
+                .call(method.clone(), &route, Some(token), Some(body.clone()))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {route}: {p}");
+            assert!(p["detail"].as_str().unwrap().contains("may not"), "{p}");
+        }
+    }
+
+    // Templates: set, replace, list; each part checked.
+    let (status, _, t) = s
+        .as_admin(Method::PUT, &template_path, template.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            t["inbox_id"].clone(),
+            t["kind"].clone(),
+            t["language"].clone()
+        ),
+        (json!(id), json!("ack"), json!("de"))
+    );
+    let mut changed = template.clone();
+    changed["subject"] = json!("Anfrage {{ reference }} erhalten");
+    assert_eq!(
+        s.as_admin(Method::PUT, &template_path, changed).await.0,
+        StatusCode::OK
+    );
+    let (status, list) = s.get(&format!("{path}/templates")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["subject"], "Anfrage {{ reference }} erhalten");
+    assert_eq!(items[0]["body"], template["body"]);
+    let (status, p) = s.get("/api/v1/inboxes/999999/templates").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
+
+    let (status, _, p) = s
+        .as_admin(
+            Method::PUT,
+            &format!("{path}/templates/reply/de"),
+            template.clone(),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("kind")),
+        "{p}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains("ack"), "{p}");
+    let (status, _, p) = s
+        .as_admin(
+            Method::PUT,
+            &format!("{path}/templates/ack/deutsch!"),
+            template.clone(),
+        )
+        .await;
+    assert_eq!(
+        (status, p["errors"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("language")),
+        "{p}"
+    );
+    for (broken, field) in [
+        (
+            json!({"subject": "Hallo {{ unclosed", "body": template["body"]}),
+            "subject",
+        ),
+        (
+            json!({"subject": template["subject"], "body": "{{ unclosed\n{{ human_contact }}"}),
+            "body",
+        ),
+        (
+            json!({"subject": template["subject"], "body": "No way to reach anyone."}),
+            "body",
+        ),
+        (json!({"subject": "", "body": template["body"]}), "subject"),
+    ] {
+        let (status, _, p) = s
+            .as_admin(Method::PUT, &template_path, broken.clone())
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{broken}: {p}");
+        assert_eq!(p["errors"][0]["field"], field, "{broken}: {p}");
+    }
+    let (status, _, p) = s
+        .as_admin(Method::PUT, &template_path, json!({"subject": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(
+        s.as_admin(
+            Method::PUT,
+            "/api/v1/inboxes/999999/templates/ack/de",
+            template.clone()
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    // A refused template changed nothing.
+    assert_eq!(
+        s.get(&format!("{path}/templates")).await.1["items"][0]["subject"],
+        "Anfrage {{ reference }} erhalten"
+    );
+    s.stop().await;
+}
+
+fn attachment(
+    filename: &str,
+    content_type: &str,
+    data: Option<&[u8]>,
+    withheld: Option<&str>,
+) -> NewAttachment {
+    NewAttachment {
+        filename: filename.into(),
+        content_type: content_type.into(),
+        content_id: None,
+        inline: false,
+        size_bytes: data.map_or(30 * 1024 * 1024, |d| d.len() as i64),
+        data: data.map(<[u8]>::to_vec),
+        withheld: withheld.map(Into::into),
+    }
+}
+
+async fn received_email_and_its_parts_over_http(store: Arc<dyn Store>) {
+    let s = Server::start(store.clone()).await;
+    let inbox = store
+        .inbox_by_address("support@rapport.localhost")
+        .await
+        .unwrap()
+        .unwrap();
+    // Not UTF-8 (Latin-1 'ä'): the raw email must come back byte for byte.
+    let raw = b"Message-ID: <m1@ann.example>\r\nFrom: Ann Lee <ann@ann.example>\r\nSubject: Router\r\n\r\nGr\xe4\xdfe, it drops.\r\n".to_vec();
+    let png = b"\x89PNG\r\n\x1a\nnot really".to_vec();
+    let pdf = b"%PDF-1.7 ...".to_vec();
+    let mail = InboundEmail {
+        source: "smtp".into(),
+        inbox_id: inbox.id,
+        envelope_from: Some("ann@ann.example".into()),
+        recipients: vec!["support@rapport.localhost".into()],
+        raw: raw.clone(),
+        dedupe_key: "m1@ann.example".into(),
+        message_id: Some("m1@ann.example".into()),
+        from: Some(Requester {
+            email: "ann@ann.example".into(),
+            name: Some("Ann Lee".into()),
+        }),
+        subject: "Router".into(),
+        body: "Grüße, it drops.".into(),
+        quoted: String::new(),
+        html: None,
+        attachments: vec![
+            NewAttachment {
+                content_id: Some("logo@ann".into()),
+                inline: true,
+                ..attachment("logo.png", "image/png", Some(&png), None)
+            },
+            attachment("Rechnung März.pdf", "application/pdf", Some(&pdf), None),
+            attachment(
+                "page.html",
+                "text/html",
+                Some(b"<script>alert(1)</script>"),
+                None,
+            ),
+            attachment(
+                "backup.zip",
+                "application/zip",
+                None,
+                Some("larger than the 25 MiB limit"),
+            ),
+        ],
+        thread: ThreadHints {
+            subject_key: "router".into(),
+            ..ThreadHints::default()
+        },
+        automatic: None,
+        bounce: None,
+        correction: false,
+        problems: vec![],
+    };
+    let ctx = Ctx {
+        actor: Actor::SYSTEM,
+        at: rapport_web::now(),
+    };
+    let Ingested::Created {
+        ticket_id,
+        acknowledged: true,
+    } = store.ingest_email(ctx, mail).await.unwrap()
+    else {
+        panic!("a new acknowledged ticket")
+    };
+    let (_, messages) = s
+        .get(&format!("/api/v1/tickets/{ticket_id}/messages"))
+        .await;
+    let first = &messages["items"][0];
+    let email_id = first["email_id"].as_i64().unwrap();
+    let attachments = first["attachments"].as_array().unwrap();
+    let id_of = |name: &str| {
+        attachments
+            .iter()
+            .find(|a| a["filename"] == name)
+            .unwrap_or_else(|| panic!("{name} in {attachments:?}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+
+    // The email as it arrived; light agents may read it too.
+    for token in [&s.agent, &s.light] {
+        let (status, headers, bytes) = s
+            .download(&format!("/api/v1/emails/{email_id}/raw"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(bytes, raw);
+        assert_eq!(headers["content-type"], "message/rfc822");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("attachment; filename=\"email-{email_id}.eml\"")),
+            "{headers:?}"
+        );
+    }
+
+    // Attachments: images inline, anything else a download; never sniffed, never scripted.
+    let (status, headers, bytes) = s
+        .download(
+            &format!("/api/v1/attachments/{}", id_of("logo.png")),
+            &s.light,
+        )
+        .await;
+    assert_eq!((status, bytes), (StatusCode::OK, png));
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(
+        headers["content-disposition"],
+        "inline; filename=\"logo.png\"; filename*=UTF-8''logo.png"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["content-security-policy"], "sandbox");
+    let (status, headers, bytes) = s
+        .download(
+            &format!("/api/v1/attachments/{}", id_of("Rechnung März.pdf")),
+            &s.agent,
+        )
+        .await;
+    assert_eq!((status, bytes), (StatusCode::OK, pdf));
+    assert_eq!(headers["content-type"], "application/pdf");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; "), "{disposition}");
+    assert!(
+        disposition.ends_with("filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf"),
+        "{disposition}"
+    );
+    let (status, headers, _) = s
+        .download(
+            &format!("/api/v1/attachments/{}", id_of("page.html")),
+            &s.agent,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; ")
+    );
+    assert_eq!(headers["content-security-policy"], "sandbox");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+
+    let (status, headers, p) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/attachments/{}", id_of("backup.zip")),
+            Some(&s.agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::GONE, "{p}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the 25 MiB limit"),
+        "{p}"
+    );
+    assert_eq!(
+        s.get("/api/v1/attachments/999999").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/api/v1/attachments/x").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.get("/api/v1/emails/999999/raw").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The read-back is queued; a public reply queues an email, a note does not.
+    let emails_path = format!("/api/v1/tickets/{ticket_id}/emails");
+    let (status, emails) = s.get(&emails_path).await;
+    assert_eq!(status, StatusCode::OK, "{emails}");
+    let items = emails["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{emails}");
+    assert_eq!(
+        (
+            items[0]["kind"].clone(),
+            items[0]["status"].clone(),
+            items[0]["attempts"].clone(),
+            items[0]["recipient"].clone()
+        ),
+        (
+            json!("ack"),
+            json!("pending"),
+            json!(0),
+            json!("ann@ann.example")
+        )
+    );
+    assert!(items[0]["last_error"].is_null());
+    assert!(items[0]["email_message_id"].as_str().unwrap().contains('@'));
+    let messages_path = format!("/api/v1/tickets/R-{ticket_id}/messages");
+    assert_eq!(
+        s.post(&messages_path, json!({"body": "Internal", "public": false}))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.post(&messages_path, json!({"body": "Which model do you have?"}))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (_, emails) = s
+        .get(&format!("/api/v1/tickets/R-{ticket_id}/emails"))
+        .await;
+    let kinds: Vec<_> = emails["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("ack"), json!("reply")], "{emails}");
+    assert_eq!(emails["items"][1]["status"], "pending");
+    let (status, _, _) = s
+        .call(Method::GET, &emails_path, Some(&s.light), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.get("/api/v1/tickets/99999999/emails").await.0,
+        StatusCode::NOT_FOUND
+    );
+    s.stop().await;
+}
+
 rapport_store::on_both_backends!(
     admins_configure_the_desk,
     tickets_over_http,
@@ -976,4 +1593,6 @@ rapport_store::on_both_backends!(
     customers_organizations_and_directory,
     lists_page_and_filter_and_search_finds,
     health_and_openapi_cover_everything,
+    admins_configure_inboxes_and_their_texts,
+    received_email_and_its_parts_over_http,
 );

@@ -385,9 +385,7 @@ async fn template_for(
     for language in languages {
         if let Some(r) = c
             .query_opt(
-                &format!(
-                    "{TEMPLATE_SELECT} WHERE inbox_id = $1 AND kind = $2 AND language = $3"
-                ),
+                &format!("{TEMPLATE_SELECT} WHERE inbox_id = $1 AND kind = $2 AND language = $3"),
                 params![inbox_id, kind, *language],
             )
             .await?
@@ -437,6 +435,7 @@ pub(super) async fn ingest(c: &mut dyn Conn, ctx: Ctx, mail: InboundEmail) -> Re
         Ingested::Bounce { ticket_id: Some(_) } => "bounce",
         Ingested::Bounce { ticket_id: None } => "bounce_unmatched",
         Ingested::Duplicate { .. } => "duplicate",
+        Ingested::Quarantined { .. } => "quarantined",
     };
     c.execute(
         "UPDATE inbound_emails SET outcome = $1, ticket_id = $2 WHERE id = $3",
@@ -500,10 +499,17 @@ pub(super) async fn quarantine(
 }
 
 /// The ticket a message belongs to, by the threading keys in order of trust.
-async fn find_thread(c: &mut dyn Conn, ctx: Ctx, mail: &InboundEmail, sender: &str) -> Result<Option<i64>> {
+async fn find_thread(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    mail: &InboundEmail,
+    sender: &str,
+) -> Result<Option<i64>> {
     let hints = &mail.thread;
     if let Some(id) = hints.token_ticket
-        && c.int_opt("SELECT id FROM tickets WHERE id = $1", params![id]).await?.is_some()
+        && c.int_opt("SELECT id FROM tickets WHERE id = $1", params![id])
+            .await?
+            .is_some()
     {
         return Ok(Some(id));
     }
@@ -524,14 +530,13 @@ async fn find_thread(c: &mut dyn Conn, ctx: Ctx, mail: &InboundEmail, sender: &s
         }
     }
     if let Some(id) = hints.subject_ticket
-        && c
-            .int_opt(
-                "SELECT t.id FROM tickets t JOIN customer_emails e ON e.customer_id = t.customer_id \
+        && c.int_opt(
+            "SELECT t.id FROM tickets t JOIN customer_emails e ON e.customer_id = t.customer_id \
                  WHERE t.id = $1 AND e.email = $2",
-                params![id, sender],
-            )
-            .await?
-            .is_some()
+            params![id, sender],
+        )
+        .await?
+        .is_some()
     {
         return Ok(Some(id));
     }
@@ -578,7 +583,16 @@ async fn thread_or_open(
     };
     let status = ticket_status(c, ticket_id).await?;
     if status == TicketStatus::Closed {
-        return open_ticket(c, ctx, mail, email_id, requester, automatic, Some(ticket_id)).await;
+        return open_ticket(
+            c,
+            ctx,
+            mail,
+            email_id,
+            requester,
+            automatic,
+            Some(ticket_id),
+        )
+        .await;
     }
     let author = find_or_create_customer(c, ctx, &requester).await?;
     let new = NewMessage {
@@ -587,7 +601,8 @@ async fn thread_or_open(
         body: mail.body.clone(),
         send_email: false,
     };
-    let message_id = insert_message_row(c, ctx, ticket_id, Actor::customer(author.id), &new).await?;
+    let message_id =
+        insert_message_row(c, ctx, ticket_id, Actor::customer(author.id), &new).await?;
     // An out-of-office answer to our reply is kept on the ticket but changes nothing.
     let next = if automatic {
         status
@@ -595,7 +610,17 @@ async fn thread_or_open(
         status_after_message(status, MessageKind::Customer).unwrap_or(status)
     };
     if next != status {
-        write_status(c, Ctx { actor: Actor::customer(author.id), ..ctx }, ticket_id, status, next).await?;
+        write_status(
+            c,
+            Ctx {
+                actor: Actor::customer(author.id),
+                ..ctx
+            },
+            ticket_id,
+            status,
+            next,
+        )
+        .await?;
     }
     c.execute(
         "UPDATE tickets SET updated_at = $1 WHERE id = $2",
@@ -623,7 +648,10 @@ async fn open_ticket(
     follow_up_of: Option<i64>,
 ) -> Result<Ingested> {
     let inbox_name = c
-        .query_one("SELECT name FROM inboxes WHERE id = $1", params![mail.inbox_id])
+        .query_one(
+            "SELECT name FROM inboxes WHERE id = $1",
+            params![mail.inbox_id],
+        )
         .await?
         .text(0)?;
     let subject = if mail.subject.trim().is_empty() {
@@ -671,7 +699,10 @@ async fn open_ticket(
         for (on, other) in [(ticket.id, closed), (closed, ticket.id)] {
             append_event(
                 c,
-                Ctx { actor: Actor::customer(customer_id), ..ctx },
+                Ctx {
+                    actor: Actor::customer(customer_id),
+                    ..ctx
+                },
                 EventKind::TicketLinked,
                 Some(on),
                 "ticket",
@@ -681,7 +712,9 @@ async fn open_ticket(
             .await?;
         }
     }
-    let acknowledged = !automatic && mail.from.is_some() && may_acknowledge(c, ctx, mail.inbox_id, &ticket).await?;
+    let acknowledged = !automatic
+        && mail.from.is_some()
+        && may_acknowledge(c, ctx, mail.inbox_id, &ticket).await?;
     if acknowledged {
         let recipient = ticket.customer.email.clone().unwrap_or_default();
         queue(c, ctx, OutboxKind::Ack, ticket.id, None, &recipient, true).await?;
@@ -700,12 +733,20 @@ async fn open_ticket(
 
 /// Whether a new ticket gets a read-back: the inbox sends them, the address is not bouncing,
 /// and it has not had its share of automatic mail this hour.
-async fn may_acknowledge(c: &mut dyn Conn, ctx: Ctx, inbox_id: i64, ticket: &Ticket) -> Result<bool> {
+async fn may_acknowledge(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    inbox_id: i64,
+    ticket: &Ticket,
+) -> Result<bool> {
     let Some(address) = &ticket.customer.email else {
         return Ok(false);
     };
     let on = c
-        .query_one("SELECT acknowledge FROM inboxes WHERE id = $1", params![inbox_id])
+        .query_one(
+            "SELECT acknowledge FROM inboxes WHERE id = $1",
+            params![inbox_id],
+        )
         .await?
         .bool(0)?;
     if !on {
@@ -795,7 +836,12 @@ async fn remember_message_id(
 
 /// The customer answered our read-back saying we got it wrong: tag the ticket so the owner
 /// sees it, and log it (the first correction only: later ones are the conversation).
-async fn flag_correction(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, message_id: i64) -> Result<()> {
+async fn flag_correction(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    message_id: i64,
+) -> Result<()> {
     const TAG: &str = "readback-corrected";
     let acknowledged = c
         .int_opt(
@@ -852,7 +898,10 @@ async fn ingest_bounce(c: &mut dyn Conn, ctx: Ctx, bounce: &BounceReport) -> Res
             body: bounce.summary.clone(),
             send_email: false,
         };
-        let system = Ctx { actor: Actor::SYSTEM, ..ctx };
+        let system = Ctx {
+            actor: Actor::SYSTEM,
+            ..ctx
+        };
         let message_id = insert_message_row(c, system, ticket_id, Actor::SYSTEM, &note).await?;
         append_event(
             c,
@@ -909,7 +958,10 @@ pub(super) async fn queue_reply(
     message_id: i64,
 ) -> Result<()> {
     let recipient = c
-        .int_opt("SELECT customer_id FROM tickets WHERE id = $1", params![ticket_id])
+        .int_opt(
+            "SELECT customer_id FROM tickets WHERE id = $1",
+            params![ticket_id],
+        )
         .await?
         .ok_or_else(|| StoreError::not_found("ticket", ticket_id))?;
     let emails = customer_emails(c, recipient).await?;
@@ -918,7 +970,16 @@ pub(super) async fn queue_reply(
     let Some(address) = emails.first() else {
         return Ok(());
     };
-    queue(c, ctx, OutboxKind::Reply, ticket_id, Some(message_id), address, false).await
+    queue(
+        c,
+        ctx,
+        OutboxKind::Reply,
+        ticket_id,
+        Some(message_id),
+        address,
+        false,
+    )
+    .await
 }
 
 /// Writes an outbox row with its final Message-ID, and records that id in the ticket's
@@ -939,7 +1000,9 @@ async fn queue(
         )
         .await?
         .text(0)?;
-    let domain = from.rsplit_once('@').map_or("rapport.localhost", |(_, d)| d);
+    let domain = from
+        .rsplit_once('@')
+        .map_or("rapport.localhost", |(_, d)| d);
     let reference = TicketRef(ticket_id);
     let email_message_id = match message_row_id {
         Some(m) => format!("{reference}.m{m}.{}@{domain}", ctx.at.0),
@@ -1092,7 +1155,13 @@ pub(super) async fn outbox_attempted(
 }
 
 pub(super) async fn ticket_emails(c: &mut dyn Conn, ticket_id: i64) -> Result<Vec<OutboundEmail>> {
-    ensure_exists(c, "SELECT 1 FROM tickets WHERE id = $1", "ticket", ticket_id).await?;
+    ensure_exists(
+        c,
+        "SELECT 1 FROM tickets WHERE id = $1",
+        "ticket",
+        ticket_id,
+    )
+    .await?;
     c.query(
         "SELECT id, kind, recipient, email_message_id, status, attempts, last_error, created_at, sent_at \
          FROM outbox WHERE ticket_id = $1 ORDER BY id",

@@ -11,8 +11,10 @@ fn inbound(inbox_id: i64, message_id: &str, from: &str, subject: &str, body: &st
         inbox_id,
         envelope_from: Some(from.into()),
         recipients: vec!["support@rapport.localhost".into()],
-        raw: format!("Message-ID: <{message_id}>\r\nFrom: {from}\r\nSubject: {subject}\r\n\r\n{body}\r\n")
-            .into_bytes(),
+        raw: format!(
+            "Message-ID: <{message_id}>\r\nFrom: {from}\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+        )
+        .into_bytes(),
         dedupe_key: message_id.into(),
         message_id: Some(message_id.into()),
         from: Some(Requester {
@@ -49,9 +51,19 @@ async fn outbox(store: &S, ticket_id: i64) -> Vec<OutboundEmail> {
 
 async fn email_threads_by_every_key_in_order(store: S) {
     let inbox = support_inbox(&store).await;
-    let first = inbound(inbox.id, "m1@ann.example", "ann@ann.example", "Router drops Wi-Fi", "It drops every evening.");
+    let first = inbound(
+        inbox.id,
+        "m1@ann.example",
+        "ann@ann.example",
+        "Router drops Wi-Fi",
+        "It drops every evening.",
+    );
     let created = store.ingest_email(ctx(T0), first.clone()).await.unwrap();
-    let Ingested::Created { ticket_id, acknowledged: true } = created else {
+    let Ingested::Created {
+        ticket_id,
+        acknowledged: true,
+    } = created
+    else {
         panic!("expected a new acknowledged ticket, got {created:?}");
     };
     let ticket = store.ticket(ticket_id).await.unwrap();
@@ -64,63 +76,178 @@ async fn email_threads_by_every_key_in_order(store: S) {
 
     // The same message again (a retried SMTP session, a re-polled mailbox) changes nothing.
     let again = store.ingest_email(ctx(T0 + 1), first).await.unwrap();
-    assert_eq!(again, Ingested::Duplicate { ticket_id: Some(ticket_id) });
-    assert_eq!(store.list_messages(ticket_id, PageRequest::first(50)).await.unwrap().items.len(), 1);
+    assert_eq!(
+        again,
+        Ingested::Duplicate {
+            ticket_id: Some(ticket_id)
+        }
+    );
+    assert_eq!(
+        store
+            .list_messages(ticket_id, PageRequest::first(50))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     // 1. A signed reply address wins even with a foreign subject and no headers.
-    let mut by_token = inbound(inbox.id, "m2@ann.example", "colleague@other.example", "Something else", "Adding my colleague.");
+    let mut by_token = inbound(
+        inbox.id,
+        "m2@ann.example",
+        "colleague@other.example",
+        "Something else",
+        "Adding my colleague.",
+    );
     by_token.thread.token_ticket = Some(ticket_id);
     let r = store.ingest_email(ctx(T0 + 2), by_token).await.unwrap();
-    assert_eq!(r, Ingested::Appended { ticket_id, reopened: false });
+    assert_eq!(
+        r,
+        Ingested::Appended {
+            ticket_id,
+            reopened: false
+        }
+    );
 
     // 2. In-Reply-To naming our read-back (a Message-ID we sent).
-    let mut by_reference = inbound(inbox.id, "m3@ann.example", "ann@ann.example", "Re: whatever", "Any news?");
+    let mut by_reference = inbound(
+        inbox.id,
+        "m3@ann.example",
+        "ann@ann.example",
+        "Re: whatever",
+        "Any news?",
+    );
     by_reference.thread.referenced_ids = vec!["unknown@x".into(), acks[0].email_message_id.clone()];
-    assert_eq!(store.ingest_email(ctx(T0 + 3), by_reference).await.unwrap().ticket_id(), Some(ticket_id));
+    assert_eq!(
+        store
+            .ingest_email(ctx(T0 + 3), by_reference)
+            .await
+            .unwrap()
+            .ticket_id(),
+        Some(ticket_id)
+    );
 
     // 3. The reference in the subject, only from the ticket's customer.
-    let mut by_subject = inbound(inbox.id, "m4@ann.example", "ann@ann.example", "New words [R-x]", "By subject ref.");
+    let mut by_subject = inbound(
+        inbox.id,
+        "m4@ann.example",
+        "ann@ann.example",
+        "New words [R-x]",
+        "By subject ref.",
+    );
     by_subject.thread.subject_ticket = Some(ticket_id);
-    assert_eq!(store.ingest_email(ctx(T0 + 4), by_subject).await.unwrap().ticket_id(), Some(ticket_id));
-    let mut stranger = inbound(inbox.id, "m5@evil.example", "mallory@evil.example", "Hijack", "Let me in.");
+    assert_eq!(
+        store
+            .ingest_email(ctx(T0 + 4), by_subject)
+            .await
+            .unwrap()
+            .ticket_id(),
+        Some(ticket_id)
+    );
+    let mut stranger = inbound(
+        inbox.id,
+        "m5@evil.example",
+        "mallory@evil.example",
+        "Hijack",
+        "Let me in.",
+    );
     stranger.thread.subject_ticket = Some(ticket_id);
     let r = store.ingest_email(ctx(T0 + 5), stranger).await.unwrap();
-    assert!(matches!(r, Ingested::Created { ticket_id: other, .. } if other != ticket_id), "{r:?}");
+    assert!(
+        matches!(r, Ingested::Created { ticket_id: other, .. } if other != ticket_id),
+        "{r:?}"
+    );
 
     // 4. Sender and subject, only for replies, only within the window.
-    let mut reply = inbound(inbox.id, "m6@ann.example", "ann@ann.example", "Re: Router drops Wi-Fi", "Forgot: model X2.");
+    let mut reply = inbound(
+        inbox.id,
+        "m6@ann.example",
+        "ann@ann.example",
+        "Re: Router drops Wi-Fi",
+        "Forgot: model X2.",
+    );
     reply.thread.subject_key = "router drops wi-fi".into();
     reply.thread.looks_like_reply = true;
-    assert_eq!(store.ingest_email(ctx(T0 + 6), reply.clone()).await.unwrap().ticket_id(), Some(ticket_id));
+    assert_eq!(
+        store
+            .ingest_email(ctx(T0 + 6), reply.clone())
+            .await
+            .unwrap()
+            .ticket_id(),
+        Some(ticket_id)
+    );
     let mut fresh = reply.clone();
     fresh.dedupe_key = "m7@ann.example".into();
     fresh.message_id = Some("m7@ann.example".into());
     fresh.thread.looks_like_reply = false;
     let r = store.ingest_email(ctx(T0 + 7), fresh).await.unwrap();
-    assert!(matches!(r, Ingested::Created { .. }), "a new mail with an old subject is a new request: {r:?}");
+    assert!(
+        matches!(r, Ingested::Created { .. }),
+        "a new mail with an old subject is a new request: {r:?}"
+    );
     let mut late = reply;
     late.dedupe_key = "m8@ann.example".into();
     late.message_id = Some("m8@ann.example".into());
-    let r = store.ingest_email(ctx(T0 + 40 * 24 * HOUR), late).await.unwrap();
-    assert!(matches!(r, Ingested::Created { .. }), "outside the window: {r:?}");
+    let r = store
+        .ingest_email(ctx(T0 + 40 * 24 * HOUR), late)
+        .await
+        .unwrap();
+    assert!(
+        matches!(r, Ingested::Created { .. }),
+        "outside the window: {r:?}"
+    );
 
     // A received Message-ID threads later mail too.
-    let mut by_inbound_id = inbound(inbox.id, "m9@ann.example", "ann@ann.example", "x", "Reply to my own first mail.");
+    let mut by_inbound_id = inbound(
+        inbox.id,
+        "m9@ann.example",
+        "ann@ann.example",
+        "x",
+        "Reply to my own first mail.",
+    );
     by_inbound_id.thread.referenced_ids = vec!["m1@ann.example".into()];
-    assert_eq!(store.ingest_email(ctx(T0 + 8), by_inbound_id).await.unwrap().ticket_id(), Some(ticket_id));
+    assert_eq!(
+        store
+            .ingest_email(ctx(T0 + 8), by_inbound_id)
+            .await
+            .unwrap()
+            .ticket_id(),
+        Some(ticket_id)
+    );
 
-    let messages = store.list_messages(ticket_id, PageRequest::first(50)).await.unwrap().items;
+    let messages = store
+        .list_messages(ticket_id, PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(messages.len(), 6);
-    assert!(messages.iter().all(|m| m.email_id.is_some() && m.channel == Channel::Email));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.email_id.is_some() && m.channel == Channel::Email)
+    );
     let colleague = &messages[1];
-    assert_ne!(colleague.author, messages[0].author, "the colleague is their own customer record");
+    assert_ne!(
+        colleague.author, messages[0].author,
+        "the colleague is their own customer record"
+    );
 }
 
 async fn email_reopens_solved_and_follows_up_closed(store: S) {
     let inbox = support_inbox(&store).await;
     let agent = agent(&store, "sam@rapport.example", Role::Agent).await;
     let Ingested::Created { ticket_id, .. } = store
-        .ingest_email(ctx(T0), inbound(inbox.id, "a1@x.example", "bo@x.example", "Invoice wrong", "Invoice 77 is wrong."))
+        .ingest_email(
+            ctx(T0),
+            inbound(
+                inbox.id,
+                "a1@x.example",
+                "bo@x.example",
+                "Invoice wrong",
+                "Invoice 77 is wrong.",
+            ),
+        )
         .await
         .unwrap()
     else {
@@ -142,116 +269,314 @@ async fn email_reopens_solved_and_follows_up_closed(store: S) {
         .unwrap()
         .value;
     let emails = outbox(&store, ticket_id).await;
-    assert_eq!(emails.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["ack", "reply"]);
+    assert_eq!(
+        emails.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["ack", "reply"]
+    );
     store
-        .update_ticket(agent_ctx(agent.id, T0 + 2), ticket_id, TicketPatch { status: Some(TicketStatus::Solved), ..TicketPatch::default() })
+        .update_ticket(
+            agent_ctx(agent.id, T0 + 2),
+            ticket_id,
+            TicketPatch {
+                status: Some(TicketStatus::Solved),
+                ..TicketPatch::default()
+            },
+        )
         .await
         .unwrap();
 
     // The customer answers the reply: the solved ticket reopens.
-    let mut answer = inbound(inbox.id, "a2@x.example", "bo@x.example", "Re: Invoice wrong", "Still wrong, sorry.");
+    let mut answer = inbound(
+        inbox.id,
+        "a2@x.example",
+        "bo@x.example",
+        "Re: Invoice wrong",
+        "Still wrong, sorry.",
+    );
     answer.thread.referenced_ids = vec![emails[1].email_message_id.clone()];
     let r = store.ingest_email(ctx(T0 + 3), answer).await.unwrap();
-    assert_eq!(r, Ingested::Appended { ticket_id, reopened: true });
-    assert_eq!(store.ticket(ticket_id).await.unwrap().status, TicketStatus::Open);
+    assert_eq!(
+        r,
+        Ingested::Appended {
+            ticket_id,
+            reopened: true
+        }
+    );
+    assert_eq!(
+        store.ticket(ticket_id).await.unwrap().status,
+        TicketStatus::Open
+    );
 
     // An out-of-office answer to a pending ticket is kept but changes nothing.
     store
-        .update_ticket(agent_ctx(agent.id, T0 + 4), ticket_id, TicketPatch { status: Some(TicketStatus::Pending), ..TicketPatch::default() })
+        .update_ticket(
+            agent_ctx(agent.id, T0 + 4),
+            ticket_id,
+            TicketPatch {
+                status: Some(TicketStatus::Pending),
+                ..TicketPatch::default()
+            },
+        )
         .await
         .unwrap();
-    let mut ooo = inbound(inbox.id, "a3@x.example", "bo@x.example", "Automatic reply: Invoice wrong", "I am away.");
+    let mut ooo = inbound(
+        inbox.id,
+        "a3@x.example",
+        "bo@x.example",
+        "Automatic reply: Invoice wrong",
+        "I am away.",
+    );
     ooo.thread.token_ticket = Some(ticket_id);
     ooo.automatic = Some("Auto-Submitted: auto-replied".into());
-    assert_eq!(store.ingest_email(ctx(T0 + 5), ooo).await.unwrap(), Ingested::Appended { ticket_id, reopened: false });
-    assert_eq!(store.ticket(ticket_id).await.unwrap().status, TicketStatus::Pending);
+    assert_eq!(
+        store.ingest_email(ctx(T0 + 5), ooo).await.unwrap(),
+        Ingested::Appended {
+            ticket_id,
+            reopened: false
+        }
+    );
+    assert_eq!(
+        store.ticket(ticket_id).await.unwrap().status,
+        TicketStatus::Pending
+    );
 
     // Closed: a new message opens a follow-up linked to it, acknowledged like any request.
-    for (i, status) in [TicketStatus::Solved, TicketStatus::Closed].into_iter().enumerate() {
+    for (i, status) in [TicketStatus::Solved, TicketStatus::Closed]
+        .into_iter()
+        .enumerate()
+    {
         store
-            .update_ticket(agent_ctx(agent.id, T0 + 6 + i as i64), ticket_id, TicketPatch { status: Some(status), ..TicketPatch::default() })
+            .update_ticket(
+                agent_ctx(agent.id, T0 + 6 + i as i64),
+                ticket_id,
+                TicketPatch {
+                    status: Some(status),
+                    ..TicketPatch::default()
+                },
+            )
             .await
             .unwrap();
     }
-    let mut late = inbound(inbox.id, "a4@x.example", "bo@x.example", "Re: Invoice wrong", "It happened again.");
+    let mut late = inbound(
+        inbox.id,
+        "a4@x.example",
+        "bo@x.example",
+        "Re: Invoice wrong",
+        "It happened again.",
+    );
     late.thread.token_ticket = Some(ticket_id);
     let r = store.ingest_email(ctx(T0 + 10), late).await.unwrap();
-    let Ingested::FollowUp { ticket_id: follow_up, closed_ticket_id } = r else {
+    let Ingested::FollowUp {
+        ticket_id: follow_up,
+        closed_ticket_id,
+    } = r
+    else {
         panic!("expected a follow-up, got {r:?}");
     };
     assert_eq!(closed_ticket_id, ticket_id);
-    assert_eq!(store.ticket(ticket_id).await.unwrap().status, TicketStatus::Closed);
-    let events = store.list_events(follow_up, PageRequest::first(50)).await.unwrap().items;
-    assert!(events.iter().any(|e| e.kind == "ticket.linked" && e.data["of"] == json!(ticket_id)));
+    assert_eq!(
+        store.ticket(ticket_id).await.unwrap().status,
+        TicketStatus::Closed
+    );
+    let events = store
+        .list_events(follow_up, PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "ticket.linked" && e.data["of"] == json!(ticket_id))
+    );
     assert_eq!(outbox(&store, follow_up).await[0].kind, "ack");
     assert_eq!(reply.kind, MessageKind::Reply);
 }
 
 async fn automatic_mail_is_never_answered_and_acks_are_rate_limited(store: S) {
     let inbox = support_inbox(&store).await;
-    let mut bulk = inbound(inbox.id, "n1@news.example", "news@news.example", "Our newsletter", "Deals!");
+    let mut bulk = inbound(
+        inbox.id,
+        "n1@news.example",
+        "news@news.example",
+        "Our newsletter",
+        "Deals!",
+    );
     bulk.automatic = Some("List-Id".into());
     let r = store.ingest_email(ctx(T0), bulk).await.unwrap();
-    assert!(matches!(r, Ingested::Created { acknowledged: false, .. }), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Ingested::Created {
+                acknowledged: false,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
     // Mail from our own address is a loop: stored, never answered.
-    let own = inbound(inbox.id, "n2@rapport.localhost", "support@rapport.localhost", "Loop", "Hello me.");
-    assert!(matches!(store.ingest_email(ctx(T0), own).await.unwrap(), Ingested::Created { acknowledged: false, .. }));
+    let own = inbound(
+        inbox.id,
+        "n2@rapport.localhost",
+        "support@rapport.localhost",
+        "Loop",
+        "Hello me.",
+    );
+    assert!(matches!(
+        store.ingest_email(ctx(T0), own).await.unwrap(),
+        Ingested::Created {
+            acknowledged: false,
+            ..
+        }
+    ));
     // A burst of new requests from one address: three read-backs an hour, then silence.
     let mut acked = 0;
     for i in 0..5 {
-        let mail = inbound(inbox.id, &format!("b{i}@cy.example"), "cy@cy.example", &format!("Question {i}"), "Hello?");
-        if let Ingested::Created { acknowledged: true, .. } = store.ingest_email(ctx(T0 + i), mail).await.unwrap() {
+        let mail = inbound(
+            inbox.id,
+            &format!("b{i}@cy.example"),
+            "cy@cy.example",
+            &format!("Question {i}"),
+            "Hello?",
+        );
+        if let Ingested::Created {
+            acknowledged: true, ..
+        } = store.ingest_email(ctx(T0 + i), mail).await.unwrap()
+        {
             acked += 1;
         }
     }
     assert_eq!(acked, 3);
-    let later = inbound(inbox.id, "b9@cy.example", "cy@cy.example", "Next hour", "Hello again");
-    assert!(matches!(store.ingest_email(ctx(T0 + 2 * HOUR), later).await.unwrap(), Ingested::Created { acknowledged: true, .. }));
+    let later = inbound(
+        inbox.id,
+        "b9@cy.example",
+        "cy@cy.example",
+        "Next hour",
+        "Hello again",
+    );
+    assert!(matches!(
+        store.ingest_email(ctx(T0 + 2 * HOUR), later).await.unwrap(),
+        Ingested::Created {
+            acknowledged: true,
+            ..
+        }
+    ));
     // An inbox can switch read-backs off.
     store
-        .update_inbox(ctx(T0), inbox.id, InboxPatch { acknowledge: Some(false), ..InboxPatch::default() })
+        .update_inbox(
+            ctx(T0),
+            inbox.id,
+            InboxPatch {
+                acknowledge: Some(false),
+                ..InboxPatch::default()
+            },
+        )
         .await
         .unwrap();
     let quiet = inbound(inbox.id, "q1@dee.example", "dee@dee.example", "Hi", "Hello");
-    assert!(matches!(store.ingest_email(ctx(T0), quiet).await.unwrap(), Ingested::Created { acknowledged: false, .. }));
+    assert!(matches!(
+        store.ingest_email(ctx(T0), quiet).await.unwrap(),
+        Ingested::Created {
+            acknowledged: false,
+            ..
+        }
+    ));
 }
 
 async fn bounces_mark_addresses_and_note_the_ticket(store: S) {
     let inbox = support_inbox(&store).await;
     let Ingested::Created { ticket_id, .. } = store
-        .ingest_email(ctx(T0), inbound(inbox.id, "c1@typo.example", "eve@typo.example", "Help", "Please help."))
+        .ingest_email(
+            ctx(T0),
+            inbound(
+                inbox.id,
+                "c1@typo.example",
+                "eve@typo.example",
+                "Help",
+                "Please help.",
+            ),
+        )
         .await
         .unwrap()
     else {
         panic!()
     };
     let ack = outbox(&store, ticket_id).await.remove(0);
-    let mut dsn = inbound(inbox.id, "dsn1@mx.example", "mailer-daemon@mx.example", "Undelivered Mail Returned to Sender", "The mail system could not deliver.");
+    let mut dsn = inbound(
+        inbox.id,
+        "dsn1@mx.example",
+        "mailer-daemon@mx.example",
+        "Undelivered Mail Returned to Sender",
+        "The mail system could not deliver.",
+    );
     dsn.automatic = Some("Auto-Submitted: auto-replied".into());
     dsn.bounce = Some(BounceReport {
         original_message_id: Some(ack.email_message_id.clone()),
         failed: vec!["EVE@typo.example".into()],
         summary: "Delivery to eve@typo.example failed: 5.1.1 user unknown".into(),
     });
-    assert_eq!(store.ingest_email(ctx(T0 + 1), dsn).await.unwrap(), Ingested::Bounce { ticket_id: Some(ticket_id) });
-    let messages = store.list_messages(ticket_id, PageRequest::first(10)).await.unwrap().items;
+    assert_eq!(
+        store.ingest_email(ctx(T0 + 1), dsn).await.unwrap(),
+        Ingested::Bounce {
+            ticket_id: Some(ticket_id)
+        }
+    );
+    let messages = store
+        .list_messages(ticket_id, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
     let note = messages.last().unwrap();
     assert_eq!(note.kind, MessageKind::Note);
     assert!(note.body.contains("5.1.1"));
-    let events = store.list_events(ticket_id, PageRequest::first(50)).await.unwrap().items;
+    let events = store
+        .list_events(ticket_id, PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
     assert!(events.iter().any(|e| e.kind == "email.bounced"));
     // A bouncing address gets no more read-backs.
-    let again = inbound(inbox.id, "c2@typo.example", "eve@typo.example", "Help again", "Hello?");
-    assert!(matches!(store.ingest_email(ctx(T0 + 2), again).await.unwrap(), Ingested::Created { acknowledged: false, .. }));
+    let again = inbound(
+        inbox.id,
+        "c2@typo.example",
+        "eve@typo.example",
+        "Help again",
+        "Hello?",
+    );
+    assert!(matches!(
+        store.ingest_email(ctx(T0 + 2), again).await.unwrap(),
+        Ingested::Created {
+            acknowledged: false,
+            ..
+        }
+    ));
     // A bounce we cannot place is still kept.
-    let mut stray = inbound(inbox.id, "dsn2@mx.example", "mailer-daemon@mx.example", "Undeliverable", "x");
-    stray.bounce = Some(BounceReport { original_message_id: Some("not-ours@x".into()), failed: vec![], summary: "x".into() });
-    assert_eq!(store.ingest_email(ctx(T0 + 3), stray).await.unwrap(), Ingested::Bounce { ticket_id: None });
+    let mut stray = inbound(
+        inbox.id,
+        "dsn2@mx.example",
+        "mailer-daemon@mx.example",
+        "Undeliverable",
+        "x",
+    );
+    stray.bounce = Some(BounceReport {
+        original_message_id: Some("not-ours@x".into()),
+        failed: vec![],
+        summary: "x".into(),
+    });
+    assert_eq!(
+        store.ingest_email(ctx(T0 + 3), stray).await.unwrap(),
+        Ingested::Bounce { ticket_id: None }
+    );
 }
 
 async fn corrections_attachments_and_raw_bytes_are_kept(store: S) {
     let inbox = support_inbox(&store).await;
-    let mut first = inbound(inbox.id, "d1@fay.example", "fay@fay.example", "Order 4711 missing", "Order 4711 never arrived.");
+    let mut first = inbound(
+        inbox.id,
+        "d1@fay.example",
+        "fay@fay.example",
+        "Order 4711 missing",
+        "Order 4711 never arrived.",
+    );
     // Raw bytes need not be UTF-8: they are kept exactly.
     first.raw = b"Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n\r\nGr\xfc\xdfe \xff\x00 end\r\n".to_vec();
     first.html = Some("<p>Order 4711 never arrived.</p>".into());
@@ -276,13 +601,26 @@ async fn corrections_attachments_and_raw_bytes_are_kept(store: S) {
             withheld: Some("larger than the 25 MiB attachment limit".into()),
         },
     ];
-    let Ingested::Created { ticket_id, .. } = store.ingest_email(ctx(T0), first.clone()).await.unwrap() else {
+    let Ingested::Created { ticket_id, .. } =
+        store.ingest_email(ctx(T0), first.clone()).await.unwrap()
+    else {
         panic!()
     };
-    let message = store.list_messages(ticket_id, PageRequest::first(10)).await.unwrap().items.remove(0);
-    assert_eq!(message.html.as_deref(), Some("<p>Order 4711 never arrived.</p>"));
+    let message = store
+        .list_messages(ticket_id, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        message.html.as_deref(),
+        Some("<p>Order 4711 never arrived.</p>")
+    );
     assert_eq!(message.quoted, "> earlier");
-    assert_eq!(store.raw_email(message.email_id.unwrap()).await.unwrap(), first.raw);
+    assert_eq!(
+        store.raw_email(message.email_id.unwrap()).await.unwrap(),
+        first.raw
+    );
     assert_eq!(message.attachments.len(), 2);
     let (png, data) = store.attachment(message.attachments[0].id).await.unwrap();
     assert!(png.inline);
@@ -290,25 +628,56 @@ async fn corrections_attachments_and_raw_bytes_are_kept(store: S) {
     assert_eq!(data.unwrap(), vec![0x89, b'P', b'N', b'G']);
     let (zip, data) = store.attachment(message.attachments[1].id).await.unwrap();
     assert!(data.is_none() && zip.withheld.is_some());
-    assert!(matches!(store.attachment(999_999).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.attachment(999_999).await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     // The customer says the read-back got it wrong: the ticket is flagged once.
     for (i, id) in ["d2@fay.example", "d3@fay.example"].into_iter().enumerate() {
-        let mut correction = inbound(inbox.id, id, "fay@fay.example", "Re: Order 4711 missing", "Not quite: it is order 4712.");
+        let mut correction = inbound(
+            inbox.id,
+            id,
+            "fay@fay.example",
+            "Re: Order 4711 missing",
+            "Not quite: it is order 4712.",
+        );
         correction.thread.subject_ticket = Some(ticket_id);
         correction.correction = true;
-        store.ingest_email(ctx(T0 + 1 + i as i64), correction).await.unwrap();
+        store
+            .ingest_email(ctx(T0 + 1 + i as i64), correction)
+            .await
+            .unwrap();
     }
     let ticket = store.ticket(ticket_id).await.unwrap();
     assert_eq!(ticket.tags, vec!["readback-corrected".to_string()]);
-    let events = store.list_events(ticket_id, PageRequest::first(50)).await.unwrap().items;
-    assert_eq!(events.iter().filter(|e| e.kind == "readback.corrected").count(), 1);
+    let events = store
+        .list_events(ticket_id, PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "readback.corrected")
+            .count(),
+        1
+    );
 
     // What cannot be filed is still kept, once.
     let mut broken = first.clone();
     broken.dedupe_key = "sha256:abc".into();
-    let id = store.quarantine_email(ctx(T0), broken.clone(), "no usable text".into()).await.unwrap();
-    assert_eq!(store.quarantine_email(ctx(T0), broken, "again".into()).await.unwrap(), id);
+    let id = store
+        .quarantine_email(ctx(T0), broken.clone(), "no usable text".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .quarantine_email(ctx(T0), broken, "again".into())
+            .await
+            .unwrap(),
+        id
+    );
     assert_eq!(store.raw_email(id).await.unwrap(), first.raw);
 }
 
@@ -316,7 +685,16 @@ async fn outbox_leases_retries_and_sends_once(store: S) {
     let inbox = support_inbox(&store).await;
     for i in 0..3 {
         store
-            .ingest_email(ctx(T0 + i), inbound(inbox.id, &format!("o{i}@g.example"), &format!("g{i}@g.example"), "Hi", "Hello"))
+            .ingest_email(
+                ctx(T0 + i),
+                inbound(
+                    inbox.id,
+                    &format!("o{i}@g.example"),
+                    &format!("g{i}@g.example"),
+                    "Hi",
+                    "Hello",
+                ),
+            )
             .await
             .unwrap();
     }
@@ -329,43 +707,100 @@ async fn outbox_leases_retries_and_sends_once(store: S) {
     assert_eq!(item.body, "Hello");
     assert!(item.raw.is_none());
     // Leased rows are not handed out twice, even to a concurrent claimer.
-    assert!(store.claim_outbox(now, 60_000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(now, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    store.outbox_composed(item.id, b"composed bytes".to_vec()).await.unwrap();
-    store.outbox_composed(item.id, b"other bytes".to_vec()).await.unwrap();
     store
-        .outbox_attempted(item.id, now, OutboxResult::Retry { error: "421 try later".into(), at: Millis(T0 + 1_000) })
+        .outbox_composed(item.id, b"composed bytes".to_vec())
         .await
         .unwrap();
-    store.outbox_attempted(claimed[1].id, now, OutboxResult::Sent).await.unwrap();
     store
-        .outbox_attempted(claimed[2].id, now, OutboxResult::Failed { error: "550 no such user".into() })
+        .outbox_composed(item.id, b"other bytes".to_vec())
+        .await
+        .unwrap();
+    store
+        .outbox_attempted(
+            item.id,
+            now,
+            OutboxResult::Retry {
+                error: "421 try later".into(),
+                at: Millis(T0 + 1_000),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .outbox_attempted(claimed[1].id, now, OutboxResult::Sent)
+        .await
+        .unwrap();
+    store
+        .outbox_attempted(
+            claimed[2].id,
+            now,
+            OutboxResult::Failed {
+                error: "550 no such user".into(),
+            },
+        )
         .await
         .unwrap();
     // Before its retry time nothing is due; after it, only the retried one, with its bytes.
-    assert!(store.claim_outbox(Millis(T0 + 999), 60_000, 10).await.unwrap().is_empty());
-    let retry = store.claim_outbox(Millis(T0 + 1_000), 60_000, 10).await.unwrap();
+    assert!(
+        store
+            .claim_outbox(Millis(T0 + 999), 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = store
+        .claim_outbox(Millis(T0 + 1_000), 60_000, 10)
+        .await
+        .unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].id, item.id);
     assert_eq!(retry[0].attempts, 1);
-    assert_eq!(retry[0].raw.as_deref(), Some(&b"composed bytes"[..]), "composed once, resent identically");
+    assert_eq!(
+        retry[0].raw.as_deref(),
+        Some(&b"composed bytes"[..]),
+        "composed once, resent identically"
+    );
     // An expired lease is taken over.
-    let taken = store.claim_outbox(Millis(T0 + 1_000 + 60_000), 60_000, 10).await.unwrap();
+    let taken = store
+        .claim_outbox(Millis(T0 + 1_000 + 60_000), 60_000, 10)
+        .await
+        .unwrap();
     assert_eq!(taken.len(), 1);
-    let statuses: Vec<String> = outbox(&store, claimed[1].ticket.id).await.into_iter().map(|e| e.status).collect();
+    let statuses: Vec<String> = outbox(&store, claimed[1].ticket.id)
+        .await
+        .into_iter()
+        .map(|e| e.status)
+        .collect();
     assert_eq!(statuses, ["sent"]);
     let failed = outbox(&store, claimed[2].ticket.id).await.remove(0);
-    assert_eq!((failed.status.as_str(), failed.last_error.as_deref()), ("failed", Some("550 no such user")));
+    assert_eq!(
+        (failed.status.as_str(), failed.last_error.as_deref()),
+        ("failed", Some("550 no such user"))
+    );
 }
 
 async fn inboxes_have_addresses_settings_and_templates(store: S) {
     let team = store.create_team(ctx(T0), "Billing", "").await.unwrap();
-    let inbox = store.create_inbox(ctx(T0), "Billing", "Billing@Example.test", Some(team.id)).await.unwrap();
+    let inbox = store
+        .create_inbox(ctx(T0), "Billing", "Billing@Example.test", Some(team.id))
+        .await
+        .unwrap();
     assert_eq!(inbox.addresses, vec!["billing@example.test".to_string()]);
     assert!(inbox.acknowledge);
     assert_eq!(inbox.business_hours.time_zone, "UTC");
     let patch = InboxPatch {
-        addresses: Some(vec!["invoices@example.test".into(), "INVOICES@example.test".into()]),
+        addresses: Some(vec![
+            "invoices@example.test".into(),
+            "INVOICES@example.test".into(),
+        ]),
         from_name: Some("Northwind Billing".into()),
         signature: Some("-- \nNorthwind Billing".into()),
         language: Some("de".into()),
@@ -373,22 +808,71 @@ async fn inboxes_have_addresses_settings_and_templates(store: S) {
         first_response_minutes: Some(240),
         ..InboxPatch::default()
     };
-    let updated = store.update_inbox(ctx(T0 + 1), inbox.id, patch).await.unwrap();
-    assert_eq!(updated.addresses, vec!["billing@example.test", "invoices@example.test"], "the sending address stays");
-    assert_eq!((updated.language.as_str(), updated.first_response_minutes), ("de", 240));
-    assert_eq!(store.inbox_by_address("invoices@example.test").await.unwrap().unwrap().id, inbox.id);
-    assert!(store.inbox_by_address("nobody@example.test").await.unwrap().is_none());
-    assert_eq!(store.inbox_by_name("billing").await.unwrap().unwrap().id, inbox.id);
+    let updated = store
+        .update_inbox(ctx(T0 + 1), inbox.id, patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.addresses,
+        vec!["billing@example.test", "invoices@example.test"],
+        "the sending address stays"
+    );
+    assert_eq!(
+        (updated.language.as_str(), updated.first_response_minutes),
+        ("de", 240)
+    );
+    assert_eq!(
+        store
+            .inbox_by_address("invoices@example.test")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        inbox.id
+    );
+    assert!(
+        store
+            .inbox_by_address("nobody@example.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.inbox_by_name("billing").await.unwrap().unwrap().id,
+        inbox.id
+    );
     // An address belongs to one inbox only; bad values name their field.
     let taken = store
-        .update_inbox(ctx(T0), inbox.id, InboxPatch { addresses: Some(vec!["support@rapport.localhost".into()]), ..InboxPatch::default() })
+        .update_inbox(
+            ctx(T0),
+            inbox.id,
+            InboxPatch {
+                addresses: Some(vec!["support@rapport.localhost".into()]),
+                ..InboxPatch::default()
+            },
+        )
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
     let bad = store
-        .update_inbox(ctx(T0), inbox.id, InboxPatch { addresses: Some(vec!["not-an-address".into()]), ..InboxPatch::default() })
+        .update_inbox(
+            ctx(T0),
+            inbox.id,
+            InboxPatch {
+                addresses: Some(vec!["not-an-address".into()]),
+                ..InboxPatch::default()
+            },
+        )
         .await;
-    assert!(matches!(bad, Err(StoreError::Invalid(ref e)) if e.field == "addresses[0]"), "{bad:?}");
-    assert!(matches!(store.update_inbox(ctx(T0), 4242, InboxPatch::default()).await, Err(StoreError::NotFound { .. })));
+    assert!(
+        matches!(bad, Err(StoreError::Invalid(ref e)) if e.field == "addresses[0]"),
+        "{bad:?}"
+    );
+    assert!(matches!(
+        store
+            .update_inbox(ctx(T0), 4242, InboxPatch::default())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
     assert_eq!(store.inbox(inbox.id).await.unwrap(), updated);
 
     let template = InboxTemplate {
@@ -399,21 +883,49 @@ async fn inboxes_have_addresses_settings_and_templates(store: S) {
         body: "Danke.".into(),
         updated_at: Millis(0),
     };
-    store.set_inbox_template(ctx(T0 + 2), template.clone()).await.unwrap();
     store
-        .set_inbox_template(ctx(T0 + 3), InboxTemplate { body: "Vielen Dank.".into(), ..template })
+        .set_inbox_template(ctx(T0 + 2), template.clone())
+        .await
+        .unwrap();
+    store
+        .set_inbox_template(
+            ctx(T0 + 3),
+            InboxTemplate {
+                body: "Vielen Dank.".into(),
+                ..template
+            },
+        )
         .await
         .unwrap();
     let templates = store.inbox_templates(inbox.id).await.unwrap();
     assert_eq!(templates.len(), 1);
-    assert_eq!((templates[0].body.as_str(), templates[0].updated_at), ("Vielen Dank.", Millis(T0 + 3)));
+    assert_eq!(
+        (templates[0].body.as_str(), templates[0].updated_at),
+        ("Vielen Dank.", Millis(T0 + 3))
+    );
     // The outbox hands the template in the inbox's language to the composer.
     store
-        .ingest_email(ctx(T0 + 4), inbound(inbox.id, "t1@h.example", "hal@h.example", "Rechnung", "Rechnung falsch"))
+        .ingest_email(
+            ctx(T0 + 4),
+            inbound(
+                inbox.id,
+                "t1@h.example",
+                "hal@h.example",
+                "Rechnung",
+                "Rechnung falsch",
+            ),
+        )
         .await
         .unwrap();
-    let item = store.claim_outbox(Millis(T0 + 5), 1_000, 10).await.unwrap().remove(0);
-    assert_eq!(item.template.map(|t| t.body), Some("Vielen Dank.".to_string()));
+    let item = store
+        .claim_outbox(Millis(T0 + 5), 1_000, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        item.template.map(|t| t.body),
+        Some("Vielen Dank.".to_string())
+    );
     assert_eq!(item.inbox.from_name, "Northwind Billing");
 }
 

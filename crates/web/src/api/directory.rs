@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rapport_core::fields::FieldDef;
 use rapport_core::{Invalid, Permission, Role};
-use rapport_store::{Agent, Inbox, NewAgent, TagCount, Team};
+use rapport_store::{Agent, NewAgent, TagCount, Team};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -33,16 +33,6 @@ pub async fn list_teams(
 ) -> ApiResult<Json<ListOf<Team>>> {
     caller.require(Permission::ReadDirectory, "list teams")?;
     Ok(Json(ListOf::all(state.store.list_teams().await?)))
-}
-
-#[utoipa::path(get, path = "/inboxes", tag = "directory",
-    responses((status = 200, body = ListOf<Inbox>), problems::Auth), security(("bearer" = [])))]
-pub async fn list_inboxes(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<ListOf<Inbox>>> {
-    caller.require(Permission::ReadDirectory, "list inboxes")?;
-    Ok(Json(ListOf::all(state.store.list_inboxes().await?)))
 }
 
 /// Tags in use, most used first, with how many tickets carry each.
@@ -148,33 +138,6 @@ pub async fn add_team_member(
         .find(|t| t.id == team_id)
         .ok_or_else(|| Problem::not_found(format!("team {team_id} does not exist")))?;
     Ok(Json(team))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInbox {
-    pub name: String,
-    /// The address customers write to, e.g. `support@example.com`.
-    pub address: String,
-    /// The team new tickets in this inbox go to.
-    pub team_id: Option<i64>,
-}
-
-#[utoipa::path(post, path = "/inboxes", tag = "directory", request_body = CreateInbox,
-    responses((status = 201, body = Inbox), problems::Auth, problems::Body, problems::NotFound, problems::Conflict),
-    security(("bearer" = [])))]
-pub async fn create_inbox(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: JsonBody<CreateInbox>,
-) -> ApiResult<(StatusCode, Json<Inbox>)> {
-    caller.require(Permission::ManageSettings, "create inboxes")?;
-    let i = body.value;
-    let inbox = state
-        .store
-        .create_inbox(ctx(&caller), &i.name, &i.address, i.team_id)
-        .await?;
-    Ok((StatusCode::CREATED, Json(inbox)))
 }
 
 /// The custom fields tickets can carry, with their types and choices.

@@ -3,7 +3,9 @@
 
 pub mod customers;
 pub mod directory;
+pub mod emails;
 pub mod health;
+pub mod inboxes;
 pub mod search;
 pub mod tickets;
 
@@ -33,6 +35,7 @@ use utoipa_axum::routes;
         (name = "customers", description = "Customers and organisations"),
         (name = "directory", description = "Agents, teams, inboxes, custom fields, tags"),
         (name = "search", description = "Full-text search"),
+        (name = "email", description = "Received emails and their attachments"),
     )
 )]
 struct ApiDoc;
@@ -55,6 +58,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::get_ticket, tickets::update_ticket))
         .routes(routes!(tickets::add_message, tickets::list_messages))
         .routes(routes!(tickets::list_events))
+        .routes(routes!(emails::ticket_emails))
+        .routes(routes!(emails::raw_email))
+        .routes(routes!(emails::attachment))
         .routes(routes!(
             customers::create_customer,
             customers::list_customers
@@ -68,7 +74,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_agents, directory::create_agent))
         .routes(routes!(directory::list_teams, directory::create_team))
         .routes(routes!(directory::add_team_member))
-        .routes(routes!(directory::list_inboxes, directory::create_inbox))
+        .routes(routes!(inboxes::list_inboxes, inboxes::create_inbox))
+        .routes(routes!(inboxes::get_inbox, inboxes::update_inbox))
+        .routes(routes!(inboxes::list_templates))
+        .routes(routes!(inboxes::set_template))
         .routes(routes!(
             directory::list_custom_fields,
             directory::create_custom_field

@@ -1,0 +1,567 @@
+//! The email channel wired to the store: received mail (SMTP listener, IMAP poller, `mail-in`)
+//! goes through [`Inbound`]; the [`Mailer`] delivers the outbox over the relay.
+
+use rapport_core::calendar::BusinessCalendar;
+use rapport_core::readback::{is_correction, read_back};
+use rapport_core::ticket::MAX_BODY_BYTES;
+use rapport_core::{Actor, Millis};
+use rapport_mail::compose::{OutboundEmail, compose};
+use rapport_mail::sender::{SendError, Sender};
+use rapport_mail::templates::{self, AckContext, Template};
+use rapport_mail::thread::{ThreadKeys, base_address, reply_address};
+use rapport_mail::{Delivery, DeliveryError, MailSink, Mailbox, ParsedMail};
+use rapport_store::{
+    BounceReport, Ctx, InboundEmail, Ingested, NewAttachment, OutboxItem, OutboxKind, OutboxResult,
+    Requester, Store, StoreError, ThreadHints,
+};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The setting the reply-address secret is kept under; made once per installation.
+const SECRET_SETTING: &str = "mail.reply_secret";
+
+/// The installation's secret for signing reply addresses, created on first use.
+pub async fn reply_secret(store: &dyn Store) -> Result<Vec<u8>, StoreError> {
+    if let Some(secret) = store.setting(SECRET_SETTING).await? {
+        return Ok(secret.into_bytes());
+    }
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    store.set_setting(SECRET_SETTING, &secret).await?;
+    Ok(secret.into_bytes())
+}
+
+fn now() -> Millis {
+    Millis(jiff::Timestamp::now().as_millisecond())
+}
+
+/// Receives mail into the store.
+pub struct Inbound {
+    pub store: Arc<dyn Store>,
+    pub secret: Vec<u8>,
+    pub max_attachment_bytes: usize,
+}
+
+impl Inbound {
+    /// Stores one received message: `Ok` once it is durable, whatever it contained.
+    pub async fn receive(&self, delivery: Delivery) -> Result<Ingested, DeliveryError> {
+        let inbox_id = self.inbox_for(&delivery).await?;
+        // Parsing is CPU work on untrusted input of up to tens of megabytes: off the runtime.
+        let raw = delivery.raw.clone();
+        let parsed = tokio::task::spawn_blocking(move || rapport_mail::parse(&raw))
+            .await
+            .map_err(|e| DeliveryError::Temporary(format!("parsing stopped: {e}")))?;
+        let mail = self.inbound_email(inbox_id, delivery, parsed);
+        let ctx = Ctx {
+            actor: Actor::SYSTEM,
+            at: now(),
+        };
+        match self.store.ingest_email(ctx, mail.clone()).await {
+            Ok(outcome) => Ok(outcome),
+            // Something in the message breaks a rule the store enforces: keep it anyway.
+            Err(StoreError::Invalid(e)) => {
+                let reason = format!("could not be filed: {e}");
+                tracing::warn!(inbox_id, %reason, "email quarantined");
+                let email_id = self
+                    .store
+                    .quarantine_email(ctx, mail, reason)
+                    .await
+                    .map_err(temporary)?;
+                Ok(Ingested::Quarantined { email_id })
+            }
+            Err(e) => Err(temporary(e)),
+        }
+    }
+
+    async fn inbox_for(&self, delivery: &Delivery) -> Result<i64, DeliveryError> {
+        if let Some(name) = &delivery.inbox {
+            return match self.store.inbox_by_name(name).await.map_err(temporary)? {
+                Some(inbox) => Ok(inbox.id),
+                None => Err(DeliveryError::Permanent(format!(
+                    "no inbox is named '{name}'"
+                ))),
+            };
+        }
+        for recipient in &delivery.recipients {
+            if let Some(inbox) = self
+                .store
+                .inbox_by_address(&base_address(recipient))
+                .await
+                .map_err(temporary)?
+            {
+                return Ok(inbox.id);
+            }
+        }
+        Err(DeliveryError::Permanent(format!(
+            "no inbox receives mail for {}",
+            delivery.recipients.join(", ")
+        )))
+    }
+
+    /// What the store needs of a parsed message. Pure, so it is tested without a database.
+    pub fn inbound_email(
+        &self,
+        inbox_id: i64,
+        delivery: Delivery,
+        parsed: ParsedMail,
+    ) -> InboundEmail {
+        let keys = ThreadKeys::of(&parsed, &delivery.recipients, &self.secret);
+        let dedupe_key = match &parsed.message_id {
+            Some(id) if !id.trim().is_empty() => format!("mid:{}", id.trim()),
+            _ => format!("sha256:{:x}", Sha256::digest(&delivery.raw)),
+        };
+        let mut problems = parsed.problems.clone();
+        let from = parsed
+            .from
+            .clone()
+            .or_else(|| {
+                delivery
+                    .envelope_from
+                    .as_ref()
+                    .filter(|a| a.contains('@'))
+                    .map(|a| Mailbox {
+                        email: a.to_lowercase(),
+                        name: None,
+                    })
+            })
+            .map(|m| Requester {
+                email: m.email,
+                name: m.name.map(|n| display_name(&n)).filter(|n| !n.is_empty()),
+            });
+        let attachments = parsed
+            .attachments
+            .iter()
+            .map(|a| self.attachment(a, &mut problems))
+            .collect();
+        let body = body_text(&parsed, &mut problems);
+        let bounce = parsed.bounce.as_ref().map(|b| BounceReport {
+            original_message_id: b.original_message_id.clone(),
+            failed: b.permanent_failures().map(|r| r.email.clone()).collect(),
+            summary: bounce_summary(b),
+        });
+        InboundEmail {
+            source: delivery.source.as_str().to_string(),
+            inbox_id,
+            envelope_from: delivery.envelope_from,
+            recipients: delivery.recipients,
+            raw: delivery.raw,
+            dedupe_key,
+            message_id: parsed.message_id.clone(),
+            from,
+            subject: parsed.subject.chars().take(500).collect(),
+            correction: is_correction(&parsed.new_text),
+            body,
+            quoted: [parsed.quoted.as_str(), parsed.signature.as_str()]
+                .iter()
+                .filter(|t| !t.trim().is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            html: parsed.html.clone(),
+            attachments,
+            thread: ThreadHints {
+                token_ticket: keys.token_ticket,
+                referenced_ids: keys.referenced_ids,
+                subject_ticket: keys.subject_ticket,
+                subject_key: keys.normalized_subject,
+                looks_like_reply: keys.looks_like_reply,
+            },
+            automatic: parsed
+                .automatic
+                .as_ref()
+                .map(|a| format!("{:?}: {}", a.kind, a.reason)),
+            bounce,
+            problems,
+        }
+    }
+
+    fn attachment(
+        &self,
+        a: &rapport_mail::ParsedAttachment,
+        problems: &mut Vec<String>,
+    ) -> NewAttachment {
+        let size = a.data.len();
+        // The bytes decide the type: a program named invoice.pdf is served as a program.
+        let content_type = match a.sniffed_type {
+            Some(sniffed) if sniffed != a.content_type => {
+                problems.push(format!(
+                    "attachment '{}' says {} but its bytes are {sniffed}",
+                    a.filename, a.content_type
+                ));
+                sniffed.to_string()
+            }
+            _ => a.content_type.clone(),
+        };
+        let withheld = (size > self.max_attachment_bytes).then(|| {
+            format!(
+                "{} bytes is over the {} byte attachment limit; the raw email keeps it",
+                size, self.max_attachment_bytes
+            )
+        });
+        NewAttachment {
+            filename: a.filename.clone(),
+            content_type,
+            content_id: a.content_id.clone(),
+            inline: a.inline,
+            size_bytes: size as i64,
+            data: withheld.is_none().then(|| a.data.clone()),
+            withheld,
+        }
+    }
+}
+
+/// One line on what storing a message did, for `mail-in` and logs.
+pub fn describe(outcome: &Ingested) -> String {
+    let reference = |id: i64| rapport_core::TicketRef(id).to_string();
+    match *outcome {
+        Ingested::Created {
+            ticket_id,
+            acknowledged,
+        } => format!(
+            "new ticket {}{}",
+            reference(ticket_id),
+            if acknowledged {
+                ", read-back queued"
+            } else {
+                ""
+            }
+        ),
+        Ingested::Appended {
+            ticket_id,
+            reopened,
+        } => format!(
+            "added to {}{}",
+            reference(ticket_id),
+            if reopened { ", reopened" } else { "" }
+        ),
+        Ingested::FollowUp {
+            ticket_id,
+            closed_ticket_id,
+        } => format!(
+            "follow-up {} of closed {}",
+            reference(ticket_id),
+            reference(closed_ticket_id)
+        ),
+        Ingested::Bounce {
+            ticket_id: Some(id),
+        } => format!("bounce noted on {}", reference(id)),
+        Ingested::Bounce { ticket_id: None } => "kept (not filed on a ticket)".to_string(),
+        Ingested::Duplicate { .. } => "already stored earlier".to_string(),
+        Ingested::Quarantined { email_id } => {
+            format!("kept as email {email_id} but not filed (see the log)")
+        }
+    }
+}
+
+/// A display name the customer record accepts: one line, at most 200 characters.
+fn display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The text stored as the message: what the sender wrote this time, never empty, within the
+/// store's limit (the raw email keeps everything).
+fn body_text(parsed: &ParsedMail, problems: &mut Vec<String>) -> String {
+    let text = if parsed.new_text.trim().is_empty() {
+        parsed.text.trim()
+    } else {
+        parsed.new_text.trim()
+    };
+    if text.is_empty() {
+        return match parsed.attachments.len() {
+            0 => "(no text)".to_string(),
+            n => format!("(no text; {n} attachment{})", if n == 1 { "" } else { "s" }),
+        };
+    }
+    if text.len() <= MAX_BODY_BYTES {
+        return text.to_string();
+    }
+    const NOTE: &str = "\n\n[… cut here: the full text is in the original email]";
+    let mut end = MAX_BODY_BYTES - NOTE.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    problems.push(format!(
+        "text of {} bytes shortened for display",
+        text.len()
+    ));
+    format!("{}{NOTE}", &text[..end])
+}
+
+fn bounce_summary(bounce: &rapport_mail::Bounce) -> String {
+    let mut lines = vec!["Mail to the customer could not be delivered.".to_string()];
+    for r in &bounce.recipients {
+        let mut line = format!("- {}: {} {}", r.email, r.action, r.status);
+        if let Some(d) = &r.diagnostic {
+            line.push_str(&format!(" ({d})"));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+fn temporary(e: StoreError) -> DeliveryError {
+    tracing::error!(error = %e, "storing received email failed");
+    DeliveryError::Temporary("the message could not be stored; try again later".into())
+}
+
+#[async_trait::async_trait]
+impl MailSink for Inbound {
+    async fn accepts(&self, address: &str) -> Result<bool, DeliveryError> {
+        Ok(self
+            .store
+            .inbox_by_address(&base_address(address))
+            .await
+            .map_err(temporary)?
+            .is_some())
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> Result<(), DeliveryError> {
+        self.receive(delivery).await.map(|_| ())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+/// Delivers the outbox over the relay: claims due mail, composes it once, sends it, records
+/// the outcome, and retries temporary failures with growing delays.
+pub struct Mailer {
+    pub store: Arc<dyn Store>,
+    pub sender: Sender,
+    pub secret: Vec<u8>,
+}
+
+/// How long a claimed email is ours before another worker may take it over.
+const LEASE_MS: i64 = 5 * 60_000;
+/// Attempts before a temporarily failing email is given up (about two days of retries).
+const MAX_ATTEMPTS: i64 = 16;
+
+/// The wait after the `attempt`-th failed attempt: one minute, doubling, at most four hours.
+pub fn retry_delay_ms(attempt: i64) -> i64 {
+    let doublings = attempt.clamp(1, 20) - 1;
+    (60_000i64 << doublings).min(4 * 3_600_000)
+}
+
+impl Mailer {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let idle = match self.store.claim_outbox(now(), LEASE_MS, 16).await {
+                Ok(items) => {
+                    let none = items.is_empty();
+                    futures::future::join_all(items.into_iter().map(|item| self.deliver(item)))
+                        .await;
+                    none
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let result = self.attempt(&item).await;
+        if let OutboxResult::Retry { error, .. } | OutboxResult::Failed { error } = &result {
+            tracing::warn!(outbox_id = item.id, to = %item.recipient, %error, "email not delivered");
+        }
+        if let Err(e) = self.store.outbox_attempted(item.id, now(), result).await {
+            // The lease runs out and the mail is tried again; the receiver dedupes on the
+            // Message-ID should it have left.
+            tracing::error!(outbox_id = item.id, error = %e, "cannot record a delivery attempt");
+        }
+    }
+
+    async fn attempt(&self, item: &OutboxItem) -> OutboxResult {
+        let raw = match &item.raw {
+            Some(raw) => raw.clone(),
+            None => match compose_item(item, &self.secret) {
+                Ok(raw) => {
+                    if let Err(e) = self.store.outbox_composed(item.id, raw.clone()).await {
+                        return self.retry(item, format!("cannot keep the composed message: {e}"));
+                    }
+                    raw
+                }
+                Err(e) => return OutboxResult::Failed { error: e },
+            },
+        };
+        match self
+            .sender
+            .send(
+                &item.inbox.address,
+                std::slice::from_ref(&item.recipient),
+                &raw,
+            )
+            .await
+        {
+            Ok(()) => OutboxResult::Sent,
+            Err(SendError::Permanent(e)) => OutboxResult::Failed { error: e },
+            Err(SendError::Temporary(e)) => self.retry(item, e),
+        }
+    }
+
+    fn retry(&self, item: &OutboxItem, error: String) -> OutboxResult {
+        let attempt = item.attempts + 1;
+        if attempt >= MAX_ATTEMPTS {
+            return OutboxResult::Failed {
+                error: format!("gave up after {attempt} attempts: {error}"),
+            };
+        }
+        OutboxResult::Retry {
+            error,
+            at: Millis(now().0 + retry_delay_ms(attempt)),
+        }
+    }
+}
+
+/// The language automatic mail is written in: the customer's when we have texts in it.
+fn language_for(item: &OutboxItem) -> String {
+    let supported = |l: &str| matches!(l, "en" | "de");
+    item.template
+        .as_ref()
+        .map(|t| t.language.clone())
+        .or_else(|| {
+            item.customer_language
+                .as_deref()
+                .map(|l| l.split('-').next().unwrap_or(l).to_lowercase())
+                .filter(|l| supported(l))
+        })
+        .unwrap_or_else(|| item.inbox.language.clone())
+}
+
+/// The bytes of an outbox email: the same item always composes to the same bytes.
+pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String> {
+    let ticket = &item.ticket;
+    let reference = ticket.reference.clone();
+    let human_contact = item.inbox.human_contact.clone();
+    let rendered = match item.kind {
+        OutboxKind::Ack => {
+            let language = language_for(item);
+            let readback = read_back(&ticket.subject, &item.body);
+            let calendar = BusinessCalendar::new(&item.inbox.business_hours)
+                .map_err(|e| format!("the inbox's business hours are invalid: {e}"))?;
+            let due =
+                calendar.add_business_minutes(ticket.created_at, item.inbox.first_response_minutes);
+            let zone = item
+                .customer_time_zone
+                .clone()
+                .unwrap_or_else(|| item.inbox.business_hours.time_zone.clone());
+            let ctx = AckContext {
+                reference: reference.clone(),
+                subject: ticket.subject.clone(),
+                customer_name: ticket.customer.name.clone(),
+                summary: readback.summary,
+                references: readback
+                    .references
+                    .iter()
+                    .map(|d| (d.kind.label(&language).to_string(), d.value.clone()))
+                    .collect(),
+                expected_answer: templates::format_expected(due.0, &zone, &language),
+                human_contact,
+                inbox_name: item.inbox.name.clone(),
+                signature: item.inbox.signature.clone(),
+            };
+            let custom = item.template.as_ref().map(|t| Template {
+                subject: t.subject.clone(),
+                body: t.body.clone(),
+            });
+            let default = templates::default_ack_template(&language);
+            match custom.map(|t| templates::render_ack(&t, &ctx)) {
+                Some(Ok(r)) => r,
+                // A template that cannot render must not cost the customer their read-back.
+                Some(Err(e)) => {
+                    tracing::warn!(inbox = item.inbox.id, error = %e, "custom read-back template failed; using the default");
+                    templates::render_ack(&default, &ctx).map_err(|e| e.to_string())?
+                }
+                None => templates::render_ack(&default, &ctx).map_err(|e| e.to_string())?,
+            }
+        }
+        OutboxKind::Reply => {
+            let mut r = templates::render_reply(
+                &item.body,
+                &item.inbox.signature,
+                &human_contact,
+                &reference,
+            );
+            r.subject = templates::reply_subject(&ticket.subject, &reference);
+            r
+        }
+    };
+    let from_name = if item.inbox.from_name.is_empty() {
+        item.inbox.name.clone()
+    } else {
+        item.inbox.from_name.clone()
+    };
+    let email = OutboundEmail {
+        from: Mailbox {
+            email: item.inbox.address.clone(),
+            name: Some(from_name),
+        },
+        reply_to: Some(reply_address(&item.inbox.address, ticket.id, secret)),
+        to: Mailbox {
+            email: item.recipient.clone(),
+            name: Some(ticket.customer.name.clone()),
+        },
+        subject: rendered.subject,
+        message_id: item.email_message_id.clone(),
+        in_reply_to: item.thread_ids.last().cloned(),
+        references: item.thread_ids.clone(),
+        automatic: item.kind == OutboxKind::Ack,
+        date: item.created_at.0,
+        text: rendered.text,
+        html: rendered.html,
+    };
+    compose(&email).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_a_ceiling() {
+        assert_eq!(retry_delay_ms(1), 60_000);
+        assert_eq!(retry_delay_ms(2), 120_000);
+        assert_eq!(retry_delay_ms(5), 16 * 60_000);
+        assert_eq!(retry_delay_ms(12), 4 * 3_600_000);
+        assert_eq!(retry_delay_ms(i64::MAX), 4 * 3_600_000);
+        assert_eq!(retry_delay_ms(0), 60_000);
+    }
+
+    #[test]
+    fn bodies_are_never_empty_and_never_over_the_limit() {
+        let mut problems = vec![];
+        let empty = ParsedMail::default();
+        assert_eq!(body_text(&empty, &mut problems), "(no text)");
+        let quoted_only = ParsedMail {
+            text: "> old".into(),
+            ..ParsedMail::default()
+        };
+        assert_eq!(body_text(&quoted_only, &mut problems), "> old");
+        let huge = ParsedMail {
+            new_text: "ä".repeat(MAX_BODY_BYTES),
+            ..ParsedMail::default()
+        };
+        let body = body_text(&huge, &mut problems);
+        assert!(body.len() <= MAX_BODY_BYTES && body.ends_with("original email]"));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(display_name(" Ann\r\nLee\u{0} "), "AnnLee");
+    }
+}
