@@ -150,8 +150,16 @@ fn parse_inner(raw: &[u8]) -> ParsedMail {
     };
 
     fill_split(&mut out);
+    if out.problems.len() > MAX_PROBLEMS {
+        let more = out.problems.len() - (MAX_PROBLEMS - 1);
+        out.problems.truncate(MAX_PROBLEMS - 1);
+        out.problems
+            .push(format!("{more} more problems not listed"));
+    }
     out
 }
+
+const MAX_PROBLEMS: usize = 25;
 
 fn fill_split(out: &mut ParsedMail) {
     // NUL cannot be stored in a PostgreSQL text column and is never meaningful in mail text.
@@ -522,6 +530,8 @@ fn note_header_lines_without_colon(raw: &[u8], problems: &mut Vec<String>) {
 }
 
 fn note_part_problems(message: &Message<'_>, raw: &[u8], problems: &mut Vec<String>) {
+    // Each check scans the whole message; a hostile one can declare thousands of multiparts.
+    let mut boundaries_checked = std::collections::HashSet::new();
     for (i, part) in message.parts.iter().enumerate() {
         if part.is_encoding_problem {
             problems.push(format!(
@@ -536,7 +546,7 @@ fn note_part_problems(message: &Message<'_>, raw: &[u8], problems: &mut Vec<Stri
                 None => problems.push(format!(
                     "part {i}: multipart without a boundary; read as text"
                 )),
-                Some(b) => {
+                Some(b) if boundaries_checked.len() < 16 && boundaries_checked.insert(b) => {
                     let closing = format!("--{b}--");
                     if !contains(raw, closing.as_bytes()) {
                         problems.push(format!(
@@ -545,6 +555,7 @@ fn note_part_problems(message: &Message<'_>, raw: &[u8], problems: &mut Vec<Stri
                         ));
                     }
                 }
+                Some(_) => {}
             }
         }
         if let Some(charset) = ct.attribute("charset")

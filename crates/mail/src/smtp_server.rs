@@ -816,7 +816,8 @@ impl Session {
         // completion, so a client that gives up still gets at most one stored copy.
         match self.sink.deliver(delivery).await {
             Ok(()) => {
-                tracing::info!(
+                // One line per message at debug level, like the HTTP request log.
+                tracing::debug!(
                     peer = %self.peer,
                     helo = self.helo.as_deref(),
                     size,

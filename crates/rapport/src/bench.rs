@@ -22,6 +22,17 @@ pub enum BenchCommand {
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
     },
+    /// Send email over SMTP to the listener from concurrent clients on a temporary database;
+    /// each message is stored durably (and filed on a ticket) before its 250.
+    Smtp {
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Run on PostgreSQL instead (as for `bench create`).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: Option<String>,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -37,6 +48,37 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 postgres,
             )
             .await
+        }
+        BenchCommand::Smtp {
+            concurrency,
+            seconds,
+            postgres,
+        } => {
+            let scratch = Scratch::new(postgres.as_deref(), "smtp").await?;
+            let result = crate::bench_smtp::run(
+                concurrency.max(1),
+                Duration::from_secs(seconds.max(1)),
+                &scratch.url(),
+                postgres.is_some(),
+            )
+            .await;
+            let baseline = match &result {
+                Ok(_) => Some(raw_inserts(Duration::from_secs(5), postgres.as_deref()).await),
+                Err(_) => None,
+            };
+            scratch.remove().await;
+            let rate = result?;
+            if let Some(baseline) = baseline {
+                let baseline = baseline?;
+                println!(
+                    "  baseline:         {baseline:.0} raw single-row inserts/s (one commit each, same durability, 5s)"
+                );
+                println!(
+                    "  ratio:            {:.2} (messages/s ÷ raw inserts/s)",
+                    rate / baseline.max(1e-9)
+                );
+            }
+            Ok(())
         }
     }
 }
@@ -376,7 +418,7 @@ fn bench_customer(worker: usize, n: u64) -> String {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -384,6 +426,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 #[path = "cli/email.rs"]
 mod email;
+#[path = "cli/imap.rs"]
+mod imap;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rapport");
 

@@ -1,329 +1,19 @@
-//! The IMAP poller against a real Dovecot, started per test from a generated configuration.
+//! The IMAP poller against a real Dovecot ([`rapport_mail::testing::Dovecot`]), started per
+//! test from a generated configuration.
 //!
 //! Needs `/usr/sbin/dovecot` (Debian: `dovecot-imapd`). Without it the tests print a note and
 //! pass, except under `CI=true`, where a missing server is a failure.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_imap::{Client, Session};
-use futures::TryStreamExt;
 use rapport_mail::imap::{self, ImapError, ImapMailbox, ImapTls, PollReport};
+use rapport_mail::testing::{Dovecot, free_port};
 use rapport_mail::{Delivery, DeliveryError, MailSink, Source};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-const DOVECOT: &str = "/usr/sbin/dovecot";
-const USER: &str = "rapport";
-const PASSWORD: &str = "pw-Zebra-7731";
 /// Generous: a slow CI machine must never fail a test on timing alone.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A private Dovecot on a free port, killed and cleaned up on drop.
-struct Dovecot {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Dovecot {
-    /// `None` when Dovecot is not installed and the test should be skipped.
-    async fn start() -> Option<Self> {
-        Self::start_with("").await
-    }
-
-    /// `extra` is appended to the configuration (e.g. to hide capabilities).
-    async fn start_with(extra: &str) -> Option<Self> {
-        if !Path::new(DOVECOT).exists() {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!(
-                    "{DOVECOT} not found: install the Debian package dovecot-imapd \
-                     (CI=true, so the IMAP tests fail instead of skipping)"
-                );
-            }
-            eprintln!(
-                "note: {DOVECOT} not found (apt-get install dovecot-imapd); skipping this IMAP test"
-            );
-            return None;
-        }
-        let mut last_error = String::new();
-        // Another process may take the free port between our probe and Dovecot's bind.
-        for _ in 0..5 {
-            match Self::try_start(extra).await {
-                Ok(dovecot) => return Some(dovecot),
-                Err(error) => last_error = error,
-            }
-        }
-        panic!("could not start Dovecot: {last_error}");
-    }
-
-    async fn try_start(extra: &str) -> Result<Self, String> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "rapport-dovecot-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("mail")).map_err(|e| format!("{}: {e}", dir.display()))?;
-        // Dovecot's unprivileged processes must be able to reach the mail directory.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
-
-        let me = std::fs::metadata(&dir).map_err(|e| e.to_string())?;
-        let privileged = me.uid() == 0;
-        // Dovecot refuses mail access as root, so as root mail belongs to `nobody`; otherwise
-        // every Dovecot process runs as the current user.
-        let (mail_uid, mail_gid) = if privileged {
-            passwd_entry(|name, _| name == "nobody")
-                .map_or((65534, 65534), |(_, uid, gid)| (uid, gid))
-        } else {
-            (me.uid(), me.gid())
-        };
-        std::os::unix::fs::chown(dir.join("mail"), Some(mail_uid), Some(mail_gid))
-            .map_err(|e| e.to_string())?;
-        let unprivileged_settings = if privileged {
-            String::new()
-        } else {
-            let (name, _, _) = passwd_entry(|_, uid| uid == me.uid())
-                .ok_or_else(|| format!("uid {} has no /etc/passwd entry", me.uid()))?;
-            let group = group_name(me.gid())
-                .ok_or_else(|| format!("gid {} has no /etc/group entry", me.gid()))?;
-            format!(
-                "default_login_user = {name}\n\
-                 default_internal_user = {name}\n\
-                 default_internal_group = {group}\n\
-                 service anvil {{\n  chroot =\n}}\n"
-            )
-        };
-        // Only root may chroot.
-        let login_chroot = if privileged { "" } else { "chroot =" };
-
-        std::fs::write(dir.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}\n"))
-            .map_err(|e| e.to_string())?;
-        let port = free_port()?;
-        let d = dir.display();
-        // imaps is disabled (port 0) so parallel instances do not fight over port 993.
-        let config = format!(
-            "
-protocols = imap
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-{unprivileged_settings}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
-}}
-userdb {{
-  driver = static
-  args = uid={mail_uid} gid={mail_gid} home={d}/mail/%u
-}}
-service imap-login {{
-  {login_chroot}
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-{extra}
-"
-        );
-        let conf = dir.join("dovecot.conf");
-        std::fs::write(&conf, config).map_err(|e| e.to_string())?;
-        let child = Command::new(DOVECOT)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawning {DOVECOT}: {e}"))?;
-        let mut dovecot = Dovecot { child, dir, port };
-        dovecot.wait_ready().await?;
-        Ok(dovecot)
-    }
-
-    async fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("dovecot exited ({status}); log:\n{}", self.log()));
-            }
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)).await {
-                let mut buf = [0u8; 64];
-                if let Ok(Ok(n)) =
-                    tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
-                    && buf[..n].starts_with(b"* OK")
-                {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!(
-            "dovecot did not answer on port {}; log:\n{}",
-            self.port,
-            self.log()
-        ))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
-    }
-
-    fn mailbox(&self) -> ImapMailbox {
-        ImapMailbox {
-            inbox: "support".to_owned(),
-            host: "127.0.0.1".to_owned(),
-            port: self.port,
-            tls: ImapTls::None,
-            user: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-            folder: "INBOX".to_owned(),
-            move_to: None,
-            poll_interval: Duration::from_secs(3600),
-            idle: false,
-        }
-    }
-
-    /// A separate client session for seeding and inspecting the mailbox.
-    async fn admin(&self) -> Admin {
-        let tcp = TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .expect("connect to dovecot");
-        let mut client = Client::new(tcp);
-        client
-            .read_response()
-            .await
-            .expect("greeting")
-            .expect("greeting");
-        let session = client
-            .login(USER, PASSWORD)
-            .await
-            .map_err(|(e, _)| e)
-            .expect("admin login");
-        Admin { session }
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("dovecot log ({}):\n{}", self.dir.display(), self.log());
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// (name, uid, gid) of the first /etc/passwd entry matching.
-fn passwd_entry(matches: impl Fn(&str, u32) -> bool) -> Option<(String, u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let _password = fields.next()?;
-        let uid = fields.next()?.parse().ok()?;
-        let gid = fields.next()?.parse().ok()?;
-        matches(name, uid).then(|| (name.to_owned(), uid, gid))
-    })
-}
-
-fn group_name(gid: u32) -> Option<String> {
-    let groups = std::fs::read_to_string("/etc/group").ok()?;
-    groups.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let _password = fields.next()?;
-        (fields.next()?.parse::<u32>().ok()? == gid).then(|| name.to_owned())
-    })
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-struct Admin {
-    session: Session<TcpStream>,
-}
-
-impl Admin {
-    async fn append(&mut self, folder: &str, raw: &[u8]) {
-        self.session
-            .append(folder, None, None, raw)
-            .await
-            .expect("APPEND");
-    }
-
-    async fn create(&mut self, folder: &str) {
-        self.session.create(folder).await.expect("CREATE");
-    }
-
-    /// UIDs of unseen messages in `folder`.
-    async fn unseen(&mut self, folder: &str) -> Vec<u32> {
-        self.session.select(folder).await.expect("SELECT");
-        let mut uids: Vec<u32> = self
-            .session
-            .uid_search("UNSEEN")
-            .await
-            .expect("SEARCH")
-            .into_iter()
-            .collect();
-        uids.sort_unstable();
-        uids
-    }
-
-    /// The flags of every message in `folder`, in UID order, as IMAP writes them.
-    async fn flags(&mut self, folder: &str) -> Vec<Vec<String>> {
-        let mailbox = self.session.select(folder).await.expect("SELECT");
-        if mailbox.exists == 0 {
-            return vec![];
-        }
-        let mut fetches: Vec<_> = self
-            .session
-            .uid_fetch("1:*", "(UID FLAGS)")
-            .await
-            .expect("FETCH")
-            .try_collect()
-            .await
-            .expect("FETCH");
-        fetches.sort_by_key(|f| f.uid);
-        fetches
-            .iter()
-            .map(|f| {
-                f.flags()
-                    .map(|flag| match flag {
-                        async_imap::types::Flag::Seen => "\\Seen".to_owned(),
-                        async_imap::types::Flag::Deleted => "\\Deleted".to_owned(),
-                        async_imap::types::Flag::Custom(name) => name.into_owned(),
-                        other => format!("{other:?}"),
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    async fn count(&mut self, folder: &str) -> u32 {
-        self.session.select(folder).await.expect("SELECT").exists
-    }
-}
 
 /// A message with CRLF line ends, 8-bit UTF-8 and trailing white space, so that any
 /// rewriting on the way shows.
@@ -431,7 +121,7 @@ async fn imap_poll_delivers_unseen_mail_byte_exact_and_marks_it_seen() {
     assert_eq!(admin.unseen("INBOX").await.len(), 3);
 
     let sink = Sink::default();
-    let mailbox = dovecot.mailbox();
+    let mailbox = dovecot.mailbox("support");
     assert_eq!(
         imap::poll_once(&mailbox, &sink).await.expect("poll"),
         report(3, 3, 0)
@@ -473,7 +163,7 @@ async fn imap_temporary_failure_leaves_the_message_for_the_next_poll() {
         temporary_once: Mutex::new(Some("Help needed #2".into())),
         ..Sink::default()
     };
-    let mailbox = dovecot.mailbox();
+    let mailbox = dovecot.mailbox("support");
 
     assert_eq!(
         imap::poll_once(&mailbox, &sink).await.expect("poll"),
@@ -507,7 +197,7 @@ async fn imap_permanent_failure_marks_the_message_seen_and_flags_it() {
         permanent: Some("Help needed #1".into()),
         ..Sink::default()
     };
-    let mailbox = dovecot.mailbox();
+    let mailbox = dovecot.mailbox("support");
 
     assert_eq!(
         imap::poll_once(&mailbox, &sink).await.expect("poll"),
@@ -544,7 +234,7 @@ async fn imap_move_to_moves_delivered_mail() {
     let sink = Sink::default();
     let mailbox = ImapMailbox {
         move_to: Some("Processed".into()),
-        ..dovecot.mailbox()
+        ..dovecot.mailbox("support")
     };
 
     assert_eq!(
@@ -576,7 +266,7 @@ async fn imap_without_move_or_idle_falls_back_to_copy_and_polling() {
         move_to: Some("Processed".into()),
         idle: true,
         poll_interval: Duration::from_millis(200),
-        ..dovecot.mailbox()
+        ..dovecot.mailbox("support")
     };
 
     assert_eq!(
@@ -607,7 +297,7 @@ async fn imap_wrong_password_is_a_login_error_without_the_password() {
     let wrong = "Wrong-Horse-Battery-9";
     let mailbox = ImapMailbox {
         password: wrong.into(),
-        ..dovecot.mailbox()
+        ..dovecot.mailbox("support")
     };
     let error = imap::poll_once(&mailbox, &Sink::default())
         .await
@@ -618,7 +308,7 @@ async fn imap_wrong_password_is_a_login_error_without_the_password() {
         !text.contains(wrong) && !format!("{error:?}").contains(wrong),
         "{text}"
     );
-    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(!text.contains(Dovecot::PASSWORD), "{text}");
 }
 
 #[tokio::test]
@@ -629,7 +319,7 @@ async fn imap_tls_modes_never_fall_back_to_plain_text() {
     for tls in [ImapTls::StartTls, ImapTls::Tls] {
         let mailbox = ImapMailbox {
             tls,
-            ..dovecot.mailbox()
+            ..dovecot.mailbox("support")
         };
         let error = imap::poll_once(&mailbox, &Sink::default())
             .await
@@ -649,7 +339,7 @@ async fn imap_run_with_idle_delivers_mail_appended_later_and_stops_on_shutdown()
     // An hour between polls: only IDLE can notice the second message in time.
     let mailbox = ImapMailbox {
         idle: true,
-        ..dovecot.mailbox()
+        ..dovecot.mailbox("support")
     };
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(imap::run(mailbox, sink.clone(), shutdown));
@@ -682,7 +372,7 @@ async fn imap_run_with_idle_retries_a_temporary_failure() {
     });
     let mailbox = ImapMailbox {
         idle: true,
-        ..dovecot.mailbox()
+        ..dovecot.mailbox("support")
     };
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(imap::run(mailbox, sink.clone(), shutdown));
@@ -709,7 +399,11 @@ async fn imap_run_without_idle_stops_on_shutdown_between_polls() {
     admin.append("INBOX", &message(1)).await;
     let sink = Arc::new(Sink::default());
     let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(imap::run(dovecot.mailbox(), sink.clone(), shutdown));
+    let task = tokio::spawn(imap::run(
+        dovecot.mailbox("support"),
+        sink.clone(),
+        shutdown,
+    ));
     eventually("the first delivery", || sink.count() == 1).await;
     stop.send(true).expect("send shutdown");
     tokio::time::timeout(PATIENCE, task)
@@ -728,8 +422,8 @@ async fn imap_run_stops_on_shutdown_while_backing_off() {
         host: "127.0.0.1".into(),
         port,
         tls: ImapTls::None,
-        user: USER.into(),
-        password: PASSWORD.into(),
+        user: Dovecot::USER.into(),
+        password: Dovecot::PASSWORD.into(),
         folder: "INBOX".into(),
         move_to: None,
         poll_interval: Duration::from_secs(3600),
@@ -774,7 +468,13 @@ async fn imap_run_stops_on_shutdown_while_a_server_stays_silent() {
     let mailbox = ImapMailbox {
         port,
         idle: true,
-        ..ImapMailbox::new("support", "127.0.0.1", ImapTls::None, USER, PASSWORD)
+        ..ImapMailbox::new(
+            "support",
+            "127.0.0.1",
+            ImapTls::None,
+            Dovecot::USER,
+            Dovecot::PASSWORD,
+        )
     };
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(imap::run(mailbox, Arc::new(Sink::default()), shutdown));

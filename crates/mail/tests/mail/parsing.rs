@@ -732,7 +732,7 @@ fn mutated_fixtures_never_break_the_parser() {
         .filter(|raw| raw.len() < 16 * 1024)
         .collect();
     let mut runner = TestRunner::new(Config {
-        cases: 768,
+        cases: 1024,
         failure_persistence: None,
         ..Config::default()
     });
