@@ -386,8 +386,13 @@ fn environment() -> Environment<'static> {
     env.set_lstrip_blocks(true);
     // A misspelt placeholder fails validation instead of silently rendering as nothing.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Admins write these templates; a runaway loop must end, not stall the outbox worker.
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env
 }
+
+/// Instructions a template may run: far above any real acknowledgement (a few hundred).
+const TEMPLATE_FUEL: u64 = 50_000;
 
 fn template_error(field: &str, error: &minijinja::Error) -> Invalid {
     let mut problem = error.kind().to_string();
@@ -663,6 +668,15 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("accepted"));
         assert!(e.problem.contains("not a placeholder"), "{}", e.problem);
+
+        // A template that would run forever is refused instead of stalling the outbox.
+        let mut t = default_ack_template("en");
+        t.body = "{{ reference }} {{ human_contact }}{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}".into();
+        let e = validate_template(&t)
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.field, "template.body");
+        assert!(e.problem.contains("fuel"), "{}", e.problem);
 
         let t = Template {
             subject: " ".into(),

@@ -91,22 +91,13 @@ pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
                         .with_context(|| format!("--team: no team is named '{team}'"))?,
                 ),
             };
-            // Checked before anything is created, so a bad address leaves no half-made inbox.
-            for address in &addresses {
-                rapport_core::contact::normalize_email("address", address)
-                    .map_err(|e| anyhow::anyhow!("--address: {}", e.problem))?;
-            }
             let patch = InboxPatch {
                 addresses: Some(addresses.clone()),
                 from_name,
                 ..InboxPatch::default()
             };
             let inbox = store
-                .create_inbox(system(), &name, &addresses[0], team_id)
-                .await
-                .map_err(store_error)?;
-            let inbox = store
-                .update_inbox(system(), inbox.id, patch)
+                .create_inbox(system(), &name, &addresses[0], team_id, patch)
                 .await
                 .map_err(store_error)?;
             println!(

@@ -155,6 +155,29 @@ const INBOXES: &[(&str, &str, &str)] = &[
     ("Technical", "tech@northwind.example", "Technical"),
 ];
 
+fn demo_inbox_settings(name: &str) -> rapport_store::InboxPatch {
+    use rapport_core::calendar::{CalendarConfig, IntervalConfig, WeekConfig};
+    rapport_store::InboxPatch {
+        from_name: Some(format!("Northwind {name}")),
+        signature: Some(format!("Northwind Networks · {name} team")),
+        human_contact: Some(
+            "Call us on +49 30 5557 1200, Monday to Friday 08:00–18:00 (Berlin time)".into(),
+        ),
+        business_hours: Some(CalendarConfig {
+            time_zone: "Europe/Berlin".into(),
+            hours: WeekConfig::weekdays(&[IntervalConfig::new("08:00", "18:00")]),
+            holidays: vec![
+                "12-24".into(),
+                "12-25".into(),
+                "12-26".into(),
+                "01-01".into(),
+            ],
+        }),
+        first_response_minutes: Some(240),
+        ..rapport_store::InboxPatch::default()
+    }
+}
+
 const PRODUCTS: &[&str] = &[
     "Router X1",
     "Router X2",
@@ -427,7 +450,22 @@ async fn ensure_staff(store: &dyn Store) -> anyhow::Result<i64> {
     for (name, address, team) in INBOXES {
         if !inboxes.iter().any(|e| e == name) {
             store
-                .create_inbox(ctx, name, address, team_id(team))
+                .create_inbox(
+                    ctx,
+                    name,
+                    address,
+                    team_id(team),
+                    rapport_store::InboxPatch::default(),
+                )
+                .await?;
+        }
+    }
+    // Every inbox speaks as Northwind, keeps Berlin office hours and says how to reach a
+    // person; set once, so an admin's later edits stay.
+    for inbox in store.list_inboxes().await? {
+        if inbox.from_name.is_empty() {
+            store
+                .update_inbox(ctx, inbox.id, demo_inbox_settings(&inbox.name))
                 .await?;
         }
     }

@@ -534,6 +534,88 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapport_mail::Source;
+    use rapport_store::PageRequest;
+
+    fn fixtures() -> Vec<(String, Vec<u8>)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../mail/tests/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("fixtures")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).expect("read")))
+            .collect()
+    }
+
+    /// Every real-world fixture, however malformed, is stored and filed; delivered again,
+    /// none is stored twice.
+    async fn every_fixture_is_stored_once(store: Arc<dyn Store>) {
+        let inbound = Inbound {
+            secret: reply_secret(store.as_ref()).await.unwrap(),
+            store: store.clone(),
+            max_attachment_bytes: 64 * 1024,
+        };
+        let fixtures = fixtures();
+        assert!(fixtures.len() >= 25, "the fixture set is there");
+        let deliver = |raw: Vec<u8>| Delivery {
+            source: Source::Pipe,
+            envelope_from: None,
+            recipients: vec![],
+            inbox: Some("Support".into()),
+            raw,
+        };
+        let mut filed = 0;
+        for (name, raw) in &fixtures {
+            let outcome = inbound
+                .receive(deliver(raw.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let Some(ticket_id) = outcome.ticket_id() {
+                let messages = store
+                    .list_messages(ticket_id, PageRequest::first(200))
+                    .await
+                    .unwrap()
+                    .items;
+                let message = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.email_id.is_some())
+                    .unwrap_or_else(|| panic!("{name}: no message links its email"));
+                assert_eq!(
+                    &store.raw_email(message.email_id.unwrap()).await.unwrap(),
+                    raw,
+                    "{name}: raw kept byte for byte"
+                );
+                filed += 1;
+            } else {
+                assert!(
+                    matches!(
+                        outcome,
+                        Ingested::Bounce { .. } | Ingested::Duplicate { .. }
+                    ),
+                    "{name}: {outcome:?}"
+                );
+            }
+        }
+        assert!(
+            filed >= fixtures.len() - 5,
+            "most fixtures open or join tickets: {filed}"
+        );
+        for (name, raw) in &fixtures {
+            let again = inbound.receive(deliver(raw.clone())).await.unwrap();
+            assert!(
+                matches!(again, Ingested::Duplicate { .. }),
+                "{name}: {again:?}"
+            );
+        }
+    }
+
+    rapport_store::on_both_backends!(every_fixture_is_stored_once);
 
     #[test]
     fn retries_back_off_to_a_ceiling() {

@@ -96,7 +96,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    // The IMAP client logs whole commands at trace level, LOGIN with its password included:
+    // that target never goes beyond info, whatever the setting.
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{filter},async_imap=info"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -226,6 +228,7 @@ async fn serve(
     config: &Config,
     demo: Option<demo::Summary>,
 ) -> anyhow::Result<()> {
+    let signal = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot listen on {} (RAPPORT_HTTP)", config.http))?;
@@ -252,7 +255,7 @@ async fn serve(
         let _ = http_stopped.wait_for(|s| *s).await;
     });
     let signal = async {
-        shutdown_signal().await;
+        signal.await;
         let _ = stop.send(true);
     };
     let (served, ()) = tokio::join!(http, signal);
@@ -356,23 +359,41 @@ async fn start_mail(
     Ok(tasks)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal during start-up already stops cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {},
+                _ = interrupt => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

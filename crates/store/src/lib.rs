@@ -85,12 +85,14 @@ pub trait Store: Send + Sync {
     async fn create_team(&self, ctx: Ctx, name: &str, description: &str) -> Result<Team>;
     async fn add_team_member(&self, ctx: Ctx, team_id: i64, agent_id: i64) -> Result<()>;
     async fn list_teams(&self) -> Result<Vec<Team>>;
+    /// Creates an inbox with any of its settings, in one transaction.
     async fn create_inbox(
         &self,
         ctx: Ctx,
         name: &str,
         address: &str,
         team_id: Option<i64>,
+        settings: InboxPatch,
     ) -> Result<Inbox>;
     async fn list_inboxes(&self) -> Result<Vec<Inbox>>;
     async fn inbox(&self, id: i64) -> Result<Inbox>;

@@ -175,6 +175,36 @@ pub struct InboxPatch {
     pub acknowledge: Option<bool>,
 }
 
+impl InboxPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            name,
+            address,
+            addresses,
+            team_id,
+            from_name,
+            signature,
+            language,
+            human_contact,
+            business_hours,
+            first_response_minutes,
+            acknowledge,
+        } = self;
+        name.is_none()
+            && address.is_none()
+            && addresses.is_none()
+            && team_id.is_none()
+            && from_name.is_none()
+            && signature.is_none()
+            && language.is_none()
+            && human_contact.is_none()
+            && business_hours.is_none()
+            && first_response_minutes.is_none()
+            && acknowledge.is_none()
+    }
+}
+
 /// An editable text of an inbox (`kind` `ack`), per language.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

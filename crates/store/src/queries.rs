@@ -1643,11 +1643,21 @@ impl Store for SqlStore {
         name: &str,
         address: &str,
         team_id: Option<i64>,
+        mut settings: InboxPatch,
     ) -> Result<Inbox> {
         let name = contact::validate_name("name", name)?;
         let address = contact::normalize_email("address", address)?;
-        self.write(move |c| Box::pin(email::insert_inbox(c, ctx, name, address, team_id)))
-            .await
+        email::check_inbox_patch(&mut settings)?;
+        self.write(move |c| {
+            Box::pin(async move {
+                let inbox = email::insert_inbox(c, ctx, name, address, team_id).await?;
+                if settings.is_empty() {
+                    return Ok(inbox);
+                }
+                email::update_inbox(c, ctx, inbox.id, settings).await
+            })
+        })
+        .await
     }
 
     async fn list_inboxes(&self) -> Result<Vec<Inbox>> {

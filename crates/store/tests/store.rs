@@ -906,13 +906,25 @@ async fn agents_tokens_and_sessions(store: S) {
     ));
 
     let inbox = store
-        .create_inbox(ctx(T0), "Billing", "Billing@Example.com", Some(team.id))
+        .create_inbox(
+            ctx(T0),
+            "Billing",
+            "Billing@Example.com",
+            Some(team.id),
+            InboxPatch::default(),
+        )
         .await
         .unwrap();
     assert_eq!(inbox.address, "billing@example.com");
     assert!(matches!(
         store
-            .create_inbox(ctx(T0), "billing", "x@example.com", None)
+            .create_inbox(
+                ctx(T0),
+                "billing",
+                "x@example.com",
+                None,
+                InboxPatch::default()
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));

@@ -425,7 +425,7 @@ pub(super) async fn ingest(c: &mut dyn Conn, ctx: Ctx, mail: InboundEmail) -> Re
     }
     let email_id = insert_inbound(c, ctx, &mail, "received", None).await?;
     let outcome = match &mail.bounce {
-        Some(bounce) => ingest_bounce(c, ctx, bounce).await?,
+        Some(bounce) => ingest_bounce(c, ctx, bounce, email_id).await?,
         None => thread_or_open(c, ctx, &mail, email_id).await?,
     };
     let label = match outcome {
@@ -873,7 +873,12 @@ async fn flag_correction(
     .await
 }
 
-async fn ingest_bounce(c: &mut dyn Conn, ctx: Ctx, bounce: &BounceReport) -> Result<Ingested> {
+async fn ingest_bounce(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    bounce: &BounceReport,
+    email_id: i64,
+) -> Result<Ingested> {
     let ticket_id = match &bounce.original_message_id {
         Some(id) => {
             c.int_opt(
@@ -903,6 +908,12 @@ async fn ingest_bounce(c: &mut dyn Conn, ctx: Ctx, bounce: &BounceReport) -> Res
             ..ctx
         };
         let message_id = insert_message_row(c, system, ticket_id, Actor::SYSTEM, &note).await?;
+        // The note links the notification itself, so its raw text is one click away.
+        c.execute(
+            "UPDATE messages SET email_id = $1 WHERE id = $2",
+            params![email_id, message_id],
+        )
+        .await?;
         append_event(
             c,
             system,

@@ -528,6 +528,11 @@ async fn bounces_mark_addresses_and_note_the_ticket(store: S) {
     let note = messages.last().unwrap();
     assert_eq!(note.kind, MessageKind::Note);
     assert!(note.body.contains("5.1.1"));
+    let dsn_raw = store
+        .raw_email(note.email_id.expect("the note links the notification"))
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&dsn_raw).contains("dsn1@mx.example"));
     let events = store
         .list_events(ticket_id, PageRequest::first(50))
         .await
@@ -790,7 +795,13 @@ async fn outbox_leases_retries_and_sends_once(store: S) {
 async fn inboxes_have_addresses_settings_and_templates(store: S) {
     let team = store.create_team(ctx(T0), "Billing", "").await.unwrap();
     let inbox = store
-        .create_inbox(ctx(T0), "Billing", "Billing@Example.test", Some(team.id))
+        .create_inbox(
+            ctx(T0),
+            "Billing",
+            "Billing@Example.test",
+            Some(team.id),
+            InboxPatch::default(),
+        )
         .await
         .unwrap();
     assert_eq!(inbox.addresses, vec!["billing@example.test".to_string()]);

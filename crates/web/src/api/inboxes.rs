@@ -7,15 +7,15 @@ use super::tickets::{ctx, nullable};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::JsonBody;
+use crate::problem::ApiResult;
 use crate::problem::responses as problems;
-use crate::problem::{ApiResult, Problem};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rapport_core::calendar::{BusinessCalendar, CalendarConfig};
+use rapport_core::calendar::CalendarConfig;
 use rapport_core::{Invalid, Permission, contact};
 use rapport_mail::templates::{Template, validate_template};
-use rapport_store::{Inbox, InboxPatch, InboxTemplate, Store, StoreError};
+use rapport_store::{Inbox, InboxPatch, InboxTemplate};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -81,62 +81,11 @@ pub async fn create_inbox(
         acknowledge: i.acknowledge,
         ..InboxPatch::default()
     };
-    // The store creates an inbox and changes its settings in two writes; checking the
-    // settings first keeps a refused request from leaving a half-configured inbox behind.
-    check_settings(state.store.as_ref(), &settings).await?;
     let inbox = state
         .store
-        .create_inbox(ctx(&caller), &i.name, &i.address, i.team_id)
-        .await?;
-    let inbox = state
-        .store
-        .update_inbox(ctx(&caller), inbox.id, settings)
+        .create_inbox(ctx(&caller), &i.name, &i.address, i.team_id, settings)
         .await?;
     Ok((StatusCode::CREATED, Json(inbox)))
-}
-
-/// The rules `update_inbox` applies to settings (the store's check is private to it), plus
-/// addresses another inbox already receives at: everything the second write could refuse.
-async fn check_settings(store: &dyn Store, p: &InboxPatch) -> Result<(), Problem> {
-    for (i, address) in p.addresses.iter().flatten().enumerate() {
-        let address = contact::normalize_email(&format!("addresses[{i}]"), address)?;
-        if store.inbox_by_address(&address).await?.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "the address {address} already belongs to an inbox"
-            ))
-            .into());
-        }
-    }
-    if let Some(from_name) = &p.from_name
-        && (from_name.contains(['\r', '\n']) || from_name.chars().count() > 200)
-    {
-        return Err(Invalid::new("from_name", "must be one line of at most 200 characters").into());
-    }
-    if let Some(language) = &p.language {
-        contact::validate_language(language)?;
-    }
-    if let Some(hours) = &p.business_hours {
-        BusinessCalendar::new(hours)
-            .map_err(|e| Invalid::new(format!("business_hours.{}", e.field), e.problem))?;
-    }
-    if let Some(minutes) = p.first_response_minutes
-        && !(1..=60 * 24 * 30).contains(&minutes)
-    {
-        return Err(Invalid::new(
-            "first_response_minutes",
-            "must be between 1 and 43200 (30 days of minutes)",
-        )
-        .into());
-    }
-    for (field, text) in [
-        ("signature", &p.signature),
-        ("human_contact", &p.human_contact),
-    ] {
-        if text.as_ref().is_some_and(|t| t.len() > 4096) {
-            return Err(Invalid::new(field, "must be at most 4096 bytes").into());
-        }
-    }
-    Ok(())
 }
 
 /// One inbox with all its settings.
