@@ -11,6 +11,7 @@ pub mod event;
 pub mod fields;
 pub mod readback;
 pub mod search;
+pub mod subject;
 pub mod tags;
 pub mod ticket;
 pub mod time;

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use minijinja::{Environment, UndefinedBehavior};
 use rapport_core::Invalid;
+use rapport_core::subject::strip_reply_prefixes;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,11 +274,11 @@ pub fn render_reply(body: &str, signature: &str, human_contact: &str, reference:
 /// languages) the subject had, and the reference once.
 pub fn reply_subject(ticket_subject: &str, reference: &str) -> String {
     let reference = reference.trim();
-    let mut subject = one_line(strip_reply_prefixes(ticket_subject));
+    let mut subject = one_line(strip_reply_prefixes(ticket_subject).0);
     if !reference.is_empty() {
         let tag = format!("[{reference}]");
         subject = remove_ignoring_ascii_case(&subject, &tag);
-        subject = one_line(strip_reply_prefixes(&subject));
+        subject = one_line(strip_reply_prefixes(&subject).0);
     }
     match (subject.is_empty(), reference.is_empty()) {
         (true, true) => "Re:".to_owned(),
@@ -372,6 +373,16 @@ const DE_MONTHS: [&str; 12] = [
     "November",
     "Dezember",
 ];
+
+/// How to reach a person when an inbox has not said (no phone line configured): replying
+/// reaches a human, so an automatic message is never a dead end.
+pub fn default_human_contact(language: &str) -> &'static str {
+    if is_german(language) {
+        "Antworten Sie einfach auf diese E-Mail: Jede Antwort liest ein Mensch."
+    } else {
+        "Just reply to this email: a person reads every reply."
+    }
+}
 
 fn is_german(language: &str) -> bool {
     let primary = language.trim().split(['-', '_']).next().unwrap_or("");
@@ -471,25 +482,6 @@ fn one_line(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// "Re:", "AW:", "Fwd:", "WG:", "Antw:", "SV:" … and "Re[2]:", repeatedly.
-fn strip_reply_prefixes(subject: &str) -> &str {
-    const PREFIXES: [&str; 11] = [
-        "re", "aw", "fw", "fwd", "wg", "antw", "sv", "vs", "tr", "rif", "odp",
-    ];
-    let mut rest = subject.trim_start();
-    loop {
-        let Some(colon) = rest.find(':') else {
-            return rest;
-        };
-        let head = rest[..colon].trim_end();
-        let word = head.split(['[', '(']).next().unwrap_or(head).trim_end();
-        if colon > 10 || !PREFIXES.iter().any(|p| word.eq_ignore_ascii_case(p)) {
-            return rest;
-        }
-        rest = rest[colon + 1..].trim_start();
-    }
 }
 
 fn remove_ignoring_ascii_case(text: &str, needle: &str) -> String {

@@ -9,6 +9,7 @@
 use crate::ParsedMail;
 use hmac::{Hmac, Mac};
 use rapport_core::TicketRef;
+use rapport_core::subject::strip_reply_prefixes;
 use sha2::Sha256;
 
 /// Hex digits of the HMAC kept in a reply address: 48 bits, short enough for an address,
@@ -52,7 +53,7 @@ impl ThreadKeys {
             referenced_ids,
             subject_ticket: subject_ticket(&mail.subject),
             normalized_subject: normalize_subject(&mail.subject),
-            looks_like_reply: strip_prefixes(&mail.subject).1,
+            looks_like_reply: strip_reply_prefixes(&mail.subject).1,
         }
     }
 }
@@ -135,16 +136,10 @@ pub fn subject_ticket(subject: &str) -> Option<i64> {
         .find_map(|word| TicketRef::parse(word).map(|r| r.0))
 }
 
-/// Reply and forward prefixes in the languages customers most often write in.
-const PREFIXES: &[&str] = &[
-    "re", "fw", "fwd", "aw", "wg", "sv", "vs", "antw", "doorst", "tr", "rif", "r", "odp", "res",
-    "enc", "vb", "atb", "antwort",
-];
-
 /// A subject reduced to what identifies a conversation: `Re: AW: [ext] Router drops Wi-Fi
 /// [R-10234]` → `router drops wi-fi`.
 pub fn normalize_subject(subject: &str) -> String {
-    strip_prefixes(subject)
+    strip_reply_prefixes(subject)
         .0
         .split_whitespace()
         .filter(|word| {
@@ -154,34 +149,6 @@ pub fn normalize_subject(subject: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
-}
-
-/// The subject without leading list tags and reply/forward prefixes, and whether there was
-/// a reply/forward prefix.
-fn strip_prefixes(subject: &str) -> (&str, bool) {
-    let mut rest = subject.trim();
-    let mut replied = false;
-    loop {
-        let before = rest;
-        // A leading list tag like `[support]` or `[EXT]`.
-        if let Some(after) = rest.strip_prefix('[')
-            && let Some(end) = after.find(']')
-        {
-            rest = after[end + 1..].trim_start();
-        }
-        // A prefix like `Re:`, `AW:`, `Fwd[2]:` or `RE :`.
-        if let Some(colon) = rest.find(':') {
-            let head = rest[..colon].trim();
-            let word = head.split('[').next().unwrap_or(head).trim();
-            if PREFIXES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
-                rest = rest[colon + 1..].trim_start();
-                replied = true;
-            }
-        }
-        if rest == before {
-            return (rest, replied);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -254,8 +221,6 @@ mod tests {
         assert_eq!(normalize_subject("Re: "), "");
         assert_eq!(normalize_subject("Reminder: invoice"), "reminder: invoice");
         assert_eq!(normalize_subject("[unterminated tag"), "[unterminated tag");
-        assert!(strip_prefixes("AW: [ext] Frage").1);
-        assert!(!strip_prefixes("[ext] Frage: Preise").1);
     }
 
     #[test]

@@ -103,19 +103,6 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let (file_name, mut from_file) = read_file(file)?;
-        let from_file_mail = FileMail {
-            smtp: from_file.smtp.take(),
-            smtp_hostname: from_file.smtp_hostname.take(),
-            smtp_tls_cert: from_file.smtp_tls_cert.take(),
-            smtp_tls_key: from_file.smtp_tls_key.take(),
-            smtp_max_message_size: from_file.smtp_max_message_size.take(),
-            attachment_max_size: from_file.attachment_max_size.take(),
-            smtp_relay: from_file.smtp_relay.take(),
-            smtp_relay_user: from_file.smtp_relay_user.take(),
-            smtp_relay_password: from_file.smtp_relay_password.take(),
-            smtp_relay_tls: from_file.smtp_relay_tls.take(),
-            imap: std::mem::take(&mut from_file.imap),
-        };
         let pick = |name: &str, from_file: Option<String>| -> Option<Setting> {
             let var = format!("RAPPORT_{}", name.to_uppercase());
             match env(&var) {
@@ -127,28 +114,28 @@ impl Config {
             }
         };
 
-        let data_dir = match pick("data_dir", from_file.data_dir) {
+        let data_dir = match pick("data_dir", from_file.data_dir.take()) {
             Some(s) if s.value.trim().is_empty() => return Err(err(&s.key, "must not be empty")),
             Some(s) => PathBuf::from(s.value),
             None => PathBuf::from("rapport-data"),
         };
-        let http = match pick("http", from_file.http) {
+        let http = match pick("http", from_file.http.take()) {
             Some(s) => socket_address(&s, "127.0.0.1:8080")?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
-        let database_url = match pick("database_url", from_file.database_url) {
+        let database_url = match pick("database_url", from_file.database_url.take()) {
             Some(s) => check_database_url(&s)?,
             None => format!("sqlite://{}", data_dir.join("rapport.db").display()),
         };
-        let log = match pick("log", from_file.log) {
+        let log = match pick("log", from_file.log.take()) {
             Some(s) => check_log(&s)?,
             None => "info".to_string(),
         };
-        let base_url = match pick("base_url", from_file.base_url) {
+        let base_url = match pick("base_url", from_file.base_url.take()) {
             Some(s) => check_base_url(&s)?,
             None => format!("http://{http}"),
         };
-        let mail = MailConfig::load(&pick, &from_file_mail, &base_url, &file_name)?;
+        let mail = MailConfig::load(&pick, &from_file, &base_url, &file_name)?;
         Ok(Self {
             database_url,
             http,
@@ -159,27 +146,12 @@ impl Config {
     }
 }
 
-/// The mail keys of the file, taken apart so `pick` can consume them one by one.
-struct FileMail {
-    smtp: Option<String>,
-    smtp_hostname: Option<String>,
-    smtp_tls_cert: Option<String>,
-    smtp_tls_key: Option<String>,
-    smtp_max_message_size: Option<String>,
-    attachment_max_size: Option<String>,
-    smtp_relay: Option<String>,
-    smtp_relay_user: Option<String>,
-    smtp_relay_password: Option<String>,
-    smtp_relay_tls: Option<String>,
-    imap: Vec<ImapFileConfig>,
-}
-
 const MIB: usize = 1024 * 1024;
 
 impl MailConfig {
     fn load(
         pick: &dyn Fn(&str, Option<String>) -> Option<Setting>,
-        file: &FileMail,
+        file: &FileConfig,
         base_url: &str,
         file_name: &str,
     ) -> Result<Self, ConfigError> {
@@ -292,7 +264,7 @@ fn size(setting: Option<Setting>, default: usize) -> Result<usize, ConfigError> 
 fn relay(
     s: &Setting,
     pick: &dyn Fn(&str, Option<String>) -> Option<Setting>,
-    file: &FileMail,
+    file: &FileConfig,
 ) -> Result<rapport_mail::sender::Relay, ConfigError> {
     use rapport_mail::sender::{Relay, RelayTls};
     let (host, port) = s

@@ -450,10 +450,13 @@ fn language_for(item: &OutboxItem) -> String {
 pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String> {
     let ticket = &item.ticket;
     let reference = ticket.reference.clone();
-    let human_contact = item.inbox.human_contact.clone();
+    let language = language_for(item);
+    let human_contact = match item.inbox.human_contact.trim() {
+        "" => templates::default_human_contact(&language).to_string(),
+        line => line.to_string(),
+    };
     let rendered = match item.kind {
         OutboxKind::Ack => {
-            let language = language_for(item);
             let readback = read_back(&ticket.subject, &item.body);
             let calendar = BusinessCalendar::new(&item.inbox.business_hours)
                 .map_err(|e| format!("the inbox's business hours are invalid: {e}"))?;

@@ -163,6 +163,39 @@ impl Drop for Running {
     }
 }
 
+/// Creates an agent and returns a fresh API token for them.
+fn agent_token(dir: &Path, url: &str) -> String {
+    let agent = run(
+        dir,
+        url,
+        &[
+            "admin",
+            "create-agent",
+            "--email",
+            "sam@northwind.test",
+            "--name",
+            "Sam Reyes",
+            "--role",
+            "agent",
+        ],
+    );
+    assert!(agent.status.success(), "{}", text(&agent.stderr));
+    let token = run(
+        dir,
+        url,
+        &[
+            "admin",
+            "create-token",
+            "--agent",
+            "sam@northwind.test",
+            "--name",
+            "e2e",
+        ],
+    );
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    text(&token.stdout).trim().to_string()
+}
+
 fn temp_sqlite() -> (PathBuf, String) {
     let dir = TestDb::temp_dir();
     let url = format!("sqlite://{}", dir.join("data/rapport.db").display());

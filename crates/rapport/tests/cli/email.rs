@@ -67,34 +67,7 @@ fn start(dir: &Path, url: &str, sink: &SmtpSink) -> (Running, String) {
         "{}",
         text(&inbox.stdout)
     );
-    let agent = run(
-        dir,
-        url,
-        &[
-            "admin",
-            "create-agent",
-            "--email",
-            "sam@northwind.test",
-            "--name",
-            "Sam Reyes",
-            "--role",
-            "agent",
-        ],
-    );
-    assert!(agent.status.success(), "{}", text(&agent.stderr));
-    let token = run(
-        dir,
-        url,
-        &[
-            "admin",
-            "create-token",
-            "--agent",
-            "sam@northwind.test",
-            "--name",
-            "e2e",
-        ],
-    );
-    let token = text(&token.stdout).trim().to_string();
+    let token = agent_token(dir, url);
     let mut cmd = rapport(dir, url, &["serve"]);
     cmd.env("RAPPORT_SMTP_RELAY", sink.addr.to_string())
         .env("RAPPORT_SMTP_RELAY_TLS", "none");
@@ -208,6 +181,16 @@ async fn mail_in_thread_and_out_through_the_relay() {
     assert!(
         ack.text.contains("reboots every evening"),
         "the request is restated: {}",
+        ack.text
+    );
+    assert!(
+        ack.text.contains("a person reads every reply"),
+        "a human is always reachable: {}",
+        ack.text
+    );
+    assert!(
+        ack.text.contains("first answer by"),
+        "the expected answer time: {}",
         ack.text
     );
     let reply_to = ack.reply_to.clone().expect("a reply address").email;

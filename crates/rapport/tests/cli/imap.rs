@@ -135,37 +135,7 @@ async fn imap_mail_becomes_one_threaded_ticket_once() {
     let (dir, url) = temp_sqlite();
     // "Support" is the inbox every installation starts with.
     write_config(&dir, dovecot.port(), "Support");
-    let token = block_in_place(|| {
-        let agent = run(
-            &dir,
-            &url,
-            &[
-                "admin",
-                "create-agent",
-                "--email",
-                "sam@northwind.test",
-                "--name",
-                "Sam Reyes",
-                "--role",
-                "agent",
-            ],
-        );
-        assert!(agent.status.success(), "{}", text(&agent.stderr));
-        let token = run(
-            &dir,
-            &url,
-            &[
-                "admin",
-                "create-token",
-                "--agent",
-                "sam@northwind.test",
-                "--name",
-                "e2e",
-            ],
-        );
-        assert!(token.status.success(), "{}", text(&token.stderr));
-        text(&token.stdout).trim().to_string()
-    });
+    let token = block_in_place(|| agent_token(&dir, &url));
     let serve = || Running::start(rapport(&dir, &url, &["serve"]), "Mail out:");
 
     let server = block_in_place(serve);
