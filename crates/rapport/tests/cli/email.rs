@@ -403,3 +403,110 @@ fn mail_in_stores_from_a_pipe_with_exit_codes_an_mta_understands() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// One SMTP transaction on an open session; `Ok(true)` when the server answered 250 at the end.
+fn smtp_transaction(
+    write: &mut std::net::TcpStream,
+    read: &mut BufReader<std::net::TcpStream>,
+    message_id: &str,
+) -> std::io::Result<bool> {
+    write!(
+        write,
+        "MAIL FROM:<crash@customer.example>\r\nRCPT TO:<support@rapport.localhost>\r\nDATA\r\n\
+         From: crash@customer.example\r\nSubject: crash test\r\nMessage-ID: <{message_id}>\r\n\r\n\
+         Does this survive?\r\n.\r\n"
+    )?;
+    let mut all_ok = true;
+    for want in ["250", "250", "354", "250"] {
+        let mut line = String::new();
+        if read.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        all_ok &= line.starts_with(want);
+    }
+    Ok(all_ok)
+}
+
+#[test]
+fn every_message_answered_250_survives_a_crash() {
+    let (dir, url) = temp_sqlite();
+    let mut server = Running::start(rapport(&dir, &url, &["serve"]), "Mail out:");
+    let clients: Vec<_> = (0..8)
+        .map(|worker| {
+            let smtp = server.smtp.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let Ok(mut write) = std::net::TcpStream::connect(&smtp) else {
+                    return acknowledged;
+                };
+                let Ok(clone) = write.try_clone() else {
+                    return acknowledged;
+                };
+                let mut read = BufReader::new(clone);
+                let mut greeting = String::new();
+                if read.read_line(&mut greeting).is_err()
+                    || write.write_all(b"HELO crash.example\r\n").is_err()
+                {
+                    return acknowledged;
+                }
+                let mut helo = String::new();
+                let _ = read.read_line(&mut helo);
+                for n in 0.. {
+                    let id = format!("crash-{worker}-{n}@customer.example");
+                    match smtp_transaction(&mut write, &mut read, &id) {
+                        Ok(true) => acknowledged.push(id),
+                        Ok(false) => panic!("a message was refused before the crash"),
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let conn = rusqlite::Connection::open(dir.join("data/rapport.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stmt = conn
+        .prepare("SELECT message_id FROM inbound_emails")
+        .unwrap();
+    let stored: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} messages answered 250 were lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    let tickets: i64 = conn
+        .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        tickets as usize >= acknowledged.len(),
+        "each acknowledged message is on a ticket"
+    );
+    drop(stmt);
+    drop(conn);
+    let _ = std::fs::remove_dir_all(dir);
+}
