@@ -240,7 +240,8 @@ fn status_in(text: &str) -> Option<String> {
         .map(|code| format!("{}.0.0", &code[..1]))
 }
 
-/// Plain-text bounces: sent by a mailer daemon (or titled like a bounce) and worded like one.
+/// Plain-text bounces: sent by a mailer daemon and worded like one. A person's mail about an
+/// "undeliverable parcel" is neither, so it stays a request.
 fn text_bounce(message: &Message<'_>) -> Option<Bounce> {
     let root = message.parts.first()?;
     let from = header(&root.headers, &HeaderName::From)
@@ -276,7 +277,7 @@ fn text_bounce(message: &Message<'_>) -> Option<Bounce> {
     ]
     .iter()
     .any(|s| subject.contains(s));
-    if !from_daemon && !subject_bounce {
+    if !from_daemon {
         return None;
     }
 
@@ -308,7 +309,7 @@ fn text_bounce(message: &Message<'_>) -> Option<Bounce> {
     if recipients.is_empty() {
         recipients = listed_recipients(&text);
     }
-    if !marker && recipients.is_empty() {
+    if !marker && !subject_bounce {
         return None;
     }
     let delayed = [
@@ -462,6 +463,25 @@ fn listed_recipients(text: &str) -> Vec<(String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn people_writing_about_undeliverable_things_are_not_bounces() {
+        for raw in [
+            "From: Ann <ann@example.com>\r\nSubject: Undeliverable parcel\r\n\r\nMy package is undeliverable. Order 12345.\r\n",
+            "From: Bo <bo@example.com>\r\nSubject: Fwd: Mail delivery failed\r\n\r\nWhat does this mean?\r\n<billing@shop.test>: 550 no such user\r\n",
+        ] {
+            let message = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .expect("parses");
+            assert_eq!(detect(&message), None, "{raw}");
+        }
+        let daemon = "From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nThis is the mail system.\r\n<gone@example.org>: host said: 550 5.1.1 unknown\r\n";
+        let message = mail_parser::MessageParser::default()
+            .parse(daemon.as_bytes())
+            .expect("parses");
+        let bounce = detect(&message).expect("a daemon's bounce");
+        assert_eq!(bounce.recipients[0].email, "gone@example.org");
+    }
 
     #[test]
     fn delivery_status_fields() {

@@ -12,6 +12,13 @@ use rapport_core::TicketRef;
 use rapport_core::subject::strip_reply_prefixes;
 use sha2::Sha256;
 
+/// Message-IDs looked up per message: In-Reply-To and the newest References. A thread is
+/// found by its latest ids; thousands of them would only be an attack on the lookup.
+const MAX_REFERENCED_IDS: usize = 50;
+/// Longer ids are not ids anyone's mail client made (RFC 5322 lines are 998 characters);
+/// they are neither stored nor looked up.
+pub const MAX_MESSAGE_ID_BYTES: usize = 250;
+
 /// Hex digits of the HMAC kept in a reply address: 48 bits, short enough for an address,
 /// far too many to guess.
 const TAG_HEX: usize = 12;
@@ -44,7 +51,10 @@ impl ThreadKeys {
             .find_map(|address| token_ticket(address, secret));
         let mut referenced_ids: Vec<String> = Vec::new();
         for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-            if !id.is_empty() && !referenced_ids.contains(id) {
+            if referenced_ids.len() == MAX_REFERENCED_IDS {
+                break;
+            }
+            if !id.is_empty() && id.len() <= MAX_MESSAGE_ID_BYTES && !referenced_ids.contains(id) {
                 referenced_ids.push(id.clone());
             }
         }
@@ -242,6 +252,17 @@ mod tests {
         assert_eq!(keys.subject_ticket, Some(42));
         assert_eq!(keys.normalized_subject, "printer");
         assert!(keys.looks_like_reply);
+        let flood = ParsedMail {
+            in_reply_to: vec!["x".repeat(MAX_MESSAGE_ID_BYTES + 1)],
+            references: (0..70_000).map(|i| format!("{i}@x")).collect(),
+            ..ParsedMail::default()
+        };
+        let keys = ThreadKeys::of(&flood, &[], SECRET);
+        assert_eq!(keys.referenced_ids.len(), MAX_REFERENCED_IDS);
+        assert_eq!(
+            keys.referenced_ids[0], "69999@x",
+            "the newest first, the overlong one left out"
+        );
         let none = ThreadKeys::of(&ParsedMail::default(), &[], SECRET);
         assert_eq!(none, ThreadKeys::default());
     }

@@ -8,8 +8,8 @@ use rapport_core::{Actor, Millis};
 use rapport_mail::compose::{OutboundEmail, compose};
 use rapport_mail::sender::{SendError, Sender};
 use rapport_mail::templates::{self, AckContext, Template};
-use rapport_mail::thread::{ThreadKeys, base_address, reply_address};
-use rapport_mail::{Delivery, DeliveryError, MailSink, Mailbox, ParsedMail};
+use rapport_mail::thread::{MAX_MESSAGE_ID_BYTES, ThreadKeys, base_address, reply_address};
+use rapport_mail::{Delivery, DeliveryError, MailSink, Mailbox, ParsedMail, Source};
 use rapport_store::{
     BounceReport, Ctx, InboundEmail, Ingested, NewAttachment, OutboxItem, OutboxKind, OutboxResult,
     Requester, Store, StoreError, ThreadHints,
@@ -26,11 +26,14 @@ pub async fn reply_secret(store: &dyn Store) -> Result<Vec<u8>, StoreError> {
     if let Some(secret) = store.setting(SECRET_SETTING).await? {
         return Ok(secret.into_bytes());
     }
-    let secret: String = (0..32)
+    let candidate: String = (0..32)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
-    store.set_setting(SECRET_SETTING, &secret).await?;
-    Ok(secret.into_bytes())
+    // Whoever writes first wins; everyone starting at the same time uses that one.
+    Ok(store
+        .init_setting(SECRET_SETTING, &candidate)
+        .await?
+        .into_bytes())
 }
 
 fn now() -> Millis {
@@ -69,7 +72,7 @@ impl Inbound {
                     .quarantine_email(ctx, mail, reason)
                     .await
                     .map_err(temporary)?;
-                Ok(Ingested::Quarantined { email_id })
+                Ok(Ingested::Unfiled { email_id })
             }
             Err(e) => Err(temporary(e)),
         }
@@ -79,6 +82,14 @@ impl Inbound {
         if let Some(name) = &delivery.inbox {
             return match self.store.inbox_by_name(name).await.map_err(temporary)? {
                 Some(inbox) => Ok(inbox.id),
+                // A mailbox configured for a renamed inbox: keep its mail waiting rather than
+                // marking it failed, and say loudly what to fix.
+                None if delivery.source == Source::Imap => {
+                    tracing::error!(inbox = %name, "no inbox has this name any more; fix [[imap]] inbox in the configuration");
+                    Err(DeliveryError::Temporary(format!(
+                        "no inbox is named '{name}'"
+                    )))
+                }
                 None => Err(DeliveryError::Permanent(format!(
                     "no inbox is named '{name}'"
                 ))),
@@ -108,11 +119,34 @@ impl Inbound {
         parsed: ParsedMail,
     ) -> InboundEmail {
         let keys = ThreadKeys::of(&parsed, &delivery.recipients, &self.secret);
-        let dedupe_key = match &parsed.message_id {
-            Some(id) if !id.trim().is_empty() => format!("mid:{}", id.trim()),
-            _ => format!("sha256:{:x}", Sha256::digest(&delivery.raw)),
-        };
         let mut problems = parsed.problems.clone();
+        let message_id = parsed
+            .message_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .filter(|id| {
+                let fits = id.len() <= MAX_MESSAGE_ID_BYTES;
+                if !fits {
+                    problems.push(format!("a Message-ID of {} bytes was ignored", id.len()));
+                }
+                fits
+            })
+            .map(str::to_string);
+        let body_hash = format!("{:x}", Sha256::digest(body_bytes(&delivery.raw)));
+        let dedupe_key = match &message_id {
+            Some(id) => format!("mid:{id}"),
+            None => format!("sha256:{:x}", Sha256::digest(&delivery.raw)),
+        };
+        let automatic = parsed
+            .automatic
+            .as_ref()
+            .map(|a| format!("{:?}: {}", a.kind, a.reason))
+            .or_else(|| {
+                // RFC 5321's null sender: notifications, never a person.
+                (delivery.envelope_from.as_deref() == Some(""))
+                    .then(|| "Generated: empty envelope sender (MAIL FROM:<>)".to_string())
+            });
         let from = parsed
             .from
             .clone()
@@ -148,7 +182,8 @@ impl Inbound {
             recipients: delivery.recipients,
             raw: delivery.raw,
             dedupe_key,
-            message_id: parsed.message_id.clone(),
+            body_hash,
+            message_id,
             from,
             subject: parsed.subject.chars().take(500).collect(),
             correction: is_correction(&parsed.new_text),
@@ -168,10 +203,7 @@ impl Inbound {
                 subject_key: keys.normalized_subject,
                 looks_like_reply: keys.looks_like_reply,
             },
-            automatic: parsed
-                .automatic
-                .as_ref()
-                .map(|a| format!("{:?}: {}", a.kind, a.reason)),
+            automatic,
             bounce,
             problems,
         }
@@ -185,7 +217,7 @@ impl Inbound {
         let size = a.data.len();
         // The bytes decide the type: a program named invoice.pdf is served as a program.
         let content_type = match a.sniffed_type {
-            Some(sniffed) if sniffed != a.content_type => {
+            Some(sniffed) if a.type_mismatch() => {
                 problems.push(format!(
                     "attachment '{}' says {} but its bytes are {sniffed}",
                     a.filename, a.content_type
@@ -249,9 +281,20 @@ pub fn describe(outcome: &Ingested) -> String {
         } => format!("bounce noted on {}", reference(id)),
         Ingested::Bounce { ticket_id: None } => "kept (not filed on a ticket)".to_string(),
         Ingested::Duplicate { .. } => "already stored earlier".to_string(),
-        Ingested::Quarantined { email_id } => {
-            format!("kept as email {email_id} but not filed (see the log)")
+        Ingested::Unfiled { email_id } => {
+            format!("kept as email {email_id} but on no ticket (GET /api/v1/emails/unfiled)")
         }
+    }
+}
+
+/// What follows the header: a message delivered again over another route carries other
+/// `Received` lines but the same body.
+fn body_bytes(raw: &[u8]) -> &[u8] {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match crlf.into_iter().chain(lf).min() {
+        Some(start) => &raw[start..],
+        None => raw,
     }
 }
 
@@ -382,10 +425,20 @@ impl Mailer {
         if let OutboxResult::Retry { error, .. } | OutboxResult::Failed { error } = &result {
             tracing::warn!(outbox_id = item.id, to = %item.recipient, %error, "email not delivered");
         }
-        if let Err(e) = self.store.outbox_attempted(item.id, now(), result).await {
-            // The lease runs out and the mail is tried again; the receiver dedupes on the
-            // Message-ID should it have left.
-            tracing::error!(outbox_id = item.id, error = %e, "cannot record a delivery attempt");
+        // Recording is retried: mail that left but is not recorded as sent would go out again
+        // when the lease runs out (with the same Message-ID, which receivers dedupe on).
+        for wait in [0u64, 200, 1_000, 5_000, 20_000] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            match self
+                .store
+                .outbox_attempted(item.id, now(), result.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(outbox_id = item.id, error = %e, "cannot record a delivery attempt")
+                }
+            }
         }
     }
 
@@ -537,7 +590,6 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rapport_mail::Source;
     use rapport_store::PageRequest;
 
     fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -619,6 +671,59 @@ mod tests {
     }
 
     rapport_store::on_both_backends!(every_fixture_is_stored_once);
+
+    #[tokio::test]
+    async fn null_senders_overlong_ids_and_office_files_are_read_carefully() {
+        let db = rapport_store::testing::TestDb::sqlite().await;
+        let inbound = Inbound {
+            store: db.store.clone(),
+            secret: b"s".to_vec(),
+            max_attachment_bytes: 1024,
+        };
+        let long_id = "x".repeat(MAX_MESSAGE_ID_BYTES + 1);
+        let raw = format!(
+            "From: system@acme.example\r\nSubject: Report\r\nMessage-ID: <{long_id}@acme.example>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\nNightly report attached.\r\n--b\r\n\
+             Content-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document; name=r.docx\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAAAIAA==\r\n--b--\r\n"
+        );
+        let delivery = Delivery {
+            source: Source::Smtp,
+            envelope_from: Some(String::new()),
+            recipients: vec!["support@rapport.localhost".into()],
+            inbox: None,
+            raw: raw.into_bytes(),
+        };
+        let raw_bytes = delivery.raw.clone();
+        let mail = inbound.inbound_email(1, delivery, rapport_mail::parse(&raw_bytes));
+        assert!(
+            mail.automatic
+                .as_deref()
+                .is_some_and(|a| a.contains("MAIL FROM:<>")),
+            "{:?}",
+            mail.automatic
+        );
+        assert_eq!(mail.message_id, None, "an overlong Message-ID is ignored");
+        assert!(mail.dedupe_key.starts_with("sha256:"));
+        assert!(
+            mail.problems.iter().any(|p| p.contains("Message-ID of")),
+            "{:?}",
+            mail.problems
+        );
+        let docx = &mail.attachments[0];
+        assert!(
+            docx.content_type.contains("wordprocessingml"),
+            "a docx is a zip inside and keeps its type: {}",
+            docx.content_type
+        );
+        // The same body under another route's headers dedupes; another body does not.
+        let again = body_bytes(b"Received: by a\r\nX: 1\r\n\r\nbody");
+        assert_eq!(again, b"body");
+        assert_eq!(body_bytes(b"X: 1\n\nbody"), b"body");
+        assert_eq!(body_bytes(b"no header end"), b"no header end");
+        db.finish().await;
+    }
 
     #[test]
     fn retries_back_off_to_a_ceiling() {

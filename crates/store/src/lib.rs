@@ -106,6 +106,9 @@ pub trait Store: Send + Sync {
     async fn list_custom_fields(&self) -> Result<Vec<FieldDef>>;
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// Sets `key` to `value` unless it has a value already; returns the value that holds.
+    /// Concurrent callers (several nodes starting at once) all get the same one.
+    async fn init_setting(&self, key: &str, value: &str) -> Result<String>;
 
     // Organisations and customers
     async fn create_organization(
@@ -156,6 +159,8 @@ pub trait Store: Send + Sync {
     async fn ingest_email(&self, ctx: Ctx, mail: InboundEmail) -> Result<Ingested>;
     /// Keeps an email that could not be filed, with the reason; returns its id.
     async fn quarantine_email(&self, ctx: Ctx, mail: InboundEmail, reason: String) -> Result<i64>;
+    /// Received emails on no ticket, newest first.
+    async fn list_unfiled_emails(&self, page: PageRequest) -> Result<Page<UnfiledEmail>>;
     /// A received email exactly as it arrived.
     async fn raw_email(&self, id: i64) -> Result<Vec<u8>>;
     /// An attachment and its bytes (`None` when withheld).

@@ -441,6 +441,8 @@ pub struct InboundEmail {
     pub raw: Vec<u8>,
     /// The Message-ID, else a hash of the bytes: the same message is stored once per inbox.
     pub dedupe_key: String,
+    /// A hash of the message body: a different message reusing a Message-ID is still stored.
+    pub body_hash: String,
     pub message_id: Option<String>,
     /// The sender; `None` when no address could be read from the message or the envelope.
     pub from: Option<Requester>,
@@ -513,8 +515,9 @@ pub enum Ingested {
     Bounce { ticket_id: Option<i64> },
     /// Stored before; nothing changed.
     Duplicate { ticket_id: Option<i64> },
-    /// Kept as received but not filed on a ticket (see `Store::quarantine_email`).
-    Quarantined { email_id: i64 },
+    /// Kept as received but not filed on a ticket: it could not be (see
+    /// `Store::quarantine_email`), or it was automatic mail to a closed ticket.
+    Unfiled { email_id: i64 },
 }
 
 impl Ingested {
@@ -524,7 +527,7 @@ impl Ingested {
             | Self::Appended { ticket_id, .. }
             | Self::FollowUp { ticket_id, .. } => Some(ticket_id),
             Self::Bounce { ticket_id } | Self::Duplicate { ticket_id } => ticket_id,
-            Self::Quarantined { .. } => None,
+            Self::Unfiled { .. } => None,
         }
     }
 }
@@ -573,6 +576,25 @@ pub struct OutboxItem {
     pub thread_ids: Vec<String>,
     /// The inbox's template for this kind in the customer's language, when one is set.
     pub template: Option<InboxTemplate>,
+}
+
+/// A received email that is on no ticket: it could not be filed, or needed no ticket
+/// (automatic mail to a closed one). Its raw bytes are kept for an admin to read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnfiledEmail {
+    pub id: i64,
+    pub inbox_id: i64,
+    /// `smtp`, `imap` or `pipe`.
+    pub source: String,
+    pub envelope_from: Option<String>,
+    pub message_id: Option<String>,
+    /// `quarantined` (could not be filed) or `unfiled` (needed no ticket).
+    pub outcome: String,
+    /// What was wrong with the message, and why it was not filed.
+    pub problems: Vec<String>,
+    pub size_bytes: i64,
+    pub received_at: Millis,
 }
 
 /// How one delivery attempt went.

@@ -1706,6 +1706,11 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn list_unfiled_emails(&self, page: PageRequest) -> Result<Page<UnfiledEmail>> {
+        self.read(move |c| Box::pin(email::list_unfiled(c, page)))
+            .await
+    }
+
     async fn raw_email(&self, id: i64) -> Result<Vec<u8>> {
         self.read(move |c| Box::pin(email::raw_email(c, id))).await
     }
@@ -1794,6 +1799,23 @@ impl Store for SqlStore {
                 )
                 .await?;
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> Result<String> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    params![&key, &value],
+                )
+                .await?;
+                c.query_one("SELECT value FROM settings WHERE key = $1", params![&key])
+                    .await?
+                    .text(0)
             })
         })
         .await

@@ -779,6 +779,7 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/tickets/{id}/messages", "post"),
         ("/api/v1/tickets/{id}/events", "get"),
         ("/api/v1/tickets/{id}/emails", "get"),
+        ("/api/v1/emails/unfiled", "get"),
         ("/api/v1/emails/{id}/raw", "get"),
         ("/api/v1/attachments/{id}", "get"),
         ("/api/v1/customers", "get"),
@@ -1371,6 +1372,7 @@ async fn received_email_and_its_parts_over_http(store: Arc<dyn Store>) {
         recipients: vec!["support@rapport.localhost".into()],
         raw: raw.clone(),
         dedupe_key: "m1@ann.example".into(),
+        body_hash: "h1".into(),
         message_id: Some("m1@ann.example".into()),
         from: Some(Requester {
             email: "ann@ann.example".into(),
@@ -1416,7 +1418,7 @@ async fn received_email_and_its_parts_over_http(store: Arc<dyn Store>) {
     let Ingested::Created {
         ticket_id,
         acknowledged: true,
-    } = store.ingest_email(ctx, mail).await.unwrap()
+    } = store.ingest_email(ctx, mail.clone()).await.unwrap()
     else {
         panic!("a new acknowledged ticket")
     };
@@ -1526,6 +1528,18 @@ async fn received_email_and_its_parts_over_http(store: Arc<dyn Store>) {
         s.get("/api/v1/emails/999999/raw").await.0,
         StatusCode::NOT_FOUND
     );
+    // Mail that could not be filed is listed for people to read.
+    let mut broken = mail.clone();
+    broken.dedupe_key = "sha256:broken".into();
+    let kept = store
+        .quarantine_email(ctx, broken, "could not be filed: subject: too long".into())
+        .await
+        .unwrap();
+    let (status, unfiled) = s.get("/api/v1/emails/unfiled").await;
+    assert_eq!(status, StatusCode::OK, "{unfiled}");
+    assert_eq!(unfiled["items"][0]["id"], kept);
+    assert_eq!(unfiled["items"][0]["outcome"], "quarantined");
+    assert_eq!(unfiled["items"].as_array().map(Vec::len), Some(1));
 
     // The read-back is queued; a public reply queues an email, a note does not.
     let emails_path = format!("/api/v1/tickets/{ticket_id}/emails");

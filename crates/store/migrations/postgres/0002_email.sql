@@ -49,6 +49,8 @@ CREATE TABLE inbound_emails (
     -- (a retried SMTP session, a re-polled mailbox) is stored once.
     dedupe_key TEXT NOT NULL,
     message_id TEXT,
+    -- Tells a redelivery (same bytes) from another message reusing a Message-ID.
+    body_hash TEXT NOT NULL DEFAULT '',
     raw BYTEA NOT NULL,
     size_bytes BIGINT NOT NULL,
     outcome TEXT NOT NULL,
@@ -58,6 +60,8 @@ CREATE TABLE inbound_emails (
 );
 CREATE UNIQUE INDEX inbound_emails_dedupe ON inbound_emails (inbox_id, dedupe_key);
 CREATE INDEX inbound_emails_ticket ON inbound_emails (ticket_id);
+-- What an admin must look at: mail on no ticket.
+CREATE INDEX inbound_emails_unfiled ON inbound_emails (id) WHERE outcome IN ('quarantined', 'unfiled');
 
 -- Message-IDs we received or sent, each with its ticket: replies thread by them.
 CREATE TABLE email_message_ids (

@@ -405,37 +405,33 @@ const UNKNOWN_SENDER: &str = "unknown-sender@rapport.invalid";
 /// acknowledging each other stop after a few rounds even if every other guard fails.
 const AUTOMATIC_PER_HOUR: i64 = 3;
 const HOUR_MS: i64 = 3_600_000;
+/// How long a bounce stops read-backs to an address.
+const BOUNCE_PAUSE_MS: i64 = 24 * HOUR_MS;
 /// How far back a reply is matched by sender and subject alone.
 const SUBJECT_WINDOW_MS: i64 = 30 * 24 * HOUR_MS;
 
 /// Stores a received email and what it causes, in the caller's transaction.
-pub(super) async fn ingest(c: &mut dyn Conn, ctx: Ctx, mail: InboundEmail) -> Result<Ingested> {
-    c.serialize_on(&format!("email:{}:{}", mail.inbox_id, mail.dedupe_key))
-        .await?;
-    if let Some(r) = c
-        .query_opt(
-            "SELECT ticket_id FROM inbound_emails WHERE inbox_id = $1 AND dedupe_key = $2",
-            params![mail.inbox_id, &mail.dedupe_key],
-        )
-        .await?
-    {
-        return Ok(Ingested::Duplicate {
-            ticket_id: r.opt_int(0)?,
-        });
+pub(super) async fn ingest(c: &mut dyn Conn, ctx: Ctx, mut mail: InboundEmail) -> Result<Ingested> {
+    if let Some((_, ticket_id)) = stored_before(c, &mut mail).await? {
+        return Ok(Ingested::Duplicate { ticket_id });
     }
     let email_id = insert_inbound(c, ctx, &mail, "received", None).await?;
-    let outcome = match &mail.bounce {
+    let bounce = match &mail.bounce {
         Some(bounce) => ingest_bounce(c, ctx, bounce, email_id).await?,
+        None => None,
+    };
+    // A report about mail that is not ours is filed like any automatic mail.
+    let outcome = match bounce {
+        Some(outcome) => outcome,
         None => thread_or_open(c, ctx, &mail, email_id).await?,
     };
     let label = match outcome {
         Ingested::Created { .. } => "created",
         Ingested::Appended { .. } => "appended",
         Ingested::FollowUp { .. } => "follow_up",
-        Ingested::Bounce { ticket_id: Some(_) } => "bounce",
-        Ingested::Bounce { ticket_id: None } => "bounce_unmatched",
+        Ingested::Bounce { .. } => "bounce",
         Ingested::Duplicate { .. } => "duplicate",
-        Ingested::Quarantined { .. } => "quarantined",
+        Ingested::Unfiled { .. } => "unfiled",
     };
     c.execute(
         "UPDATE inbound_emails SET outcome = $1, ticket_id = $2 WHERE id = $3",
@@ -443,6 +439,33 @@ pub(super) async fn ingest(c: &mut dyn Conn, ctx: Ctx, mail: InboundEmail) -> Re
     )
     .await?;
     Ok(outcome)
+}
+
+/// The email id and ticket of this very message when it was stored before. Waits for any
+/// concurrent delivery of it to commit first. Another message reusing a Message-ID (form
+/// mailers and monitoring tools do) gets a key of its own instead of passing for a redelivery.
+async fn stored_before(
+    c: &mut dyn Conn,
+    mail: &mut InboundEmail,
+) -> Result<Option<(i64, Option<i64>)>> {
+    for attempt in 0..2 {
+        c.serialize_on(&format!("email:{}:{}", mail.inbox_id, mail.dedupe_key))
+            .await?;
+        let Some(r) = c
+            .query_opt(
+                "SELECT id, ticket_id, body_hash FROM inbound_emails WHERE inbox_id = $1 AND dedupe_key = $2",
+                params![mail.inbox_id, &mail.dedupe_key],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        if r.text(2)? == mail.body_hash || attempt == 1 {
+            return Ok(Some((r.int(0)?, r.opt_int(1)?)));
+        }
+        mail.dedupe_key = format!("{}#{}", mail.dedupe_key, mail.body_hash);
+    }
+    Ok(None)
 }
 
 async fn insert_inbound(
@@ -457,7 +480,7 @@ async fn insert_inbound(
     let row = c
         .query_one(
             "INSERT INTO inbound_emails (inbox_id, source, envelope_from, recipients, dedupe_key, message_id, raw, \
-             size_bytes, outcome, problems, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             size_bytes, outcome, problems, received_at, body_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             &[
                 mail.inbox_id.into(),
                 mail.source.as_str().into(),
@@ -470,6 +493,7 @@ async fn insert_inbound(
                 outcome.into(),
                 to_json(&problems).into(),
                 ctx.at.0.into(),
+                mail.body_hash.as_str().into(),
             ],
         )
         .await?;
@@ -481,18 +505,10 @@ async fn insert_inbound(
 pub(super) async fn quarantine(
     c: &mut dyn Conn,
     ctx: Ctx,
-    mail: InboundEmail,
+    mut mail: InboundEmail,
     reason: String,
 ) -> Result<i64> {
-    c.serialize_on(&format!("email:{}:{}", mail.inbox_id, mail.dedupe_key))
-        .await?;
-    if let Some(id) = c
-        .int_opt(
-            "SELECT id FROM inbound_emails WHERE inbox_id = $1 AND dedupe_key = $2",
-            params![mail.inbox_id, &mail.dedupe_key],
-        )
-        .await?
-    {
+    if let Some((id, _)) = stored_before(c, &mut mail).await? {
         return Ok(id);
     }
     insert_inbound(c, ctx, &mail, "quarantined", Some(&reason)).await
@@ -583,6 +599,10 @@ async fn thread_or_open(
     };
     let status = ticket_status(c, ticket_id).await?;
     if status == TicketStatus::Closed {
+        if automatic {
+            // An out-of-office answer to a closed conversation is no new request.
+            return Ok(Ingested::Unfiled { email_id });
+        }
         return open_ticket(
             c,
             ctx,
@@ -752,10 +772,12 @@ async fn may_acknowledge(
     if !on {
         return Ok(false);
     }
+    // A bounce pauses read-backs to that address for a day: a full mailbox empties, and a
+    // customer who keeps writing gets read-backs again.
     let bouncing = c
         .int_opt(
-            "SELECT 1 FROM customer_emails WHERE email = $1 AND bouncing_since IS NOT NULL",
-            params![address],
+            "SELECT 1 FROM customer_emails WHERE email = $1 AND bouncing_since > $2",
+            params![address, ctx.at.0 - BOUNCE_PAUSE_MS],
         )
         .await?
         .is_some();
@@ -873,59 +895,105 @@ async fn flag_correction(
     .await
 }
 
+/// Notes a bounce of our own mail on its ticket and marks the address it could not reach;
+/// `None` when the report is about mail we did not send (it is then filed like other mail).
 async fn ingest_bounce(
     c: &mut dyn Conn,
     ctx: Ctx,
     bounce: &BounceReport,
     email_id: i64,
-) -> Result<Ingested> {
-    let ticket_id = match &bounce.original_message_id {
-        Some(id) => {
-            c.int_opt(
-                "SELECT ticket_id FROM email_message_ids WHERE message_id = $1 ORDER BY ticket_id DESC LIMIT 1",
-                params![id],
-            )
-            .await?
-        }
-        None => None,
+) -> Result<Option<Ingested>> {
+    let Some(original) = &bounce.original_message_id else {
+        return Ok(None);
     };
-    for address in &bounce.failed {
+    let Some(ours) = c
+        .query_opt(
+            "SELECT ticket_id, recipient FROM outbox WHERE email_message_id = $1",
+            params![original],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (ticket_id, recipient) = (ours.int(0)?, ours.text(1)?);
+    // Only the address that mail went to: a report cannot mark anyone else as bouncing.
+    let failed: Vec<&String> = bounce
+        .failed
+        .iter()
+        .filter(|a| a.eq_ignore_ascii_case(&recipient))
+        .collect();
+    for address in &failed {
         c.execute(
             "UPDATE customer_emails SET bouncing_since = COALESCE(bouncing_since, $1) WHERE email = $2",
             params![ctx.at.0, address.to_lowercase()],
         )
         .await?;
     }
-    if let Some(ticket_id) = ticket_id {
-        let note = NewMessage {
-            kind: MessageKind::Note,
-            channel: Channel::Email,
-            body: bounce.summary.clone(),
-            send_email: false,
-        };
-        let system = Ctx {
-            actor: Actor::SYSTEM,
-            ..ctx
-        };
-        let message_id = insert_message_row(c, system, ticket_id, Actor::SYSTEM, &note).await?;
-        // The note links the notification itself, so its raw text is one click away.
-        c.execute(
-            "UPDATE messages SET email_id = $1 WHERE id = $2",
-            params![email_id, message_id],
-        )
-        .await?;
-        append_event(
-            c,
-            system,
-            EventKind::EmailBounced,
-            Some(ticket_id),
-            "message",
-            message_id,
-            json!({"failed": bounce.failed, "original_message_id": bounce.original_message_id}),
-        )
-        .await?;
+    let note = NewMessage {
+        kind: MessageKind::Note,
+        channel: Channel::Email,
+        body: bounce.summary.clone(),
+        send_email: false,
+    };
+    let system = Ctx {
+        actor: Actor::SYSTEM,
+        ..ctx
+    };
+    let message_id = insert_message_row(c, system, ticket_id, Actor::SYSTEM, &note).await?;
+    // The note links the notification itself, so its raw text is one click away.
+    c.execute(
+        "UPDATE messages SET email_id = $1 WHERE id = $2",
+        params![email_id, message_id],
+    )
+    .await?;
+    append_event(
+        c,
+        system,
+        EventKind::EmailBounced,
+        Some(ticket_id),
+        "message",
+        message_id,
+        json!({"failed": failed, "original_message_id": original}),
+    )
+    .await?;
+    Ok(Some(Ingested::Bounce {
+        ticket_id: Some(ticket_id),
+    }))
+}
+
+pub(super) async fn list_unfiled(
+    c: &mut dyn Conn,
+    page: PageRequest,
+) -> Result<Page<UnfiledEmail>> {
+    let limit = page.clamped_limit();
+    let mut q = SqlBuilder::new(
+        "SELECT id, inbox_id, source, envelope_from, message_id, outcome, problems, size_bytes, received_at \
+         FROM inbound_emails WHERE outcome IN ('quarantined', 'unfiled')",
+    );
+    if let Some(after) = page.after {
+        q.push(" AND id < ").bind(after.id);
     }
-    Ok(Ingested::Bounce { ticket_id })
+    q.push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
+    let (sql, params) = q.parts();
+    let items = c
+        .query(sql, params)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(UnfiledEmail {
+                id: r.int(0)?,
+                inbox_id: r.int(1)?,
+                source: r.text(2)?,
+                envelope_from: r.opt_text(3)?,
+                message_id: r.opt_text(4)?,
+                outcome: r.text(5)?,
+                problems: json_text(&r.text(6)?)?,
+                size_bytes: r.int(7)?,
+                received_at: Millis(r.int(8)?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page_of(items, limit, |e| Cursor { at: 0, id: e.id }))
 }
 
 pub(super) async fn raw_email(c: &mut dyn Conn, id: i64) -> Result<Vec<u8>> {
@@ -1015,9 +1083,12 @@ async fn queue(
         .rsplit_once('@')
         .map_or("rapport.localhost", |(_, d)| d);
     let reference = TicketRef(ticket_id);
+    // Random as well as unique: a Message-ID threads whatever answers it, so nobody may be
+    // able to guess one and write into someone else's ticket.
+    let nonce = format!("{:016x}", rand::random::<u64>());
     let email_message_id = match message_row_id {
-        Some(m) => format!("{reference}.m{m}.{}@{domain}", ctx.at.0),
-        None => format!("{reference}.{}.{}@{domain}", kind.as_str(), ctx.at.0),
+        Some(m) => format!("{reference}.m{m}.{nonce}@{domain}"),
+        None => format!("{reference}.{}.{nonce}@{domain}", kind.as_str()),
     };
     let id = c
         .query_one(

@@ -16,6 +16,7 @@ fn inbound(inbox_id: i64, message_id: &str, from: &str, subject: &str, body: &st
         )
         .into_bytes(),
         dedupe_key: message_id.into(),
+        body_hash: body.into(),
         message_id: Some(message_id.into()),
         from: Some(Requester {
             email: from.into(),
@@ -554,7 +555,7 @@ async fn bounces_mark_addresses_and_note_the_ticket(store: S) {
             ..
         }
     ));
-    // A bounce we cannot place is still kept.
+    // A report about mail we never sent marks nobody and is filed like other automatic mail.
     let mut stray = inbound(
         inbox.id,
         "dsn2@mx.example",
@@ -562,15 +563,171 @@ async fn bounces_mark_addresses_and_note_the_ticket(store: S) {
         "Undeliverable",
         "x",
     );
+    stray.automatic = Some("Generated: bounce".into());
     stray.bounce = Some(BounceReport {
         original_message_id: Some("not-ours@x".into()),
-        failed: vec![],
+        failed: vec!["ann@ann.example".into()],
         summary: "x".into(),
     });
-    assert_eq!(
-        store.ingest_email(ctx(T0 + 3), stray).await.unwrap(),
-        Ingested::Bounce { ticket_id: None }
+    let r = store.ingest_email(ctx(T0 + 3), stray).await.unwrap();
+    assert!(
+        matches!(
+            r,
+            Ingested::Created {
+                acknowledged: false,
+                ..
+            }
+        ),
+        "{r:?}"
     );
+    // A report on our mail marks only the address that mail went to.
+    let mut forged = inbound(
+        inbox.id,
+        "dsn3@mx.example",
+        "mailer-daemon@mx.example",
+        "Undeliverable",
+        "x",
+    );
+    forged.bounce = Some(BounceReport {
+        original_message_id: Some(ack.email_message_id.clone()),
+        failed: vec!["victim@other.example".into()],
+        summary: "x".into(),
+    });
+    let victim = inbound(
+        inbox.id,
+        "v1@other.example",
+        "victim@other.example",
+        "Hi",
+        "Hello",
+    );
+    store.ingest_email(ctx(T0 + 4), victim).await.unwrap();
+    store.ingest_email(ctx(T0 + 5), forged).await.unwrap();
+    let victim_again = inbound(
+        inbox.id,
+        "v2@other.example",
+        "victim@other.example",
+        "Hi again",
+        "Hello?",
+    );
+    assert!(matches!(
+        store
+            .ingest_email(ctx(T0 + 2 * HOUR), victim_again)
+            .await
+            .unwrap(),
+        Ingested::Created {
+            acknowledged: true,
+            ..
+        }
+    ));
+    // A day later read-backs to that address resume.
+    let back = inbound(
+        inbox.id,
+        "c3@typo.example",
+        "eve@typo.example",
+        "Fixed my mailbox",
+        "Hello again",
+    );
+    assert!(matches!(
+        store.ingest_email(ctx(T0 + 25 * HOUR), back).await.unwrap(),
+        Ingested::Created {
+            acknowledged: true,
+            ..
+        }
+    ));
+}
+
+async fn reused_message_ids_and_automatic_mail_to_closed_tickets(store: S) {
+    let inbox = support_inbox(&store).await;
+    let alert = |body: &str| InboundEmail {
+        body_hash: format!("hash of {body}"),
+        ..inbound(
+            inbox.id,
+            "alert@monitor.example",
+            "monitor@acme.example",
+            "Disk full",
+            body,
+        )
+    };
+    let first = store
+        .ingest_email(ctx(T0), alert("disk 91% full"))
+        .await
+        .unwrap();
+    let second = store
+        .ingest_email(ctx(T0 + 1), alert("disk 97% full"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Ingested::Created { .. }) && matches!(second, Ingested::Created { .. })
+    );
+    assert_ne!(
+        first.ticket_id(),
+        second.ticket_id(),
+        "a reused Message-ID does not swallow a new message"
+    );
+    assert!(matches!(
+        store
+            .ingest_email(ctx(T0 + 2), alert("disk 97% full"))
+            .await
+            .unwrap(),
+        Ingested::Duplicate { .. }
+    ));
+
+    let agent = agent(&store, "ida@rapport.example", Role::Agent).await;
+    let ticket_id = first.ticket_id().unwrap();
+    for status in [TicketStatus::Solved, TicketStatus::Closed] {
+        store
+            .update_ticket(
+                agent_ctx(agent.id, T0 + 3),
+                ticket_id,
+                TicketPatch {
+                    status: Some(status),
+                    ..TicketPatch::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut away = inbound(
+        inbox.id,
+        "ooo@acme.example",
+        "monitor@acme.example",
+        "Automatic reply: Disk full",
+        "Away.",
+    );
+    away.thread.token_ticket = Some(ticket_id);
+    away.automatic = Some("AutoReply: Auto-Submitted".into());
+    let r = store.ingest_email(ctx(T0 + 4), away).await.unwrap();
+    let Ingested::Unfiled { email_id } = r else {
+        panic!("an out-of-office to a closed ticket opens nothing: {r:?}");
+    };
+    let unfiled = store
+        .list_unfiled_emails(PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(unfiled.len(), 1);
+    assert_eq!(
+        (unfiled[0].id, unfiled[0].outcome.as_str()),
+        (email_id, "unfiled")
+    );
+    let quarantined = store
+        .quarantine_email(ctx(T0 + 5), alert("broken"), "no usable text".into())
+        .await
+        .unwrap();
+    let page = store
+        .list_unfiled_emails(PageRequest::first(1))
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].id, quarantined, "newest first");
+    assert!(page.items[0].problems.iter().any(|p| p == "no usable text"));
+    let rest = store
+        .list_unfiled_emails(PageRequest {
+            after: page.next,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
 }
 
 async fn corrections_attachments_and_raw_bytes_are_kept(store: S) {
@@ -947,5 +1104,6 @@ rapport_store::on_both_backends!(
     bounces_mark_addresses_and_note_the_ticket,
     corrections_attachments_and_raw_bytes_are_kept,
     outbox_leases_retries_and_sends_once,
+    reused_message_ids_and_automatic_mail_to_closed_tickets,
     inboxes_have_addresses_settings_and_templates,
 );

@@ -6,9 +6,11 @@
 
 use super::ListOf;
 use super::customers::numeric_id;
+use super::tickets::PageQuery;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::extract::ticket_id;
+use crate::extract::{Params, page_request};
 use crate::problem::responses as problems;
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
@@ -18,7 +20,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rapport_core::Permission;
-use rapport_store::OutboundEmail;
+use rapport_store::{OutboundEmail, UnfiledEmail};
 use std::fmt::Write;
 
 /// Image types browsers render without running anything; everything else is downloaded.
@@ -38,6 +40,25 @@ pub async fn ticket_emails(
     caller.require(Permission::ReadTickets, "read tickets")?;
     Ok(Json(ListOf::all(
         state.store.ticket_emails(ticket_id(&id)?).await?,
+    )))
+}
+
+/// Received emails on no ticket, newest first: mail that could not be filed (`quarantined`,
+/// with the reason in `problems`) and automatic mail that needed no ticket (`unfiled`). Read
+/// one with `/emails/{id}/raw`.
+#[utoipa::path(get, path = "/emails/unfiled", tag = "email",
+    params(PageQuery),
+    responses((status = 200, body = ListOf<UnfiledEmail>), problems::Auth, problems::Query),
+    security(("bearer" = [])))]
+pub async fn unfiled_emails(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<ListOf<UnfiledEmail>>> {
+    caller.require(Permission::ReadTickets, "read tickets")?;
+    let page = page_request(q.cursor.as_deref(), q.limit)?;
+    Ok(Json(ListOf::from_page(
+        state.store.list_unfiled_emails(page).await?,
     )))
 }
 

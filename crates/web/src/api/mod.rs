@@ -59,6 +59,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tickets::add_message, tickets::list_messages))
         .routes(routes!(tickets::list_events))
         .routes(routes!(emails::ticket_emails))
+        .routes(routes!(emails::unfiled_emails))
         .routes(routes!(emails::raw_email))
         .routes(routes!(emails::attachment))
         .routes(routes!(
