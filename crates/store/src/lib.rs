@@ -14,6 +14,8 @@
 
 mod error;
 mod migrations;
+#[cfg(feature = "testing")]
+pub use migrations::database_at_version;
 pub mod model;
 mod postgres;
 mod queries;

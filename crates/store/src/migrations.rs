@@ -85,6 +85,34 @@ fn apply(conn: &mut rusqlite::Connection, migrations: &[(i64, &str, &str)]) -> R
     Ok(())
 }
 
+/// Brings a database at `url` to schema `version` only, then runs `seed` (statements written
+/// for that version): a database as an earlier release left it, for upgrade tests.
+#[cfg(feature = "testing")]
+pub async fn database_at_version(url: &str, version: i64, seed: &str) -> Result<()> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let mut conn = rusqlite::Connection::open(path).map_err(failed)?;
+        let upto: Vec<_> = SQLITE.iter().copied().filter(|m| m.0 <= version).collect();
+        apply(&mut conn, &upto)?;
+        conn.execute_batch(seed).map_err(failed)?;
+        return Ok(());
+    }
+    use sqlx::Connection;
+    let database = |e: sqlx::Error| StoreError::Database(e.to_string());
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(database)?;
+    sqlx::migrate!("./migrations/postgres")
+        .run_to(version, &mut conn)
+        .await
+        .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed.to_string()))
+        .execute(&mut conn)
+        .await
+        .map_err(database)?;
+    conn.close().await.map_err(database)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

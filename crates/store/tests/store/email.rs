@@ -1107,3 +1107,81 @@ rapport_store::on_both_backends!(
     reused_message_ids_and_automatic_mail_to_closed_tickets,
     inboxes_have_addresses_settings_and_templates,
 );
+
+/// A database the foundation release made, with its data, upgrades to the email schema: the
+/// inbox keeps its address (now receiving at it), tickets and messages read as before, and
+/// mail files into them.
+async fn upgrade_from_the_foundation_release(url: String) {
+    const FOUNDATION_DATA: &str = "
+        INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Lee', 1, 1);
+        INSERT INTO customer_emails (email, customer_id, is_primary) VALUES ('ann@ann.example', 7, TRUE);
+        INSERT INTO tickets (id, subject, status, priority, channel, customer_id, inbox_id, created_at, updated_at)
+            VALUES (10001, 'Router drops Wi-Fi', 'open', 'normal', 'api', 7, 1, 1, 1);
+        INSERT INTO messages (ticket_id, kind, channel, author_customer_id, body, created_at)
+            VALUES (10001, 'customer', 'api', 7, 'It drops every evening.', 1);";
+    rapport_store::database_at_version(&url, 1, FOUNDATION_DATA)
+        .await
+        .unwrap();
+    let store = rapport_store::open(&url).await.unwrap();
+    let inbox = support_inbox(&store).await;
+    assert_eq!(
+        inbox.addresses,
+        vec!["support@rapport.localhost".to_string()]
+    );
+    assert!(inbox.acknowledge && inbox.from_name.is_empty());
+    let message = store
+        .list_messages(10001, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        (
+            message.body.as_str(),
+            message.html.as_deref(),
+            message.email_id
+        ),
+        ("It drops every evening.", None, None)
+    );
+    let mut reply = inbound(
+        inbox.id,
+        "u1@ann.example",
+        "ann@ann.example",
+        "Re: Router drops Wi-Fi",
+        "Still.",
+    );
+    reply.thread.subject_ticket = Some(10001);
+    assert_eq!(
+        store.ingest_email(ctx(T0), reply).await.unwrap(),
+        Ingested::Appended {
+            ticket_id: 10001,
+            reopened: false
+        }
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrades_from_the_foundation_release() {
+    let dir = rapport_store::testing::TestDb::temp_dir();
+    upgrade_from_the_foundation_release(format!("sqlite://{}", dir.join("old.db").display())).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_upgrades_from_the_foundation_release() {
+    let admin = rapport_store::testing::postgres_admin_url();
+    let url =
+        match rapport_store::scratch::create_postgres_database(&admin, "rapport_upgrade").await {
+            Ok(url) => url,
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("skipping PostgreSQL upgrade test: {e}");
+                return;
+            }
+            Err(e) => panic!("CI=true requires PostgreSQL: {e}"),
+        };
+    upgrade_from_the_foundation_release(url.clone()).await;
+    rapport_store::scratch::drop_postgres_database(&admin, &url)
+        .await
+        .unwrap();
+}
