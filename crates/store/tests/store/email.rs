@@ -46,6 +46,14 @@ async fn support_inbox(store: &S) -> Inbox {
         .expect("the default inbox receives at its address")
 }
 
+async fn set_status(store: &S, ctx: Ctx, ticket_id: i64, status: TicketStatus) {
+    let patch = TicketPatch {
+        status: Some(status),
+        ..TicketPatch::default()
+    };
+    store.update_ticket(ctx, ticket_id, patch).await.unwrap();
+}
+
 async fn outbox(store: &S, ticket_id: i64) -> Vec<OutboundEmail> {
     store.ticket_emails(ticket_id).await.unwrap()
 }
@@ -274,17 +282,13 @@ async fn email_reopens_solved_and_follows_up_closed(store: S) {
         emails.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
         ["ack", "reply"]
     );
-    store
-        .update_ticket(
-            agent_ctx(agent.id, T0 + 2),
-            ticket_id,
-            TicketPatch {
-                status: Some(TicketStatus::Solved),
-                ..TicketPatch::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(
+        &store,
+        agent_ctx(agent.id, T0 + 2),
+        ticket_id,
+        TicketStatus::Solved,
+    )
+    .await;
 
     // The customer answers the reply: the solved ticket reopens.
     let mut answer = inbound(
@@ -309,17 +313,13 @@ async fn email_reopens_solved_and_follows_up_closed(store: S) {
     );
 
     // An out-of-office answer to a pending ticket is kept but changes nothing.
-    store
-        .update_ticket(
-            agent_ctx(agent.id, T0 + 4),
-            ticket_id,
-            TicketPatch {
-                status: Some(TicketStatus::Pending),
-                ..TicketPatch::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(
+        &store,
+        agent_ctx(agent.id, T0 + 4),
+        ticket_id,
+        TicketStatus::Pending,
+    )
+    .await;
     let mut ooo = inbound(
         inbox.id,
         "a3@x.example",
@@ -346,17 +346,13 @@ async fn email_reopens_solved_and_follows_up_closed(store: S) {
         .into_iter()
         .enumerate()
     {
-        store
-            .update_ticket(
-                agent_ctx(agent.id, T0 + 6 + i as i64),
-                ticket_id,
-                TicketPatch {
-                    status: Some(status),
-                    ..TicketPatch::default()
-                },
-            )
-            .await
-            .unwrap();
+        set_status(
+            &store,
+            agent_ctx(agent.id, T0 + 6 + i as i64),
+            ticket_id,
+            status,
+        )
+        .await;
     }
     let mut late = inbound(
         inbox.id,
@@ -675,17 +671,7 @@ async fn reused_message_ids_and_automatic_mail_to_closed_tickets(store: S) {
     let agent = agent(&store, "ida@rapport.example", Role::Agent).await;
     let ticket_id = first.ticket_id().unwrap();
     for status in [TicketStatus::Solved, TicketStatus::Closed] {
-        store
-            .update_ticket(
-                agent_ctx(agent.id, T0 + 3),
-                ticket_id,
-                TicketPatch {
-                    status: Some(status),
-                    ..TicketPatch::default()
-                },
-            )
-            .await
-            .unwrap();
+        set_status(&store, agent_ctx(agent.id, T0 + 3), ticket_id, status).await;
     }
     let mut away = inbound(
         inbox.id,
