@@ -133,7 +133,7 @@ impl Inbound {
                 fits
             })
             .map(str::to_string);
-        let body_hash = format!("{:x}", Sha256::digest(body_bytes(&delivery.raw)));
+        let body_hash = content_hash(&parsed, &delivery.raw);
         let dedupe_key = match &message_id {
             Some(id) => format!("mid:{id}"),
             None => format!("sha256:{:x}", Sha256::digest(&delivery.raw)),
@@ -143,8 +143,14 @@ impl Inbound {
             .as_ref()
             .map(|a| format!("{:?}: {}", a.kind, a.reason))
             .or_else(|| {
-                // RFC 5321's null sender: notifications, never a person.
-                (delivery.envelope_from.as_deref() == Some(""))
+                // RFC 5321's null sender (an MTA's pipe passes it as MAILER-DAEMON):
+                // notifications, never a person.
+                delivery
+                    .envelope_from
+                    .as_deref()
+                    .is_some_and(|s| {
+                        s.is_empty() || s == "<>" || s.eq_ignore_ascii_case("MAILER-DAEMON")
+                    })
                     .then(|| "Generated: empty envelope sender (MAIL FROM:<>)".to_string())
             });
         let from = parsed
@@ -287,8 +293,23 @@ pub fn describe(outcome: &Ingested) -> String {
     }
 }
 
-/// What follows the header: a message delivered again over another route carries other
-/// `Received` lines but the same body.
+/// What tells one message from another under the same Message-ID: who sent it, when, about
+/// what, and what it says. A copy delivered again over another route (other `Received` lines,
+/// LF instead of CRLF from a pipe) hashes the same.
+fn content_hash(parsed: &ParsedMail, raw: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(parsed.from.as_ref().map_or("", |m| m.email.as_str()));
+    hash.update([0]);
+    hash.update(parsed.date.unwrap_or_default().to_be_bytes());
+    hash.update(parsed.subject.as_bytes());
+    hash.update([0]);
+    for line in body_bytes(raw).split(|b| *b == b'\r') {
+        hash.update(line);
+    }
+    format!("{:x}", hash.finalize())
+}
+
+/// What follows the header.
 fn body_bytes(raw: &[u8]) -> &[u8] {
     let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
     let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
@@ -338,7 +359,12 @@ fn body_text(parsed: &ParsedMail, problems: &mut Vec<String>) -> String {
 }
 
 fn bounce_summary(bounce: &rapport_mail::Bounce) -> String {
-    let mut lines = vec!["Mail to the customer could not be delivered.".to_string()];
+    let headline = if bounce.permanent_failures().next().is_some() {
+        "Mail to the customer could not be delivered."
+    } else {
+        "Mail to the customer is delayed; the sending server keeps trying."
+    };
+    let mut lines = vec![headline.to_string()];
     for r in &bounce.recipients {
         let mut line = format!("- {}: {} {}", r.email, r.action, r.status);
         if let Some(d) = &r.diagnostic {
@@ -717,9 +743,20 @@ mod tests {
             "a docx is a zip inside and keeps its type: {}",
             docx.content_type
         );
-        // The same body under another route's headers dedupes; another body does not.
-        let again = body_bytes(b"Received: by a\r\nX: 1\r\n\r\nbody");
-        assert_eq!(again, b"body");
+        // A copy over another route (other trace headers, LF line ends) hashes the same;
+        // another alert reusing the Message-ID does not.
+        let alert = |extra: &str, body: &str| {
+            let raw = format!(
+                "{extra}From: mon@acme.example\r\nSubject: Disk full\r\nMessage-ID: <a@acme>\r\n\r\n{body}"
+            );
+            content_hash(&rapport_mail::parse(raw.as_bytes()), raw.as_bytes())
+        };
+        assert_eq!(
+            alert("", "disk 91%\r\n"),
+            alert("Received: by relay\r\n", "disk 91%\n")
+        );
+        assert_ne!(alert("", "disk 91%\r\n"), alert("", "disk 97%\r\n"));
+        assert_eq!(body_bytes(b"Received: by a\r\nX: 1\r\n\r\nbody"), b"body");
         assert_eq!(body_bytes(b"X: 1\n\nbody"), b"body");
         assert_eq!(body_bytes(b"no header end"), b"no header end");
         db.finish().await;

@@ -32,7 +32,8 @@ CREATE TABLE inbox_templates (
     PRIMARY KEY (inbox_id, kind, language)
 );
 
-ALTER TABLE customer_emails ADD COLUMN bouncing_since BIGINT;
+-- When mail to the address last bounced; automatic mail to it pauses for a while after.
+ALTER TABLE customer_emails ADD COLUMN bounced_at BIGINT;
 
 -- The normalised subject of tickets opened by email, for the last-resort thread match.
 ALTER TABLE tickets ADD COLUMN subject_key TEXT;

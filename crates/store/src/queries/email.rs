@@ -529,15 +529,22 @@ async fn find_thread(
     {
         return Ok(Some(id));
     }
-    if !hints.referenced_ids.is_empty() {
+    // Its own Message-ID first: another copy of a message we have (changed on the way by a
+    // list footer or a gateway) belongs where the first copy went.
+    let ids: Vec<&String> = mail
+        .message_id
+        .iter()
+        .chain(hints.referenced_ids.iter())
+        .collect();
+    if !ids.is_empty() {
         let mut q = SqlBuilder::new(
             "SELECT message_id, ticket_id FROM email_message_ids WHERE message_id IN (",
         );
-        q.bind_list(hints.referenced_ids.iter().map(String::as_str))
+        q.bind_list(ids.iter().map(|id| id.as_str()))
             .push(") ORDER BY ticket_id DESC");
         let (sql, params) = q.parts();
         let found = c.query(sql, params).await?;
-        for wanted in &hints.referenced_ids {
+        for wanted in ids {
             for r in &found {
                 if &r.text(0)? == wanted {
                     return Ok(Some(r.int(1)?));
@@ -600,7 +607,18 @@ async fn thread_or_open(
     let status = ticket_status(c, ticket_id).await?;
     if status == TicketStatus::Closed {
         if automatic {
-            // An out-of-office answer to a closed conversation is no new request.
+            // An out-of-office answer to a closed conversation is no new request; it is kept,
+            // saying what it answered.
+            let mut problems = mail.problems.clone();
+            problems.push(format!(
+                "automatic mail to the closed ticket {}; no ticket opened",
+                TicketRef(ticket_id)
+            ));
+            c.execute(
+                "UPDATE inbound_emails SET problems = $1 WHERE id = $2",
+                params![to_json(&problems), email_id],
+            )
+            .await?;
             return Ok(Ingested::Unfiled { email_id });
         }
         return open_ticket(
@@ -776,7 +794,7 @@ async fn may_acknowledge(
     // customer who keeps writing gets read-backs again.
     let bouncing = c
         .int_opt(
-            "SELECT 1 FROM customer_emails WHERE email = $1 AND bouncing_since > $2",
+            "SELECT 1 FROM customer_emails WHERE email = $1 AND bounced_at > $2",
             params![address, ctx.at.0 - BOUNCE_PAUSE_MS],
         )
         .await?
@@ -924,7 +942,7 @@ async fn ingest_bounce(
         .collect();
     for address in &failed {
         c.execute(
-            "UPDATE customer_emails SET bouncing_since = COALESCE(bouncing_since, $1) WHERE email = $2",
+            "UPDATE customer_emails SET bounced_at = $1 WHERE email = $2",
             params![ctx.at.0, address.to_lowercase()],
         )
         .await?;

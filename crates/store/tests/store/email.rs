@@ -623,10 +623,45 @@ async fn bounces_mark_addresses_and_note_the_ticket(store: S) {
         "Fixed my mailbox",
         "Hello again",
     );
+    let Ingested::Created {
+        ticket_id: later,
+        acknowledged: true,
+    } = store.ingest_email(ctx(T0 + 25 * HOUR), back).await.unwrap()
+    else {
+        panic!("read-backs resume after a day");
+    };
+    // That read-back bounces too: the pause starts again from this bounce.
+    let second_ack = outbox(&store, later).await.remove(0);
+    let mut second = inbound(
+        inbox.id,
+        "dsn4@mx.example",
+        "mailer-daemon@mx.example",
+        "Undeliverable",
+        "x",
+    );
+    second.bounce = Some(BounceReport {
+        original_message_id: Some(second_ack.email_message_id),
+        failed: vec!["eve@typo.example".into()],
+        summary: "Delivery to eve@typo.example failed: 5.2.2 mailbox full".into(),
+    });
+    store
+        .ingest_email(ctx(T0 + 26 * HOUR), second)
+        .await
+        .unwrap();
+    let after = inbound(
+        inbox.id,
+        "c4@typo.example",
+        "eve@typo.example",
+        "Anyone?",
+        "Hello?",
+    );
     assert!(matches!(
-        store.ingest_email(ctx(T0 + 25 * HOUR), back).await.unwrap(),
+        store
+            .ingest_email(ctx(T0 + 27 * HOUR), after)
+            .await
+            .unwrap(),
         Ingested::Created {
-            acknowledged: true,
+            acknowledged: false,
             ..
         }
     ));
@@ -652,13 +687,14 @@ async fn reused_message_ids_and_automatic_mail_to_closed_tickets(store: S) {
         .ingest_email(ctx(T0 + 1), alert("disk 97% full"))
         .await
         .unwrap();
-    assert!(
-        matches!(first, Ingested::Created { .. }) && matches!(second, Ingested::Created { .. })
-    );
-    assert_ne!(
-        first.ticket_id(),
-        second.ticket_id(),
-        "a reused Message-ID does not swallow a new message"
+    assert!(matches!(first, Ingested::Created { .. }), "{first:?}");
+    // A reused Message-ID does not swallow the new message: it joins the first one's ticket.
+    assert_eq!(
+        second,
+        Ingested::Appended {
+            ticket_id: first.ticket_id().unwrap(),
+            reopened: false
+        }
     );
     assert!(matches!(
         store
@@ -692,6 +728,14 @@ async fn reused_message_ids_and_automatic_mail_to_closed_tickets(store: S) {
         .unwrap()
         .items;
     assert_eq!(unfiled.len(), 1);
+    assert!(
+        unfiled[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("closed ticket R-")),
+        "says what it answered: {:?}",
+        unfiled[0].problems
+    );
     assert_eq!(
         (unfiled[0].id, unfiled[0].outcome.as_str()),
         (email_id, "unfiled")
