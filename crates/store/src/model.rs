@@ -439,7 +439,8 @@ pub struct InboundEmail {
     pub envelope_from: Option<String>,
     pub recipients: Vec<String>,
     pub raw: Vec<u8>,
-    /// The Message-ID, else a hash of the bytes: the same message is stored once per inbox.
+    /// The Message-ID, else a hash of the bytes: the same message is stored once, whichever
+    /// of our addresses it reached.
     pub dedupe_key: String,
     /// A hash of the message body: a different message reusing a Message-ID is still stored.
     pub body_hash: String,

@@ -59,7 +59,8 @@ CREATE TABLE inbound_emails (
     problems TEXT NOT NULL DEFAULT '[]',
     received_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX inbound_emails_dedupe ON inbound_emails (inbox_id, dedupe_key);
+-- Once, whichever inbox it reached: a message sent to two of our addresses is one ticket.
+CREATE UNIQUE INDEX inbound_emails_dedupe ON inbound_emails (dedupe_key);
 CREATE INDEX inbound_emails_ticket ON inbound_emails (ticket_id);
 -- What an admin must look at: mail on no ticket.
 CREATE INDEX inbound_emails_unfiled ON inbound_emails (id) WHERE outcome IN ('quarantined', 'unfiled');

@@ -449,12 +449,12 @@ async fn stored_before(
     mail: &mut InboundEmail,
 ) -> Result<Option<(i64, Option<i64>)>> {
     for attempt in 0..2 {
-        c.serialize_on(&format!("email:{}:{}", mail.inbox_id, mail.dedupe_key))
+        c.serialize_on(&format!("email:{}", mail.dedupe_key))
             .await?;
         let Some(r) = c
             .query_opt(
-                "SELECT id, ticket_id, body_hash FROM inbound_emails WHERE inbox_id = $1 AND dedupe_key = $2",
-                params![mail.inbox_id, &mail.dedupe_key],
+                "SELECT id, ticket_id, body_hash FROM inbound_emails WHERE dedupe_key = $1",
+                params![&mail.dedupe_key],
             )
             .await?
         else {

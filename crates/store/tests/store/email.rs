@@ -703,6 +703,27 @@ async fn reused_message_ids_and_automatic_mail_to_closed_tickets(store: S) {
             .unwrap(),
         Ingested::Duplicate { .. }
     ));
+    // The same message sent to a second of our inboxes as well is one ticket, not two.
+    let ops = store
+        .create_inbox(
+            ctx(T0),
+            "Ops",
+            "ops@rapport.localhost",
+            None,
+            InboxPatch::default(),
+        )
+        .await
+        .unwrap();
+    let copy = InboundEmail {
+        inbox_id: ops.id,
+        ..alert("disk 91% full")
+    };
+    assert_eq!(
+        store.ingest_email(ctx(T0 + 2), copy).await.unwrap(),
+        Ingested::Duplicate {
+            ticket_id: first.ticket_id()
+        }
+    );
 
     let agent = agent(&store, "ida@rapport.example", Role::Agent).await;
     let ticket_id = first.ticket_id().unwrap();
