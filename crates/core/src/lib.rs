@@ -15,6 +15,7 @@ pub mod subject;
 pub mod tags;
 pub mod ticket;
 pub mod time;
+pub mod tone;
 pub mod update;
 
 pub use access::{Permission, Role};
