@@ -196,6 +196,54 @@ fn agent_token(dir: &Path, url: &str) -> String {
     text(&token.stdout).trim().to_string()
 }
 
+/// Lets `clients` load the server for a moment, kills it with SIGKILL, and returns what they
+/// had been told was stored (at least `at_least` of them, or the load never ran).
+fn crash_under_load(
+    server: &mut Running,
+    clients: Vec<std::thread::JoinHandle<Vec<String>>>,
+    at_least: usize,
+) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(
+        acknowledged.len() > at_least,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+    acknowledged
+}
+
+/// After a crash the SQLite file is intact and `sql` (one text column) lists every
+/// acknowledged key.
+fn assert_all_stored(dir: &Path, sql: &str, acknowledged: &[String]) {
+    let conn = rusqlite::Connection::open(dir.join("data/rapport.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stmt = conn.prepare(sql).unwrap();
+    let stored: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|k| !stored.contains(*k))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+}
+
 fn temp_sqlite() -> (PathBuf, String) {
     let dir = TestDb::temp_dir();
     let url = format!("sqlite://{}", dir.join("data/rapport.db").display());
@@ -668,42 +716,8 @@ fn acknowledged_tickets_survive_a_crash() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().expect("SIGKILL");
-    let _ = server.child.wait();
-    let acknowledged: Vec<String> = clients
-        .into_iter()
-        .flat_map(|c| c.join().expect("client"))
-        .collect();
-    assert!(
-        acknowledged.len() > 50,
-        "the load ran: {}",
-        acknowledged.len()
-    );
-
-    let db = dir.join("data/rapport.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let mut stored = std::collections::HashSet::new();
-    let mut stmt = conn.prepare("SELECT subject FROM tickets").unwrap();
-    for subject in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
-        stored.insert(subject.unwrap());
-    }
-    let lost: Vec<_> = acknowledged
-        .iter()
-        .filter(|s| !stored.contains(*s))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged tickets lost, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    drop(stmt);
-    drop(conn);
+    let acknowledged = crash_under_load(&mut server, clients, 50);
+    assert_all_stored(&dir, "SELECT subject FROM tickets", &acknowledged);
 
     // And it starts again on the same files.
     let again = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
