@@ -698,6 +698,82 @@ mod tests {
 
     rapport_store::on_both_backends!(every_fixture_is_stored_once);
 
+    /// The read-back speaks the customer's language and names their local time; composing
+    /// the same outbox item twice gives the same bytes (a retry resends the identical mail).
+    #[tokio::test]
+    async fn read_backs_speak_the_customers_language() {
+        let db = rapport_store::testing::TestDb::sqlite().await;
+        let inbound = Inbound {
+            store: db.store.clone(),
+            secret: b"s".to_vec(),
+            max_attachment_bytes: 1024,
+        };
+        let raw =
+            b"From: Jonas Weber <jonas@beispiel.example>\r\nTo: support@rapport.localhost\r\n\
+            Subject: Rechnung falsch\r\nMessage-ID: <de1@beispiel.example>\r\n\r\n\
+            Guten Tag,\r\n\r\ndie Rechnung Nr. 2024/118 ist doppelt abgebucht worden.\r\n";
+        let delivery = Delivery {
+            source: Source::Pipe,
+            envelope_from: None,
+            recipients: vec![],
+            inbox: Some("Support".into()),
+            raw: raw.to_vec(),
+        };
+        let ticket_id = inbound
+            .receive(delivery)
+            .await
+            .unwrap()
+            .ticket_id()
+            .unwrap();
+        let customer = db.store.ticket(ticket_id).await.unwrap().customer.id;
+        let patch = rapport_store::CustomerPatch {
+            language: Some(Some("de".into())),
+            time_zone: Some(Some("Europe/Berlin".into())),
+            ..Default::default()
+        };
+        db.store
+            .update_customer(
+                Ctx {
+                    actor: Actor::SYSTEM,
+                    at: now(),
+                },
+                customer,
+                patch,
+            )
+            .await
+            .unwrap();
+        let item = db
+            .store
+            .claim_outbox(now(), 60_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        let bytes = compose_item(&item, b"s").unwrap();
+        assert_eq!(compose_item(&item, b"s").unwrap(), bytes, "deterministic");
+        let ack = rapport_mail::parse(&bytes);
+        assert!(
+            ack.subject.contains("Wir haben Ihre Anfrage erhalten"),
+            "{}",
+            ack.subject
+        );
+        assert!(
+            ack.text.contains("2024/118"),
+            "the invoice number is read back: {}",
+            ack.text
+        );
+        assert!(
+            ack.text.contains("(Europe/Berlin)"),
+            "in the customer's time zone: {}",
+            ack.text
+        );
+        assert!(
+            ack.text.contains("Jede Antwort liest ein Mensch"),
+            "{}",
+            ack.text
+        );
+        db.finish().await;
+    }
+
     #[tokio::test]
     async fn null_senders_overlong_ids_and_office_files_are_read_carefully() {
         let db = rapport_store::testing::TestDb::sqlite().await;
