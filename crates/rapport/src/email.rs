@@ -52,10 +52,13 @@ impl Inbound {
     pub async fn receive(&self, delivery: Delivery) -> Result<Ingested, DeliveryError> {
         let inbox_id = self.inbox_for(&delivery).await?;
         // Parsing is CPU work on untrusted input of up to tens of megabytes: off the runtime.
-        let raw = delivery.raw.clone();
-        let parsed = tokio::task::spawn_blocking(move || rapport_mail::parse(&raw))
-            .await
-            .map_err(|e| DeliveryError::Temporary(format!("parsing stopped: {e}")))?;
+        // The delivery travels to the blocking thread and back rather than copying its bytes.
+        let (delivery, parsed) = tokio::task::spawn_blocking(move || {
+            let parsed = rapport_mail::parse(&delivery.raw);
+            (delivery, parsed)
+        })
+        .await
+        .map_err(|e| DeliveryError::Temporary(format!("parsing stopped: {e}")))?;
         let mail = self.inbound_email(inbox_id, delivery, parsed);
         let ctx = Ctx {
             actor: Actor::SYSTEM,
