@@ -85,10 +85,14 @@ pub enum EventKind {
     ReadbackCorrected,
     /// Two tickets were linked (a follow-up to a closed ticket).
     TicketLinked,
+    /// A customer was sent a portal sign-in link.
+    PortalLinkSent,
+    /// A customer signed in to the portal with a link.
+    PortalSignedIn,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 20] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -107,6 +111,8 @@ impl EventKind {
         Self::EmailBounced,
         Self::ReadbackCorrected,
         Self::TicketLinked,
+        Self::PortalLinkSent,
+        Self::PortalSignedIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +135,8 @@ impl EventKind {
             Self::EmailBounced => "email.bounced",
             Self::ReadbackCorrected => "readback.corrected",
             Self::TicketLinked => "ticket.linked",
+            Self::PortalLinkSent => "portal.link_sent",
+            Self::PortalSignedIn => "portal.signed_in",
         }
     }
 }

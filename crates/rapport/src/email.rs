@@ -530,7 +530,12 @@ fn language_for(item: &OutboxItem) -> String {
 
 /// The bytes of an outbox email: the same item always composes to the same bytes.
 pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String> {
-    let ticket = &item.ticket;
+    let Some(ticket) = &item.ticket else {
+        return Err(format!(
+            "outbox row {} belongs to no ticket and was queued without its bytes",
+            item.id
+        ));
+    };
     let reference = ticket.reference.clone();
     let language = language_for(item);
     let human_contact = match item.inbox.human_contact.trim() {
@@ -577,6 +582,12 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
                 }
                 None => templates::render_ack(&default, &ctx).map_err(|e| e.to_string())?,
             }
+        }
+        OutboxKind::PortalLink => {
+            return Err(format!(
+                "outbox row {} is a portal link queued without its bytes",
+                item.id
+            ));
         }
         OutboxKind::Reply => {
             let mut r = templates::render_reply(

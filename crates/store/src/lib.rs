@@ -181,11 +181,43 @@ pub trait Store: Send + Sync {
         query: &rapport_core::search::SearchQuery,
         limit: u32,
     ) -> Result<Vec<SearchHit>>;
+
+    // Workspace and portal
+    /// Records a failed sign-in under each key (the account, the client address).
+    async fn record_login_failure(&self, keys: &[String], at: Millis) -> Result<()>;
+    /// Failed sign-ins under `key` since `since`.
+    async fn login_failures(&self, key: &str, since: Millis) -> Result<i64>;
+    /// Forgets the failures under `key` (after a successful sign-in).
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    /// Stores a portal sign-in link and queues the email that carries it.
+    async fn create_portal_link(&self, ctx: Ctx, link: NewPortalLink) -> Result<()>;
+    /// Spends a sign-in link and opens a portal session; `None` when the link is unknown,
+    /// used or expired.
+    async fn redeem_portal_link(
+        &self,
+        ctx: Ctx,
+        token_hash: &str,
+        session: NewSession,
+    ) -> Result<Option<Customer>>;
+    /// The customer a live portal session belongs to.
+    async fn portal_session(&self, id_hash: &str, now: Millis) -> Result<Option<Customer>>;
+    async fn delete_portal_session(&self, id_hash: &str) -> Result<()>;
+    /// Tickets matching `filter`, counted up to `cap`.
+    async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64>;
+    /// Events with ids above `after`, oldest first.
+    async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The newest event id on a ticket (0 when none).
+    async fn last_ticket_event(&self, ticket_id: i64) -> Result<i64>;
+    /// Changes every time a write commits in this process: live views wait on it, then read
+    /// the event log.
+    fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// The one [`Store`] implementation, over either backend.
 pub struct SqlStore {
     engine: Engine,
+    /// Counts committed writes; live views wake on it and read the event log for what changed.
+    commits: tokio::sync::watch::Sender<u64>,
 }
 
 enum Engine {
@@ -207,10 +239,14 @@ impl SqlStore {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        match &self.engine {
+        let result = match &self.engine {
             Engine::Sqlite(e) => e.write(op).await,
             Engine::Postgres(e) => e.write(op).await,
+        };
+        if result.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
+        result
     }
 
     async fn read<T, F>(&self, op: F) -> Result<T>
@@ -245,7 +281,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
             redact_url(url)
         )));
     };
-    Ok(Arc::new(SqlStore { engine }))
+    Ok(Arc::new(SqlStore {
+        engine,
+        commits: tokio::sync::watch::channel(0).0,
+    }))
 }
 
 /// A database URL with any password replaced, safe to log or print.

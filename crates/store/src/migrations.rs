@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "email",
         include_str!("../migrations/sqlite/0002_email.sql"),
     ),
+    (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

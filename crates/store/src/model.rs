@@ -79,6 +79,8 @@ pub struct Customer {
     pub notes: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Sees all of the organisation's tickets in the portal.
+    pub org_admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -349,6 +351,7 @@ pub struct CustomerPatch {
     pub time_zone: Option<Option<String>>,
     pub preferences: Option<Preferences>,
     pub notes: Option<String>,
+    pub org_admin: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -381,6 +384,12 @@ pub struct TicketFilter {
     pub assignee: Option<AssigneeFilter>,
     pub team_id: Option<i64>,
     pub tag: Option<String>,
+    /// Any of these priorities; all when empty.
+    pub priorities: Vec<Priority>,
+    /// Tickets of customers whose organisation has this tier.
+    pub tier: Option<Tier>,
+    /// A custom field (key) with this value.
+    pub field: Option<(String, Value)>,
     pub customer_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub updated_since: Option<Millis>,
@@ -539,6 +548,8 @@ pub enum OutboxKind {
     Ack,
     /// An agent's public reply.
     Reply,
+    /// A portal sign-in link; composed when queued (it belongs to no ticket).
+    PortalLink,
 }
 
 impl OutboxKind {
@@ -546,11 +557,12 @@ impl OutboxKind {
         match self {
             Self::Ack => "ack",
             Self::Reply => "reply",
+            Self::PortalLink => "portal_link",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ack, Self::Reply]
+        [Self::Ack, Self::Reply, Self::PortalLink]
             .into_iter()
             .find(|k| k.as_str() == text)
     }
@@ -567,7 +579,8 @@ pub struct OutboxItem {
     pub recipient: String,
     pub email_message_id: String,
     pub created_at: Millis,
-    pub ticket: Ticket,
+    /// `None` for mail that belongs to no ticket (kind `portal_link`, composed when queued).
+    pub ticket: Option<Ticket>,
     pub inbox: Inbox,
     pub customer_language: Option<String>,
     pub customer_time_zone: Option<String>,
@@ -628,4 +641,32 @@ pub struct OutboundEmail {
     pub last_error: Option<String>,
     pub created_at: Millis,
     pub sent_at: Option<Millis>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace and portal
+
+/// A new web session: the SHA-256 of its random id, and when it ends.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub expires_at: Millis,
+}
+
+/// An email composed outside the store (it belongs to no ticket), queued as it is.
+#[derive(Debug, Clone)]
+pub struct ComposedMail {
+    pub inbox_id: i64,
+    pub recipient: String,
+    pub email_message_id: String,
+    pub raw: Vec<u8>,
+}
+
+/// A single-use portal sign-in link (its token's SHA-256) and the email that carries it.
+#[derive(Debug, Clone)]
+pub struct NewPortalLink {
+    pub customer_id: i64,
+    pub token_hash: String,
+    pub expires_at: Millis,
+    pub mail: ComposedMail,
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod email;
+mod web;
 
 // ---------------------------------------------------------------------------------------------
 // Rows as stored, and their conversion into records. Column order follows the SELECTs below.
@@ -71,7 +72,7 @@ fn ticket_from(
     })
 }
 
-const CUSTOMER_SELECT: &str = "SELECT id, name, organization_id, phone, language, time_zone, preferences, notes, created_at, updated_at FROM customers";
+const CUSTOMER_SELECT: &str = "SELECT id, name, organization_id, phone, language, time_zone, preferences, notes, created_at, updated_at, org_admin FROM customers";
 
 fn customer_from(r: &Row, emails: Vec<String>) -> Result<Customer> {
     Ok(Customer {
@@ -86,6 +87,7 @@ fn customer_from(r: &Row, emails: Vec<String>) -> Result<Customer> {
         notes: r.text(7)?,
         created_at: Millis(r.int(8)?),
         updated_at: Millis(r.int(9)?),
+        org_admin: r.bool(10)?,
     })
 }
 
@@ -995,6 +997,9 @@ async fn apply_customer_patch(
     if let Some(notes) = patch.notes {
         after.notes = notes;
     }
+    if let Some(org_admin) = patch.org_admin {
+        after.org_admin = org_admin;
+    }
     if let Some(emails) = &patch.emails {
         after.emails = normalize_emails(emails)?;
     }
@@ -1004,7 +1009,7 @@ async fn apply_customer_patch(
     }
     c.execute(
         "UPDATE customers SET name = $1, organization_id = $2, phone = $3, language = $4, time_zone = $5, \
-         preferences = $6, notes = $7, updated_at = $8 WHERE id = $9",
+         preferences = $6, notes = $7, updated_at = $8, org_admin = $9 WHERE id = $10",
         params![
             &after.name,
             after.organization_id,
@@ -1014,6 +1019,7 @@ async fn apply_customer_patch(
             to_json(&after.preferences),
             &after.notes,
             ctx.at.0,
+            after.org_admin,
             id
         ],
     )
@@ -1068,6 +1074,7 @@ fn customer_changes(before: &Customer, after: &Customer) -> Vec<Change> {
         json!(after.preferences),
     );
     diff("notes", json!(before.notes), json!(after.notes));
+    diff("org_admin", json!(before.org_admin), json!(after.org_admin));
     changes
 }
 
@@ -1266,6 +1273,64 @@ async fn search_tickets(
 }
 
 /// `%text%` for LIKE, with the user's `%`, `_` and `\` taken literally.
+/// The view filter as SQL conditions on `t` (tickets) and, for the organisation, `c`
+/// (customers); each uses an index that starts with its column.
+fn push_ticket_filter(q: &mut SqlBuilder, filter: &TicketFilter) {
+    if !filter.statuses.is_empty() {
+        q.push(" AND t.status IN (")
+            .bind_list(filter.statuses.iter().map(|s| s.as_str()))
+            .push(")");
+    }
+    if !filter.priorities.is_empty() {
+        q.push(" AND t.priority IN (")
+            .bind_list(filter.priorities.iter().map(|p| p.as_str()))
+            .push(")");
+    }
+    match filter.assignee {
+        Some(AssigneeFilter::Unassigned) => {
+            q.push(" AND t.assignee_id IS NULL");
+        }
+        Some(AssigneeFilter::Agent(id)) => {
+            q.push(" AND t.assignee_id = ").bind(id);
+        }
+        None => {}
+    }
+    if let Some(team) = filter.team_id {
+        q.push(" AND t.team_id = ").bind(team);
+    }
+    if let Some(tag) = &filter.tag {
+        q.push(" AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ")
+            .bind(tag.clone())
+            .push(")");
+    }
+    if let Some((key, value)) = &filter.field {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM ticket_field_values f WHERE f.ticket_id = t.id AND f.field_key = ",
+        )
+        .bind(key.clone())
+        .push(" AND f.value = ")
+        .bind(value.to_string())
+        .push(")");
+    }
+    if let Some(tier) = filter.tier {
+        q.push(
+            " AND t.customer_id IN (SELECT cu.id FROM customers cu JOIN organizations o \
+             ON o.id = cu.organization_id WHERE o.tier = ",
+        )
+        .bind(tier.as_str())
+        .push(")");
+    }
+    if let Some(customer) = filter.customer_id {
+        q.push(" AND t.customer_id = ").bind(customer);
+    }
+    if let Some(org) = filter.organization_id {
+        q.push(" AND c.organization_id = ").bind(org);
+    }
+    if let Some(since) = filter.updated_since {
+        q.push(" AND t.updated_at >= ").bind(since.0);
+    }
+}
+
 fn like_contains(text: &str) -> String {
     let escaped = text
         .replace('\\', "\\\\")
@@ -1929,39 +1994,7 @@ impl Store for SqlStore {
         let limit = page.clamped_limit();
         let mut q = SqlBuilder::new(TICKET_SELECT);
         q.push(" WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            q.push(" AND t.status IN (")
-                .bind_list(filter.statuses.iter().map(|s| s.as_str()))
-                .push(")");
-        }
-        match filter.assignee {
-            Some(AssigneeFilter::Unassigned) => {
-                q.push(" AND t.assignee_id IS NULL");
-            }
-            Some(AssigneeFilter::Agent(id)) => {
-                q.push(" AND t.assignee_id = ").bind(id);
-            }
-            None => {}
-        }
-        if let Some(team) = filter.team_id {
-            q.push(" AND t.team_id = ").bind(team);
-        }
-        if let Some(tag) = &filter.tag {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ",
-            )
-            .bind(tag)
-            .push(")");
-        }
-        if let Some(customer) = filter.customer_id {
-            q.push(" AND t.customer_id = ").bind(customer);
-        }
-        if let Some(org) = filter.organization_id {
-            q.push(" AND c.organization_id = ").bind(org);
-        }
-        if let Some(since) = filter.updated_since {
-            q.push(" AND t.updated_at >= ").bind(since.0);
-        }
+        push_ticket_filter(&mut q, filter);
         if let Some(after) = page.after {
             q.push(" AND (t.updated_at < ")
                 .bind(after.at)
@@ -2059,5 +2092,89 @@ impl Store for SqlStore {
         let query = query.clone();
         self.read(move |c| Box::pin(search_tickets(c, query, limit)))
             .await
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: Millis) -> Result<()> {
+        let keys = keys.to_vec();
+        self.write(move |c| Box::pin(async move { web::record_login_failure(c, &keys, at).await }))
+            .await
+    }
+
+    async fn login_failures(&self, key: &str, since: Millis) -> Result<i64> {
+        let key = key.to_string();
+        self.read(move |c| Box::pin(async move { web::login_failures(c, &key, since).await }))
+            .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute("DELETE FROM login_failures WHERE key = $1", params![&key])
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn create_portal_link(&self, ctx: Ctx, link: NewPortalLink) -> Result<()> {
+        self.write(move |c| Box::pin(web::create_portal_link(c, ctx, link)))
+            .await
+    }
+
+    async fn redeem_portal_link(
+        &self,
+        ctx: Ctx,
+        token_hash: &str,
+        session: NewSession,
+    ) -> Result<Option<Customer>> {
+        let token_hash = token_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move { web::redeem_portal_link(c, ctx, &token_hash, session).await })
+        })
+        .await
+    }
+
+    async fn portal_session(&self, id_hash: &str, now: Millis) -> Result<Option<Customer>> {
+        let id_hash = id_hash.to_string();
+        self.read(move |c| Box::pin(async move { web::portal_session(c, &id_hash, now).await }))
+            .await
+    }
+
+    async fn delete_portal_session(&self, id_hash: &str) -> Result<()> {
+        let id_hash = id_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM customer_sessions WHERE id_hash = $1",
+                    params![&id_hash],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64> {
+        let filter = filter.clone();
+        self.read(move |c| Box::pin(async move { web::count_tickets(c, &filter, cap).await }))
+            .await
+    }
+
+    async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        self.read(move |c| Box::pin(web::events_since(c, after, limit)))
+            .await
+    }
+
+    async fn last_ticket_event(&self, ticket_id: i64) -> Result<i64> {
+        self.read(move |c| Box::pin(web::last_ticket_event(c, ticket_id)))
+            .await
+    }
+
+    fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 }

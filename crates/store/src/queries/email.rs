@@ -1163,48 +1163,33 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
     let r = c
         .query_one(
             "SELECT o.id, o.kind, o.attempts, o.raw, o.recipient, o.email_message_id, o.created_at, o.ticket_id, \
-             o.message_row_id, cu.language, cu.time_zone FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
-             JOIN customers cu ON cu.id = t.customer_id WHERE o.id = $1",
+             o.message_row_id, cu.language, cu.time_zone, o.inbox_id FROM outbox o \
+             LEFT JOIN tickets t ON t.id = o.ticket_id LEFT JOIN customers cu ON cu.id = t.customer_id \
+             WHERE o.id = $1",
             params![id],
         )
         .await?;
     let kind_text = r.text(1)?;
     let kind = OutboxKind::parse(&kind_text)
         .ok_or_else(|| StoreError::corrupt(format!("outbox kind '{kind_text}'")))?;
-    let ticket = load_ticket(c, r.int(7)?).await?;
-    let inbox = load_inbox(c, ticket.inbox_id).await?;
-    let body_sql = match r.opt_int(8)? {
-        Some(m) => ("SELECT body FROM messages WHERE id = $1", m),
-        None => (
-            "SELECT body FROM messages WHERE ticket_id = $1 ORDER BY id LIMIT 1",
-            ticket.id,
-        ),
-    };
-    let body = c
-        .query_opt(body_sql.0, params![body_sql.1])
-        .await?
-        .map(|r| r.text(0))
-        .transpose()?
-        .unwrap_or_default();
     let email_message_id = r.text(5)?;
-    let thread_ids = c
-        .query(
-            "SELECT message_id FROM email_message_ids WHERE ticket_id = $1 AND message_id <> $2 \
-             ORDER BY created_at, message_id",
-            params![ticket.id, &email_message_id],
-        )
-        .await?
-        .iter()
-        .map(|r| r.text(0))
-        .collect::<Result<Vec<_>>>()?;
     let customer_language = r.opt_text(9)?;
-    let languages: Vec<&str> = customer_language
-        .iter()
-        .map(String::as_str)
-        .chain([inbox.language.as_str()])
-        .collect();
-    let template = template_for(c, inbox.id, kind.as_str(), &languages).await?;
-    Ok(OutboxItem {
+    let ticket = match r.opt_int(7)? {
+        Some(ticket_id) => Some(load_ticket(c, ticket_id).await?),
+        None => None,
+    };
+    // Mail that belongs to no ticket was composed when it was queued; it names its inbox.
+    let inbox_id = match (&ticket, r.opt_int(11)?) {
+        (Some(t), _) => t.inbox_id,
+        (None, Some(inbox_id)) => inbox_id,
+        (None, None) => {
+            return Err(StoreError::corrupt(format!(
+                "outbox row {id} has no ticket and no inbox"
+            )));
+        }
+    };
+    let inbox = load_inbox(c, inbox_id).await?;
+    let mut item = OutboxItem {
         id: r.int(0)?,
         kind,
         attempts: r.int(2)?,
@@ -1212,14 +1197,49 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
         recipient: r.text(4)?,
         email_message_id,
         created_at: Millis(r.int(6)?),
-        ticket,
+        ticket: None,
         inbox,
         customer_language,
         customer_time_zone: r.opt_text(10)?,
-        body,
-        thread_ids,
-        template,
-    })
+        body: String::new(),
+        thread_ids: Vec::new(),
+        template: None,
+    };
+    let Some(ticket) = ticket else {
+        return Ok(item);
+    };
+    let body_sql = match r.opt_int(8)? {
+        Some(m) => ("SELECT body FROM messages WHERE id = $1", m),
+        None => (
+            "SELECT body FROM messages WHERE ticket_id = $1 ORDER BY id LIMIT 1",
+            ticket.id,
+        ),
+    };
+    item.body = c
+        .query_opt(body_sql.0, params![body_sql.1])
+        .await?
+        .map(|r| r.text(0))
+        .transpose()?
+        .unwrap_or_default();
+    item.thread_ids = c
+        .query(
+            "SELECT message_id FROM email_message_ids WHERE ticket_id = $1 AND message_id <> $2 \
+             ORDER BY created_at, message_id",
+            params![ticket.id, &item.email_message_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<Vec<_>>>()?;
+    let languages: Vec<&str> = item
+        .customer_language
+        .iter()
+        .map(String::as_str)
+        .chain([item.inbox.language.as_str()])
+        .collect();
+    item.template = template_for(c, item.inbox.id, kind.as_str(), &languages).await?;
+    item.ticket = Some(ticket);
+    Ok(item)
 }
 
 /// Keeps the composed bytes so every later attempt sends exactly these.

@@ -141,6 +141,8 @@ pub struct UpdateCustomer {
     pub time_zone: Option<Option<String>>,
     pub preferences: Option<Preferences>,
     pub notes: Option<String>,
+    /// Lets the customer see all of their organisation's tickets in the portal.
+    pub org_admin: Option<bool>,
 }
 
 /// Changes a customer; each change is recorded with before and after.
@@ -166,6 +168,7 @@ pub async fn update_customer(
         time_zone: u.time_zone,
         preferences: u.preferences,
         notes: u.notes,
+        org_admin: u.org_admin,
     };
     Ok(Json(
         state.store.update_customer(ctx(&caller), id, patch).await?,

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use rapport_core::update::TicketPatch;
+use rapport_core::contact::Tier;
 use rapport_core::{Channel, Invalid, MessageKind, Millis, Permission, Priority, TicketStatus};
 use rapport_store::{
     AssigneeFilter, Created, Ctx, Event, Message, NewMessage, NewTicket, Requester, Ticket,
@@ -122,6 +123,12 @@ pub struct TicketQuery {
     pub assignee: Option<String>,
     pub team: Option<i64>,
     pub tag: Option<String>,
+    /// Comma-separated priorities, e.g. `high,urgent`.
+    pub priority: Option<String>,
+    /// Tickets of customers whose organisation has this tier.
+    pub tier: Option<String>,
+    /// A custom field and its value, `key:value` (numbers and `true`/`false` as such).
+    pub field: Option<String>,
     pub customer: Option<i64>,
     pub organization: Option<i64>,
     /// RFC 3339 time or date; tickets updated at or after it.
@@ -132,20 +139,39 @@ pub struct TicketQuery {
     pub limit: Option<u32>,
 }
 
+/// A comma-separated list of names, each parsed.
+fn name_list<T, E>(list: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Vec<T>, E> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse)
+        .collect()
+}
+
 impl TicketQuery {
-    fn filter(&self, caller: &Caller) -> Result<TicketFilter, Problem> {
-        let statuses = match &self.status {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(TicketStatus::parse)
-                .collect::<Result<_, _>>()?,
+    /// The store's filter; `me` is `agent_id`.
+    pub fn filter(&self, agent_id: i64) -> Result<TicketFilter, Problem> {
+        let statuses = name_list(self.status.as_deref(), TicketStatus::parse)?;
+        let priorities = name_list(self.priority.as_deref(), Priority::parse)?;
+        let tier = self.tier.as_deref().map(Tier::parse).transpose()?;
+        let field = match self.field.as_deref() {
+            None => None,
+            Some(pair) => {
+                let (key, value) = pair.split_once(':').ok_or_else(|| {
+                    Invalid::new("field", format!("'{pair}' is not key:value"))
+                })?;
+                // Stored values are JSON: a number or checkbox as such, anything else as text.
+                let value = serde_json::from_str::<serde_json::Value>(value)
+                    .ok()
+                    .filter(|v| v.is_number() || v.is_boolean())
+                    .unwrap_or_else(|| serde_json::Value::String(value.to_string()));
+                Some((key.trim().to_string(), value))
+            }
         };
         let assignee = match self.assignee.as_deref() {
             None => None,
-            Some("me") => Some(AssigneeFilter::Agent(caller.0.agent_id)),
+            Some("me") => Some(AssigneeFilter::Agent(agent_id)),
             Some("none") => Some(AssigneeFilter::Unassigned),
             Some(id) => Some(AssigneeFilter::Agent(id.parse().map_err(|_| {
                 Invalid::new(
@@ -176,6 +202,9 @@ impl TicketQuery {
             assignee,
             team_id: self.team,
             tag,
+            priorities,
+            tier,
+            field,
             customer_id: self.customer,
             organization_id: self.organization,
             updated_since,
@@ -193,7 +222,7 @@ pub async fn list_tickets(
     Params(q): Params<TicketQuery>,
 ) -> ApiResult<Json<ListOf<Ticket>>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
-    let filter = q.filter(&caller)?;
+    let filter = q.filter(caller.0.agent_id)?;
     let page = page_request(q.cursor.as_deref(), q.limit)?;
     Ok(Json(ListOf::from_page(
         state.store.list_tickets(&filter, page).await?,
