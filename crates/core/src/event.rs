@@ -56,6 +56,14 @@ impl Actor {
             id: Some(id),
         }
     }
+
+    /// The agent who acted, when an agent did.
+    pub fn agent_id(&self) -> Option<i64> {
+        match self.kind {
+            ActorKind::Agent => self.id,
+            _ => None,
+        }
+    }
 }
 
 /// What happened. The string form (`ticket.created`) is what the log stores and what webhooks

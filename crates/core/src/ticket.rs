@@ -112,6 +112,15 @@ impl Priority {
     }
 }
 
+/// Focus mode's order (principle 2): the most urgent priority first; among equals, the
+/// ticket that has waited longest since it last changed.
+pub const FOCUS_ORDER: [Priority; 4] = [
+    Priority::Urgent,
+    Priority::High,
+    Priority::Normal,
+    Priority::Low,
+];
+
 /// What a message is: the customer writing, our public reply, or an internal note that the
 /// customer never sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

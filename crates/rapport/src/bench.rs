@@ -183,9 +183,12 @@ async fn create_on(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(rapport_web::serve(
         listener,
-        rapport_web::AppState {
-            store: store.clone(),
-        },
+        rapport_web::AppState::new(
+            store.clone(),
+            rapport_web::ui::UiConfig {
+                base_url: format!("http://{addr}"),
+            },
+        ),
         async {
             let _ = stopped.await;
         },

@@ -845,6 +845,7 @@ impl TicketPlan {
         store.update_ticket(as_agent(1), id, assign).await?;
         let reply = |body: &str| NewMessage {
             send_email: false,
+            attachments: Vec::new(),
             kind: MessageKind::Reply,
             channel: self.channel,
             body: fill(body, self.product, &self.order),
@@ -855,6 +856,7 @@ impl TicketPlan {
         if let Some(helper) = self.helper {
             let note = NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: format!(
@@ -876,6 +878,7 @@ impl TicketPlan {
         } else {
             let note = NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: fill(s.note, self.product, &self.order),
@@ -884,6 +887,7 @@ impl TicketPlan {
         }
         let follow = NewMessage {
             send_email: false,
+            attachments: Vec::new(),
             kind: MessageKind::Customer,
             channel: self.channel,
             body: s.follow_up.into(),

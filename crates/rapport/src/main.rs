@@ -239,6 +239,10 @@ async fn serve(
         store.backend()
     );
     println!(
+        "  Agents:  {}/  (customer portal: {}/portal)",
+        config.base_url, config.base_url
+    );
+    println!(
         "  API:     {}/api/v1  (OpenAPI: {}/api/v1/openapi.json)",
         config.base_url, config.base_url
     );
@@ -247,9 +251,12 @@ async fn serve(
     if let Some(summary) = demo {
         summary.print(&config.base_url);
     }
-    let state = rapport_web::AppState {
-        store: store.clone(),
-    };
+    let state = rapport_web::AppState::new(
+        store.clone(),
+        rapport_web::ui::UiConfig {
+            base_url: config.base_url.clone(),
+        },
+    );
     let mut http_stopped = stopped.clone();
     let http = rapport_web::serve(listener, state, async move {
         let _ = http_stopped.wait_for(|s| *s).await;

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "cli/browser.rs"]
+mod browser;
 #[path = "cli/email.rs"]
 mod email;
 #[path = "cli/imap.rs"]

@@ -206,6 +206,10 @@ pub trait Store: Send + Sync {
     async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64>;
     /// Events with ids above `after`, oldest first.
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The ticket focus mode offers `agent_id` next, never one of `skip`.
+    async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>>;
+    /// The newest event id (0 when none).
+    async fn last_event_id(&self) -> Result<i64>;
     /// The newest event id on a ticket (0 when none).
     async fn last_ticket_event(&self, ticket_id: i64) -> Result<i64>;
     /// Changes every time a write commits in this process: live views wait on it, then read

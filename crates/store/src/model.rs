@@ -325,6 +325,8 @@ pub struct NewMessage {
     pub body: String,
     /// For a public reply: also email it to the customer (queued in the same transaction).
     pub send_email: bool,
+    /// Files uploaded with it (the portal's).
+    pub attachments: Vec<NewAttachment>,
 }
 
 #[derive(Debug, Clone, Default)]

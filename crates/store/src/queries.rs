@@ -745,6 +745,7 @@ async fn insert_ticket(
         channel: new.channel,
         body: new.body,
         send_email: false,
+        attachments: Vec::new(),
     };
     insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
     remember_key(c, &idem, "ticket", id, ctx.at).await?;
@@ -829,6 +830,7 @@ async fn insert_message(
     let next =
         status_after_message(status, new.kind).map_err(|e| StoreError::Conflict(e.problem))?;
     let id = insert_message_row(c, ctx, ticket_id, ctx.actor, &new).await?;
+    email::insert_attachments(c, ctx, id, &new.attachments).await?;
     if next != status {
         write_status(c, ctx, ticket_id, status, next).await?;
     }
@@ -2167,6 +2169,23 @@ impl Store for SqlStore {
         let limit = i64::from(limit.clamp(1, 1000));
         self.read(move |c| Box::pin(web::events_since(c, after, limit)))
             .await
+    }
+
+    async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>> {
+        let skip = skip.to_vec();
+        self.read(move |c| Box::pin(async move { web::next_for_agent(c, agent_id, &skip).await }))
+            .await
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        self.read(|c| {
+            Box::pin(async move {
+                c.query_one("SELECT coalesce(max(id), 0) FROM events", params![])
+                    .await?
+                    .int(0)
+            })
+        })
+        .await
     }
 
     async fn last_ticket_event(&self, ticket_id: i64) -> Result<i64> {

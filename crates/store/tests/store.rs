@@ -112,6 +112,7 @@ async fn ticket_lifecycle(store: S) {
             t.id,
             NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Reply,
                 channel: Channel::Email,
                 body: "Hi Ann, which router model?".into(),
@@ -129,6 +130,7 @@ async fn ticket_lifecycle(store: S) {
             t.id,
             NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: "Known firmware bug".into(),
@@ -244,6 +246,7 @@ async fn ticket_lifecycle(store: S) {
             t.id,
             NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Customer,
                 channel: Channel::Email,
                 body: "Still broken".into(),
@@ -272,6 +275,7 @@ async fn ticket_lifecycle(store: S) {
             t.id,
             NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Customer,
                 channel: Channel::Email,
                 body: "Hello?".into(),
@@ -776,6 +780,7 @@ async fn search_finds_words_in_any_script(store: S) {
             b.id,
             NewMessage {
                 send_email: false,
+                attachments: Vec::new(),
                 kind: MessageKind::Note,
                 channel: Channel::Api,
                 body: "escalated to payments".into(),

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod extract;
 pub mod problem;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +27,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub ui: Arc<ui::UiState>,
+}
+
+impl AppState {
+    /// The state every handler shares; starts the live-update task for `store`.
+    pub fn new(store: Arc<dyn Store>, config: ui::UiConfig) -> Self {
+        let live = ui::Live::start(&store);
+        Self {
+            store,
+            ui: Arc::new(ui::UiState { config, live }),
+        }
+    }
 }
 
 /// The current time as the store keeps it.
@@ -40,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = axum::body::Bytes::from(openapi.to_pretty_json().unwrap_or_default());
     Router::new()
         .merge(api)
+        .merge(ui::routes())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -75,7 +89,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer address feeds the sign-in rate limits.
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -58,7 +58,12 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(rapport_web::serve(
             listener,
-            rapport_web::AppState { store },
+            rapport_web::AppState::new(
+                store,
+                rapport_web::ui::UiConfig {
+                    base_url: base.clone(),
+                },
+            ),
             async {
                 let _ = stopped.await;
             },

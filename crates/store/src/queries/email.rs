@@ -638,6 +638,7 @@ async fn thread_or_open(
         channel: Channel::Email,
         body: mail.body.clone(),
         send_email: false,
+        attachments: Vec::new(),
     };
     let message_id =
         insert_message_row(c, ctx, ticket_id, Actor::customer(author.id), &new).await?;
@@ -812,21 +813,14 @@ async fn may_acknowledge(
     Ok(recent < AUTOMATIC_PER_HOUR)
 }
 
-/// Links the stored message to its email: HTML, quoted text, attachments and Message-ID.
-async fn attach_email_parts(
+/// Stores a message's attachments, with their bytes unless withheld.
+pub(super) async fn insert_attachments(
     c: &mut dyn Conn,
     ctx: Ctx,
-    ticket_id: i64,
     message_id: i64,
-    email_id: i64,
-    mail: &InboundEmail,
+    attachments: &[NewAttachment],
 ) -> Result<()> {
-    c.execute(
-        "UPDATE messages SET html = $1, quoted = $2, email_id = $3 WHERE id = $4",
-        params![mail.html.clone(), &mail.quoted, email_id, message_id],
-    )
-    .await?;
-    for a in &mail.attachments {
+    for a in attachments {
         let id = c
             .query_one(
                 "INSERT INTO attachments (message_id, filename, content_type, size_bytes, created_at, content_id, inline, withheld) \
@@ -852,6 +846,24 @@ async fn attach_email_parts(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Links the stored message to its email: HTML, quoted text, attachments and Message-ID.
+async fn attach_email_parts(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    message_id: i64,
+    email_id: i64,
+    mail: &InboundEmail,
+) -> Result<()> {
+    c.execute(
+        "UPDATE messages SET html = $1, quoted = $2, email_id = $3 WHERE id = $4",
+        params![mail.html.clone(), &mail.quoted, email_id, message_id],
+    )
+    .await?;
+    insert_attachments(c, ctx, message_id, &mail.attachments).await?;
     if let Some(id) = &mail.message_id {
         remember_message_id(c, ctx, id, ticket_id, false).await?;
     }
@@ -952,6 +964,7 @@ async fn ingest_bounce(
         channel: Channel::Email,
         body: bounce.summary.clone(),
         send_email: false,
+        attachments: Vec::new(),
     };
     let system = Ctx {
         actor: Actor::SYSTEM,

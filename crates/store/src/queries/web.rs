@@ -133,7 +133,11 @@ pub(super) async fn portal_session(
 
 /// How many tickets match, counting no further than `cap` (a view shows "999+" rather than
 /// scanning a million rows to say exactly how many).
-pub(super) async fn count_tickets(c: &mut dyn Conn, filter: &TicketFilter, cap: u32) -> Result<i64> {
+pub(super) async fn count_tickets(
+    c: &mut dyn Conn,
+    filter: &TicketFilter,
+    cap: u32,
+) -> Result<i64> {
     let mut q = SqlBuilder::new("SELECT count(*) FROM (SELECT 1 FROM tickets t");
     if filter.organization_id.is_some() {
         q.push(" JOIN customers c ON c.id = t.customer_id");
@@ -167,4 +171,45 @@ pub(super) async fn last_ticket_event(c: &mut dyn Conn, ticket_id: i64) -> Resul
     )
     .await?
     .int(0)
+}
+
+/// The ticket focus mode offers an agent next: their own new or open tickets first, then
+/// unassigned ones of their teams; by `FOCUS_ORDER`, longest waiting first; never one in
+/// `skip`.
+pub(super) async fn next_for_agent(
+    c: &mut dyn Conn,
+    agent_id: i64,
+    skip: &[i64],
+) -> Result<Option<i64>> {
+    let team_ids = agent_team_ids(c, agent_id).await?;
+    let mut rank = String::from("CASE t.priority");
+    for (i, p) in rapport_core::ticket::FOCUS_ORDER.iter().enumerate() {
+        rank.push_str(&format!(" WHEN '{}' THEN {i}", p.as_str()));
+    }
+    rank.push_str(" ELSE 9 END");
+    let mut candidates = vec![(true, Vec::new())];
+    if !team_ids.is_empty() {
+        candidates.push((false, team_ids));
+    }
+    for (mine, teams) in candidates {
+        let mut q = SqlBuilder::new("SELECT t.id FROM tickets t WHERE t.status IN ('new', 'open')");
+        if mine {
+            q.push(" AND t.assignee_id = ").bind(agent_id);
+        } else {
+            q.push(" AND t.assignee_id IS NULL AND t.team_id IN (")
+                .bind_list(teams)
+                .push(")");
+        }
+        if !skip.is_empty() {
+            q.push(" AND t.id NOT IN (")
+                .bind_list(skip.to_vec())
+                .push(")");
+        }
+        q.push(&format!(" ORDER BY {rank}, t.updated_at, t.id LIMIT 1"));
+        let (sql, params) = q.parts();
+        if let Some(row) = c.query(sql, params).await?.into_iter().next() {
+            return Ok(Some(row.int(0)?));
+        }
+    }
+    Ok(None)
 }

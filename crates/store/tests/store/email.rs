@@ -268,6 +268,7 @@ async fn email_reopens_solved_and_follows_up_closed(store: S) {
             ticket_id,
             NewMessage {
                 send_email: true,
+                attachments: Vec::new(),
                 kind: MessageKind::Reply,
                 channel: Channel::Api,
                 body: "Fixed, a new invoice is on its way.".into(),

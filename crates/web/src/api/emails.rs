@@ -104,6 +104,12 @@ pub async fn attachment(
 ) -> ApiResult<(HeaderMap, Vec<u8>)> {
     caller.require(Permission::ReadTickets, "read tickets")?;
     let id = numeric_id("attachment", &id)?;
+    attachment_download(&state, id).await
+}
+
+/// An attachment's bytes with headers that keep a browser from running them. Callers check
+/// who may see it first.
+pub async fn attachment_download(state: &AppState, id: i64) -> ApiResult<(HeaderMap, Vec<u8>)> {
     let (meta, bytes) = state.store.attachment(id).await?;
     let Some(bytes) = bytes else {
         let why = meta

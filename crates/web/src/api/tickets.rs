@@ -7,8 +7,8 @@ use crate::{AppState, now};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use rapport_core::update::TicketPatch;
 use rapport_core::contact::Tier;
+use rapport_core::update::TicketPatch;
 use rapport_core::{Channel, Invalid, MessageKind, Millis, Permission, Priority, TicketStatus};
 use rapport_store::{
     AssigneeFilter, Created, Ctx, Event, Message, NewMessage, NewTicket, Requester, Ticket,
@@ -158,9 +158,9 @@ impl TicketQuery {
         let field = match self.field.as_deref() {
             None => None,
             Some(pair) => {
-                let (key, value) = pair.split_once(':').ok_or_else(|| {
-                    Invalid::new("field", format!("'{pair}' is not key:value"))
-                })?;
+                let (key, value) = pair
+                    .split_once(':')
+                    .ok_or_else(|| Invalid::new("field", format!("'{pair}' is not key:value")))?;
                 // Stored values are JSON: a number or checkbox as such, anything else as text.
                 let value = serde_json::from_str::<serde_json::Value>(value)
                     .ok()
@@ -333,6 +333,7 @@ pub async fn add_message(
     );
     let new = NewMessage {
         send_email: body.value.public,
+        attachments: Vec::new(),
         kind,
         channel: Channel::Api,
         body: body.value.body,

@@ -1,0 +1,269 @@
+//! The agent workspace (at `/`) and the customer portal (at `/portal`): server-rendered
+//! pages (minijinja templates, vendored htmx, a small hand-written script) over the same
+//! store the API uses. Sessions are cookies whose SHA-256 the store keeps; every form carries
+//! a CSRF token derived from the session; every string comes from the `i18n` catalogue.
+
+pub mod i18n;
+mod live;
+mod login;
+mod pages;
+mod portal;
+mod session;
+mod ticket;
+
+pub use live::Live;
+
+use crate::AppState;
+use crate::problem::Problem;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use rapport_core::Millis;
+
+/// Settings the pages need from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    /// Where users reach Rapport (links in emails; `https://` turns on `Secure` cookies).
+    pub base_url: String,
+}
+
+impl UiConfig {
+    fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+/// The templates, compiled once per process.
+pub fn templates() -> &'static Templates {
+    static TEMPLATES: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::new);
+    &TEMPLATES
+}
+
+/// What the pages share: the configuration and the live-update hub.
+pub struct UiState {
+    pub config: UiConfig,
+    pub live: std::sync::Arc<Live>,
+}
+
+/// A page that failed: shown as a page (not JSON), with the status the API would give.
+#[derive(Debug)]
+pub struct PageError(pub Problem);
+
+impl PageError {
+    pub fn internal(cause: String) -> Self {
+        tracing::error!(%cause, "page failed");
+        Self(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request; nothing was changed",
+        ))
+    }
+
+    pub fn not_found() -> Self {
+        Self(Problem::not_found(
+            "there is nothing here, or it is not yours to see",
+        ))
+    }
+}
+
+impl<E: Into<Problem>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = templates().render(
+            "error.html",
+            "en",
+            context! { status => self.0.status, title => self.0.title, detail => self.0.detail },
+        );
+        *response.status_mut() = status;
+        response
+    }
+}
+
+/// The compiled templates: every page and partial, embedded in the binary.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("views.html", include_str!("../../templates/views.html")),
+    (
+        "ticket_rows.html",
+        include_str!("../../templates/ticket_rows.html"),
+    ),
+    ("ticket.html", include_str!("../../templates/ticket.html")),
+    (
+        "conversation.html",
+        include_str!("../../templates/conversation.html"),
+    ),
+    ("search.html", include_str!("../../templates/search.html")),
+    (
+        "customer.html",
+        include_str!("../../templates/customer.html"),
+    ),
+    (
+        "customer_card.html",
+        include_str!("../../templates/customer_card.html"),
+    ),
+    ("error.html", include_str!("../../templates/error.html")),
+    (
+        "password.html",
+        include_str!("../../templates/password.html"),
+    ),
+    (
+        "portal/base.html",
+        include_str!("../../templates/portal/base.html"),
+    ),
+    (
+        "portal/login.html",
+        include_str!("../../templates/portal/login.html"),
+    ),
+    (
+        "portal/tickets.html",
+        include_str!("../../templates/portal/tickets.html"),
+    ),
+    (
+        "portal/ticket.html",
+        include_str!("../../templates/portal/ticket.html"),
+    ),
+    (
+        "portal/new.html",
+        include_str!("../../templates/portal/new.html"),
+    ),
+];
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            // Templates are compiled in and each is rendered by the tests; a syntax error is
+            // a build defect, reported at the first render of that page.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        env.add_filter("datetime", format_datetime);
+        Self { env }
+    }
+
+    /// Renders `name` with `ctx` plus the strings of `language` as `t`.
+    pub fn render(&self, name: &str, language: &str, ctx: Value) -> Response {
+        let ctx = context! { t => i18n::catalogue(language), lang => language, ..ctx };
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "template failed to render");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be rendered",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `{{ at | datetime(zone) }}`: a time (UTC milliseconds, or RFC 3339 text as records
+/// serialise it) as local `YYYY-MM-DD HH:MM` in an IANA zone (UTC when the zone is unknown).
+fn format_datetime(at: Value, zone: Option<String>) -> String {
+    let ts = match (i64::try_from(at.clone()), at.as_str()) {
+        (Ok(ms), _) => jiff::Timestamp::from_millisecond(ms).ok(),
+        (_, Some(text)) => text.parse::<jiff::Timestamp>().ok(),
+        _ => None,
+    };
+    let Some(ts) = ts else {
+        return String::new();
+    };
+    let tz = zone
+        .as_deref()
+        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The local wall-clock time in a zone, for "it is 14:05 for the customer".
+pub fn local_time(now: Millis, zone: &str) -> Option<String> {
+    let tz = jiff::tz::TimeZone::get(zone).ok()?;
+    let ts = jiff::Timestamp::from_millisecond(now.0).ok()?;
+    Some(ts.to_zoned(tz).strftime("%a %H:%M").to_string())
+}
+
+/// The workspace's and the portal's routes, and their static assets.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/assets/htmx.min.js", get(htmx_js))
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/app.css", get(app_css))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route(
+            "/password",
+            get(login::password_form).post(login::change_password),
+        )
+        .route("/", get(pages::views))
+        .route("/rows", get(pages::rows))
+        .route("/search", get(pages::search))
+        .route("/customers/{id}", get(pages::customer))
+        .route("/attachments/{id}", get(pages::attachment))
+        .route("/focus", get(ticket::focus))
+        .route("/t/{id}", get(ticket::page))
+        .route("/t/{id}/conversation", get(ticket::conversation))
+        .route("/t/{id}/reply", post(ticket::reply))
+        .route("/t/{id}/props", post(ticket::update))
+        .route("/t/{id}/done", post(ticket::done))
+        .route("/t/{id}/typing", post(live::typing))
+        .route("/live", get(live::stream))
+        .merge(portal::routes())
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn htmx_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/htmx.min.js"),
+    )
+}
+
+async fn app_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    )
+}
+
+async fn app_css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    )
+}

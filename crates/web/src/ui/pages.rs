@@ -1,0 +1,347 @@
+//! The workspace's list pages: views (with counts and paging), search, and a customer's page.
+
+use super::session::AgentSession;
+use super::{PageError, local_time, templates};
+use crate::api::tickets::TicketQuery;
+use crate::extract::{decode_cursor, encode_cursor};
+use crate::{AppState, now};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use minijinja::context;
+use rapport_core::search::SearchQuery;
+use rapport_core::{Permission, TicketStatus};
+use rapport_store::{Agent, AssigneeFilter, CustomerFilter, PageRequest, Ticket, TicketFilter};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Views count this far and then say "999+": exact counts of huge queues cost a scan and
+/// tell an agent nothing more.
+pub const COUNT_CAP: u32 = 1000;
+const PAGE_SIZE: u32 = 50;
+
+/// The built-in views, in the order the navigation shows them.
+pub const VIEWS: [&str; 5] = ["mine", "unassigned", "team", "pending", "all"];
+
+const OPEN: [TicketStatus; 2] = [TicketStatus::New, TicketStatus::Open];
+const ACTIVE: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
+
+/// The filter of a built-in view for `agent`.
+pub fn view_filter(view: &str, agent: &Agent) -> Option<TicketFilter> {
+    let filter = match view {
+        "mine" => TicketFilter {
+            statuses: OPEN.to_vec(),
+            assignee: Some(AssigneeFilter::Agent(agent.id)),
+            ..Default::default()
+        },
+        "unassigned" => TicketFilter {
+            statuses: ACTIVE.to_vec(),
+            assignee: Some(AssigneeFilter::Unassigned),
+            ..Default::default()
+        },
+        "team" => TicketFilter {
+            statuses: ACTIVE.to_vec(),
+            // An agent without a team has an empty team view rather than everyone's.
+            team_id: Some(agent.team_ids.first().copied().unwrap_or(-1)),
+            ..Default::default()
+        },
+        "pending" => TicketFilter {
+            statuses: vec![TicketStatus::Pending],
+            ..Default::default()
+        },
+        "all" => TicketFilter::default(),
+        _ => return None,
+    };
+    Some(filter)
+}
+
+/// A ticket as a list shows it.
+#[derive(Serialize)]
+pub struct RowView {
+    pub id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub customer: String,
+    pub assignee: Option<String>,
+    pub updated_at: i64,
+}
+
+pub fn row_views(tickets: &[Ticket], agents: &[Agent]) -> Vec<RowView> {
+    let names: HashMap<i64, &str> = agents.iter().map(|a| (a.id, a.name.as_str())).collect();
+    tickets
+        .iter()
+        .map(|t| RowView {
+            id: t.id,
+            reference: t.reference.clone(),
+            subject: t.subject.clone(),
+            status: t.status.as_str(),
+            priority: t.priority.as_str(),
+            customer: t.customer.name.clone(),
+            assignee: t
+                .assignee_id
+                .and_then(|id| names.get(&id).map(|n| n.to_string())),
+            updated_at: t.updated_at.0,
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+pub struct ViewQuery {
+    view: Option<String>,
+    cursor: Option<String>,
+    #[serde(flatten)]
+    custom: HashMap<String, String>,
+}
+
+struct Listing {
+    view: String,
+    rows: Vec<RowView>,
+    next: Option<String>,
+    /// The query string that selects this list (for paging links and the live refresh).
+    query: String,
+}
+
+async fn listing(
+    state: &AppState,
+    session: &AgentSession,
+    q: ViewQuery,
+) -> Result<Listing, PageError> {
+    let custom_keys = [
+        "status",
+        "priority",
+        "assignee",
+        "team",
+        "tag",
+        "tier",
+        "field",
+        "updated_since",
+    ];
+    let custom: Vec<(String, String)> = q
+        .custom
+        .into_iter()
+        .filter(|(k, v)| custom_keys.contains(&k.as_str()) && !v.is_empty())
+        .collect();
+    let (view, filter) = if custom.is_empty() {
+        let view = q.view.unwrap_or_else(|| "mine".to_string());
+        let filter = view_filter(&view, &session.agent).ok_or_else(PageError::not_found)?;
+        (view, filter)
+    } else {
+        // An ad-hoc view: the same filters as the API's ticket list.
+        let query = serde_urlencoded::to_string(&custom).unwrap_or_default();
+        let parsed: TicketQuery = serde_urlencoded::from_str(&query).map_err(|e| {
+            crate::problem::Problem::bad_request(format!("the filter is not valid: {e}"))
+        })?;
+        ("custom".to_string(), parsed.filter(session.agent.id)?)
+    };
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state
+        .store
+        .list_tickets(
+            &filter,
+            PageRequest {
+                after,
+                limit: PAGE_SIZE,
+            },
+        )
+        .await?;
+    let agents = state.store.list_agents().await?;
+    let mut query_pairs = custom;
+    if view != "custom" {
+        query_pairs.push(("view".into(), view.clone()));
+    }
+    Ok(Listing {
+        rows: row_views(&page.items, &agents),
+        next: page.next.map(encode_cursor),
+        query: serde_urlencoded::to_string(&query_pairs).unwrap_or_default(),
+        view,
+    })
+}
+
+/// `GET /`: a view of tickets, with the counts of every built-in view.
+pub async fn views(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, PageError> {
+    let listing = listing(&state, &session, q).await?;
+    let mut counts = Vec::new();
+    for view in VIEWS {
+        if let Some(filter) = view_filter(view, &session.agent) {
+            let n = state.store.count_tickets(&filter, COUNT_CAP).await?;
+            counts.push(context! { name => view, count => n, capped => n >= i64::from(COUNT_CAP) });
+        }
+    }
+    Ok(templates().render(
+        "views.html",
+        session.lang,
+        context! {
+            me => &session.agent, csrf => &session.csrf, views => counts,
+            view => listing.view, rows => listing.rows, next => listing.next,
+            query => listing.query,
+        },
+    ))
+}
+
+/// `GET /rows`: the rows of a view alone, for the live refresh and "more".
+pub async fn rows(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, PageError> {
+    let listing = listing(&state, &session, q).await?;
+    Ok(templates().render(
+        "ticket_rows.html",
+        session.lang,
+        context! { rows => listing.rows, next => listing.next, query => listing.query },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /search?q=…`: the search language of the API, as a page.
+pub async fn search(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Query(params): Query<SearchParams>,
+) -> Result<Response, PageError> {
+    let text = params.q.trim().to_string();
+    let (hits, error) = if text.is_empty() {
+        (Vec::new(), None)
+    } else {
+        match SearchQuery::parse(&text) {
+            Ok(query) => (
+                state
+                    .store
+                    .search(&query.resolve_me(session.agent.id), 50)
+                    .await?,
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        }
+    };
+    let agents = state.store.list_agents().await?;
+    let tickets: Vec<Ticket> = hits.iter().map(|h| h.ticket.clone()).collect();
+    let rows = row_views(&tickets, &agents);
+    let results: Vec<_> = rows
+        .into_iter()
+        .zip(hits.iter())
+        .map(|(row, hit)| context! { row => row, snippet => snippet_html(&hit.snippet) })
+        .collect();
+    Ok(templates().render(
+        "search.html",
+        session.lang,
+        context! { me => &session.agent, csrf => &session.csrf, q => text, results => results, error => error },
+    ))
+}
+
+/// The store marks matches with `[` and `]`; the page shows them as `<mark>`, everything else
+/// escaped.
+fn snippet_html(snippet: &str) -> minijinja::Value {
+    let escaped = snippet
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('[', "<mark>")
+        .replace(']', "</mark>");
+    minijinja::Value::from_safe_string(escaped)
+}
+
+/// `GET /customers/{id}`: a customer with their organisation and tickets.
+pub async fn customer(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    if !session.agent.role.allows(Permission::ReadCustomers) {
+        return Err(PageError::not_found());
+    }
+    let context = customer_context(&state, id, None).await?;
+    Ok(templates().render(
+        "customer.html",
+        session.lang,
+        context! { me => &session.agent, csrf => &session.csrf, c => context },
+    ))
+}
+
+/// Everything about a customer the agent should see beside a conversation (principle 8).
+pub async fn customer_context(
+    state: &AppState,
+    customer_id: i64,
+    except_ticket: Option<i64>,
+) -> Result<minijinja::Value, PageError> {
+    let customer = state.store.customer(customer_id).await?;
+    let organization = match customer.organization_id {
+        Some(id) => Some(state.store.organization(id).await?),
+        None => None,
+    };
+    let filter = TicketFilter {
+        customer_id: Some(customer_id),
+        ..Default::default()
+    };
+    let tickets = state
+        .store
+        .list_tickets(&filter, PageRequest::first(20))
+        .await?;
+    let agents = state.store.list_agents().await?;
+    let others: Vec<Ticket> = tickets
+        .items
+        .into_iter()
+        .filter(|t| Some(t.id) != except_ticket)
+        .collect();
+    let (open, recent): (Vec<Ticket>, Vec<Ticket>) = others.into_iter().partition(|t| {
+        matches!(
+            t.status,
+            TicketStatus::New | TicketStatus::Open | TicketStatus::Pending
+        )
+    });
+    let local = customer
+        .time_zone
+        .as_deref()
+        .and_then(|z| local_time(now(), z));
+    let siblings = match customer.organization_id {
+        Some(org) => state
+            .store
+            .list_customers(
+                &CustomerFilter {
+                    organization_id: Some(org),
+                    ..Default::default()
+                },
+                PageRequest::first(10),
+            )
+            .await?
+            .items
+            .into_iter()
+            .filter(|c| c.id != customer.id)
+            .map(|c| context! { id => c.id, name => c.name })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(context! {
+        customer => customer,
+        organization => organization,
+        local_time => local,
+        open => row_views(&open, &agents),
+        recent => row_views(&recent, &agents),
+        colleagues => siblings,
+    })
+}
+
+/// `GET /attachments/{id}`: a file on a ticket, for agents who may read tickets.
+pub async fn attachment(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    if !session.agent.role.allows(Permission::ReadTickets) {
+        return Err(PageError::not_found());
+    }
+    Ok(axum::response::IntoResponse::into_response(
+        crate::api::emails::attachment_download(&state, id).await?,
+    ))
+}

@@ -1,0 +1,631 @@
+//! The customer portal at `/portal`: sign-in by a single-use emailed link, the customer's
+//! own tickets (an organisation admin's: the organisation's), a ticket's public conversation,
+//! replying with a file, opening a new request. A ticket that is not theirs is a 404, never
+//! a 403: the portal does not confirm that another customer's ticket exists.
+
+use super::session::{
+    PORTAL_COOKIE, PORTAL_SESSION_MS, PortalSession, SessionForm, csrf_refused, language,
+    same_token, set_cookie,
+};
+use super::{PageError, templates};
+use crate::auth::{new_secret, token_hash};
+use crate::{AppState, now};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use minijinja::context;
+use rapport_core::calendar::BusinessCalendar;
+use rapport_core::{Actor, Channel, MessageKind, Millis, TicketStatus};
+use rapport_mail::compose::{OutboundEmail, compose};
+use rapport_mail::templates::{default_human_contact, format_expected};
+use rapport_store::{
+    ComposedMail, Ctx, Customer, CustomerFilter, Inbox, NewAttachment, NewMessage, NewPortalLink,
+    NewSession, NewTicket, PageRequest, Requester, Ticket, TicketFilter,
+};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// A sign-in link works once, for this long.
+pub const LINK_MS: i64 = 20 * 60_000;
+/// Links one address may request per hour, and one client address.
+const LINKS_PER_EMAIL: i64 = 5;
+const LINKS_PER_CLIENT: i64 = 30;
+/// Largest upload with a portal reply.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/portal/login", get(login_form).post(request_link))
+        .route("/portal/auth/{token}", get(redeem))
+        .route("/portal/logout", post(logout))
+        .route("/portal", get(tickets))
+        .route("/portal/new", get(new_form).post(create))
+        .route("/portal/t/{id}", get(ticket_page))
+        .route(
+            "/portal/t/{id}/reply",
+            post(reply).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route("/portal/t/{id}/attachments/{attachment}", get(attachment))
+}
+
+/// The inbox that speaks to this customer: the one of their latest ticket, else the first.
+async fn inbox_for(state: &AppState, customer_id: Option<i64>) -> Result<Inbox, PageError> {
+    if let Some(id) = customer_id {
+        let filter = TicketFilter {
+            customer_id: Some(id),
+            ..Default::default()
+        };
+        if let Some(t) = state
+            .store
+            .list_tickets(&filter, PageRequest::first(1))
+            .await?
+            .items
+            .first()
+        {
+            return Ok(state.store.inbox(t.inbox_id).await?);
+        }
+    }
+    let inboxes = state.store.list_inboxes().await?;
+    inboxes
+        .into_iter()
+        .min_by_key(|i| i.id)
+        .ok_or_else(|| PageError::internal("there is no inbox".into()))
+}
+
+/// How to reach a person (principle 12): shown on every portal page.
+fn human_contact(inbox: &Inbox, lang: &str) -> String {
+    match inbox.human_contact.trim() {
+        "" => default_human_contact(lang).to_string(),
+        line => line.to_string(),
+    }
+}
+
+fn page(name: &str, lang: &str, inbox: &Inbox, ctx: minijinja::Value) -> Response {
+    templates().render(
+        name,
+        lang,
+        context! { human_contact => human_contact(inbox, lang), inbox_name => &inbox.name, ..ctx },
+    )
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let lang = language(&headers);
+    let inbox = inbox_for(&state, None).await?;
+    Ok(page(
+        "portal/login.html",
+        lang,
+        &inbox,
+        context! { sent => false, error => None::<String> },
+    ))
+}
+
+#[derive(Deserialize)]
+struct LinkRequest {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends a sign-in link when the address is a customer's. The answer is the same either way,
+/// so the form does not tell who is a customer.
+async fn request_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LinkRequest>,
+) -> Result<Response, PageError> {
+    let lang = language(&headers);
+    let email = form.email.trim().to_lowercase();
+    let client_key = match peer {
+        Some(Extension(ConnectInfo(addr))) => format!("portal-client:{}", addr.ip()),
+        None => "portal-client:unknown".into(),
+    };
+    let email_key = format!("portal-email:{email}");
+    let hour_ago = Millis(now().0 - 3_600_000);
+    let inbox = inbox_for(&state, None).await?;
+    if state.store.login_failures(&client_key, hour_ago).await? >= LINKS_PER_CLIENT
+        || state.store.login_failures(&email_key, hour_ago).await? >= LINKS_PER_EMAIL
+    {
+        let mut response = page(
+            "portal/login.html",
+            lang,
+            &inbox,
+            context! { sent => false, error => super::i18n::text(lang, "portal_too_many_links") },
+        );
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(response);
+    }
+    state
+        .store
+        .record_login_failure(&[client_key, email_key], now())
+        .await?;
+    let customer = state
+        .store
+        .list_customers(
+            &CustomerFilter {
+                email: Some(email.clone()),
+                ..Default::default()
+            },
+            PageRequest::first(1),
+        )
+        .await?
+        .items
+        .into_iter()
+        .next();
+    if let Some(customer) = customer {
+        send_link(&state, &customer, &email, lang).await?;
+    }
+    Ok(page(
+        "portal/login.html",
+        lang,
+        &inbox,
+        context! { sent => true, error => None::<String> },
+    ))
+}
+
+async fn send_link(
+    state: &AppState,
+    customer: &Customer,
+    email: &str,
+    lang: &str,
+) -> Result<(), PageError> {
+    let inbox = inbox_for(state, Some(customer.id)).await?;
+    let token = new_secret("");
+    let at = now();
+    let link = format!(
+        "{}/portal/auth/{token}",
+        state.ui.config.base_url.trim_end_matches('/')
+    );
+    let lang = customer.language.as_deref().unwrap_or(lang);
+    let text = |key: &str| super::i18n::text(lang, key);
+    let body = format!(
+        "{}\n\n{link}\n\n{}\n\n{}\n",
+        text("portal_mail_intro"),
+        text("portal_mail_expiry"),
+        human_contact(&inbox, lang)
+    );
+    let domain = inbox
+        .address
+        .rsplit_once('@')
+        .map_or("rapport.localhost", |(_, d)| d);
+    let message_id = format!(
+        "portal.{}.{:016x}@{domain}",
+        customer.id,
+        rand::random::<u64>()
+    );
+    let from_name = if inbox.from_name.is_empty() {
+        inbox.name.clone()
+    } else {
+        inbox.from_name.clone()
+    };
+    let raw = compose(&OutboundEmail {
+        from: rapport_mail::Mailbox {
+            email: inbox.address.clone(),
+            name: Some(from_name),
+        },
+        reply_to: None,
+        to: rapport_mail::Mailbox {
+            email: email.to_string(),
+            name: Some(customer.name.clone()),
+        },
+        subject: text("portal_mail_subject"),
+        message_id: message_id.clone(),
+        in_reply_to: None,
+        references: Vec::new(),
+        automatic: true,
+        date: at.0,
+        text: body,
+        html: String::new(),
+    })
+    .map_err(|e| PageError::internal(format!("cannot compose the sign-in email: {e}")))?;
+    let ctx = Ctx {
+        actor: Actor::customer(customer.id),
+        at,
+    };
+    let link = NewPortalLink {
+        customer_id: customer.id,
+        token_hash: token_hash(&token),
+        expires_at: Millis(at.0 + LINK_MS),
+        mail: ComposedMail {
+            inbox_id: inbox.id,
+            recipient: email.to_string(),
+            email_message_id: message_id,
+            raw,
+        },
+    };
+    state.store.create_portal_link(ctx, link).await?;
+    Ok(())
+}
+
+/// `GET /portal/auth/{token}`: spends the link and signs the customer in.
+async fn redeem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = language(&headers);
+    let secret = new_secret("");
+    let at = now();
+    let session = NewSession {
+        id_hash: token_hash(&secret),
+        expires_at: Millis(at.0 + PORTAL_SESSION_MS),
+    };
+    let ctx = Ctx {
+        actor: Actor::SYSTEM,
+        at,
+    };
+    match state
+        .store
+        .redeem_portal_link(ctx, &token_hash(&token), session)
+        .await?
+    {
+        Some(_) => {
+            let mut response = Redirect::to("/portal").into_response();
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(
+                    PORTAL_COOKIE,
+                    &secret,
+                    PORTAL_SESSION_MS / 1000,
+                    state.ui.config.secure_cookies(),
+                ),
+            );
+            Ok(response)
+        }
+        None => {
+            let inbox = inbox_for(&state, None).await?;
+            let mut response = page(
+                "portal/login.html",
+                lang,
+                &inbox,
+                context! { sent => false, error => super::i18n::text(lang, "portal_link_invalid") },
+            );
+            *response.status_mut() = StatusCode::GONE;
+            Ok(response)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn logout(
+    State(state): State<AppState>,
+    SessionForm { session, .. }: SessionForm<PortalSession, Empty>,
+) -> Result<Response, PageError> {
+    state.store.delete_portal_session(&session.id_hash).await?;
+    let mut response = Redirect::to("/portal/login").into_response();
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(PORTAL_COOKIE, "", 0, state.ui.config.secure_cookies()),
+    );
+    Ok(response)
+}
+
+/// May this customer see this ticket? Their own, or their organisation's when they are its admin.
+fn may_see(customer: &Customer, ticket: &Ticket, ticket_org: Option<i64>) -> bool {
+    ticket.customer.id == customer.id
+        || (customer.org_admin
+            && customer.organization_id.is_some()
+            && ticket_org == customer.organization_id)
+}
+
+async fn visible_ticket(
+    state: &AppState,
+    customer: &Customer,
+    id: i64,
+) -> Result<Ticket, PageError> {
+    let ticket = match state.store.ticket(id).await {
+        Ok(t) => t,
+        Err(rapport_store::StoreError::NotFound { .. }) => return Err(PageError::not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let ticket_org = if customer.org_admin && ticket.customer.id != customer.id {
+        state
+            .store
+            .customer(ticket.customer.id)
+            .await?
+            .organization_id
+    } else {
+        None
+    };
+    if may_see(customer, &ticket, ticket_org) {
+        Ok(ticket)
+    } else {
+        Err(PageError::not_found())
+    }
+}
+
+/// `GET /portal`: the customer's tickets (an organisation admin's: the organisation's).
+async fn tickets(
+    State(state): State<AppState>,
+    session: PortalSession,
+) -> Result<Response, PageError> {
+    let customer = &session.customer;
+    let filter = match (customer.org_admin, customer.organization_id) {
+        (true, Some(org)) => TicketFilter {
+            organization_id: Some(org),
+            ..Default::default()
+        },
+        _ => TicketFilter {
+            customer_id: Some(customer.id),
+            ..Default::default()
+        },
+    };
+    let list = state
+        .store
+        .list_tickets(&filter, PageRequest::first(100))
+        .await?;
+    let inbox = inbox_for(&state, Some(customer.id)).await?;
+    Ok(page(
+        "portal/tickets.html",
+        session.lang,
+        &inbox,
+        context! { customer => customer, csrf => &session.csrf, tickets => list.items },
+    ))
+}
+
+/// What we promised and by when: until the first public answer, the expected answer time
+/// from the inbox's business hours and first-answer target, in the customer's zone.
+async fn promise(
+    state: &AppState,
+    ticket: &Ticket,
+    customer: &Customer,
+    lang: &str,
+    answered: bool,
+) -> Result<Option<String>, PageError> {
+    if answered || !matches!(ticket.status, TicketStatus::New | TicketStatus::Open) {
+        return Ok(None);
+    }
+    let inbox = state.store.inbox(ticket.inbox_id).await?;
+    let Ok(calendar) = BusinessCalendar::new(&inbox.business_hours) else {
+        return Ok(None);
+    };
+    let due = calendar.add_business_minutes(ticket.created_at, inbox.first_response_minutes);
+    let zone = customer
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| inbox.business_hours.time_zone.clone());
+    Ok(Some(format_expected(due.0, &zone, lang)))
+}
+
+async fn render_ticket(
+    state: &AppState,
+    session: &PortalSession,
+    ticket: Ticket,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let messages: Vec<_> = state
+        .store
+        .list_messages(ticket.id, PageRequest::first(200))
+        .await?
+        .items
+        .into_iter()
+        .filter(|m| m.public)
+        .collect();
+    let answered = messages.iter().any(|m| m.kind == MessageKind::Reply);
+    let expected = promise(state, &ticket, &session.customer, session.lang, answered).await?;
+    let inbox = state.store.inbox(ticket.inbox_id).await?;
+    let views: Vec<_> = messages
+        .into_iter()
+        .map(|m| {
+            let html = m
+                .html
+                .as_deref()
+                .map(|h| minijinja::Value::from_safe_string(rapport_mail::sanitize::sanitize_html(h)));
+            context! { id => m.id, kind => m.kind.as_str(), from_us => m.kind == MessageKind::Reply,
+                body => m.body, html => html, attachments => m.attachments, created_at => m.created_at.0 }
+        })
+        .collect();
+    Ok(page(
+        "portal/ticket.html",
+        session.lang,
+        &inbox,
+        context! { customer => &session.customer, csrf => &session.csrf, ticket => ticket,
+        messages => views, expected => expected, error => error },
+    ))
+}
+
+async fn ticket_page(
+    State(state): State<AppState>,
+    session: PortalSession,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let ticket = visible_ticket(&state, &session.customer, id).await?;
+    render_ticket(&state, &session, ticket, None).await
+}
+
+/// `POST /portal/t/{id}/reply` (multipart: `_csrf`, `body`, optional `file`).
+async fn reply(
+    State(state): State<AppState>,
+    session: PortalSession,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
+    let (mut csrf, mut body, mut files) = (String::new(), String::new(), Vec::new());
+    let too_large = || {
+        PageError(crate::problem::Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("files may be at most {} MB", MAX_UPLOAD_BYTES / 1024 / 1024),
+        ))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(|_| too_large())? {
+        match field.name().unwrap_or_default() {
+            "_csrf" => csrf = field.text().await.unwrap_or_default(),
+            "body" => body = field.text().await.unwrap_or_default(),
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let data = field.bytes().await.map_err(|_| too_large())?;
+                if !data.is_empty() {
+                    files.push(upload(&name, data.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !same_token(&csrf, &session.csrf) {
+        return Ok(csrf_refused());
+    }
+    let ticket = visible_ticket(&state, &session.customer, id).await?;
+    if body.trim().is_empty() && !files.is_empty() {
+        body = super::i18n::text(session.lang, "portal_file_only");
+    }
+    let new = NewMessage {
+        kind: MessageKind::Customer,
+        channel: Channel::Portal,
+        body,
+        send_email: false,
+        attachments: files,
+    };
+    let ctx = Ctx {
+        actor: Actor::customer(session.customer.id),
+        at: now(),
+    };
+    match state.store.add_message(ctx, ticket.id, new, None).await {
+        Ok(_) => Ok(Redirect::to(&format!("/portal/t/{id}")).into_response()),
+        Err(rapport_store::StoreError::Invalid(i)) => {
+            let mut r = render_ticket(&state, &session, ticket, Some(i.to_string())).await?;
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+        Err(rapport_store::StoreError::Conflict(detail)) => {
+            let mut r = render_ticket(&state, &session, ticket, Some(detail)).await?;
+            *r.status_mut() = StatusCode::CONFLICT;
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An uploaded file as the store keeps it: a safe name and a type sniffed from its bytes
+/// (never the browser's claim).
+fn upload(name: &str, data: Vec<u8>) -> NewAttachment {
+    let filename = rapport_mail::parse::safe_filename(name).unwrap_or_else(|| "upload".into());
+    let content_type = rapport_mail::parse::sniff(&data)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    NewAttachment {
+        filename,
+        content_type,
+        content_id: None,
+        inline: false,
+        size_bytes: data.len() as i64,
+        data: Some(data),
+        withheld: None,
+    }
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    session: PortalSession,
+) -> Result<Response, PageError> {
+    let inbox = inbox_for(&state, Some(session.customer.id)).await?;
+    Ok(page(
+        "portal/new.html",
+        session.lang,
+        &inbox,
+        context! { customer => &session.customer, csrf => &session.csrf, error => None::<String>, subject => "", body => "" },
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewRequest {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// `POST /portal/new`: a new request from the signed-in customer.
+async fn create(
+    State(state): State<AppState>,
+    SessionForm { session, form }: SessionForm<PortalSession, NewRequest>,
+) -> Result<Response, PageError> {
+    let customer = &session.customer;
+    let inbox = inbox_for(&state, Some(customer.id)).await?;
+    let Some(email) = customer.emails.first() else {
+        return Err(PageError(crate::problem::Problem::bad_request(
+            "your account has no email address",
+        )));
+    };
+    let new = NewTicket {
+        subject: form.subject.clone(),
+        requester: Requester {
+            email: email.clone(),
+            name: Some(customer.name.clone()),
+        },
+        body: form.body.clone(),
+        channel: Channel::Portal,
+        priority: Default::default(),
+        status: TicketStatus::New,
+        tags: Vec::new(),
+        inbox: Some(inbox.name.clone()),
+        assignee_id: None,
+        team_id: None,
+        custom_fields: Default::default(),
+    };
+    let ctx = Ctx {
+        actor: Actor::customer(customer.id),
+        at: now(),
+    };
+    match state.store.create_ticket(ctx, new, None).await {
+        Ok(created) => Ok(Redirect::to(&format!("/portal/t/{}", created.value.id)).into_response()),
+        Err(rapport_store::StoreError::Invalid(i)) => {
+            let mut r = page(
+                "portal/new.html",
+                session.lang,
+                &inbox,
+                context! { customer => customer, csrf => &session.csrf,
+                error => i.to_string(), subject => form.subject, body => form.body },
+            );
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /portal/t/{id}/attachments/{attachment}`: a file on a public message of a visible ticket.
+async fn attachment(
+    State(state): State<AppState>,
+    session: PortalSession,
+    Path((id, attachment)): Path<(i64, i64)>,
+) -> Result<Response, PageError> {
+    let ticket = visible_ticket(&state, &session.customer, id).await?;
+    let messages = state
+        .store
+        .list_messages(ticket.id, PageRequest::first(200))
+        .await?;
+    let public = messages
+        .items
+        .iter()
+        .filter(|m| m.public)
+        .any(|m| m.attachments.iter().any(|a| a.id == attachment));
+    if !public {
+        return Err(PageError::not_found());
+    }
+    Ok(crate::api::emails::attachment_download(&state, attachment)
+        .await?
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_get_safe_names_and_sniffed_types() {
+        let a = upload("../../etc/passwd", b"%PDF-1.4 hello".to_vec());
+        assert!(!a.filename.contains('/'));
+        assert_eq!(a.content_type, "application/pdf");
+        assert_eq!(a.size_bytes, 14);
+        let b = upload("", b"plain words".to_vec());
+        assert_eq!(b.filename, "upload");
+    }
+}
