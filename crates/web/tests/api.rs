@@ -9,6 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "ui_pages.rs"]
+mod ui;
+
 struct Server {
     base: String,
     client: reqwest::Client,

@@ -164,9 +164,21 @@ impl Templates {
             Ok(html) => Html(html).into_response(),
             Err(e) => {
                 tracing::error!(template = name, error = %e, "template failed to render");
+                // Debug builds (tests, development) say why; release builds keep it in the log.
+                let detail = if cfg!(debug_assertions) {
+                    let mut chain = format!(": {e:#}");
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(cause) = source {
+                        chain.push_str(&format!(": {cause:#}"));
+                        source = cause.source();
+                    }
+                    chain
+                } else {
+                    String::new()
+                };
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "the page could not be rendered",
+                    format!("the page could not be rendered{detail}"),
                 )
                     .into_response()
             }

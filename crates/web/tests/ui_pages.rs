@@ -1,0 +1,830 @@
+//! The workspace and the portal over real HTTP, on SQLite and PostgreSQL: every page renders
+//! (in English and German), sessions, CSRF, lockout, the stale-reply check, focus mode, live
+//! events, and the portal's walls between customers.
+
+use rapport_core::{Actor, Channel, MessageKind, Millis, Priority, Role, TicketStatus};
+use rapport_store::{
+    Ctx, CustomerPatch, NewAgent, NewMessage, NewOrganization, NewTicket, Requester, Store,
+};
+use rapport_web::auth;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const PASSWORD: &str = "a long enough password";
+
+/// A browser without a browser: keeps cookies, never follows redirects.
+struct Visitor {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    language: &'static str,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> String {
+        self.headers
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The value of the first hidden `_csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"_csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &self.body[at + 20..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+impl Visitor {
+    fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+            language: "en",
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.language)
+            .send()
+            .await
+            .unwrap();
+        for v in resp.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        Page {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let csrf = self.get("/login").await.csrf();
+        self.post(
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+}
+
+struct Desk {
+    store: Arc<dyn Store>,
+    base: String,
+    ann: i64,
+    bo: i64,
+    /// Customer tickets: Carla's urgent one (Ann's), Carla's normal one, Dan's.
+    urgent: i64,
+    normal: i64,
+    dans: i64,
+    carla: i64,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn ctx(actor: Actor) -> Ctx {
+    Ctx {
+        actor,
+        at: rapport_web::now(),
+    }
+}
+
+async fn open_desk(store: Arc<dyn Store>) -> Desk {
+    let hash = auth::hash_password(PASSWORD).unwrap();
+    let mut agents = Vec::new();
+    for (email, name) in [
+        ("ann@example.com", "Ann Agent"),
+        ("bo@example.com", "Bo Colleague"),
+    ] {
+        let a = store
+            .create_agent(
+                ctx(Actor::SYSTEM),
+                NewAgent {
+                    email: email.into(),
+                    name: name.into(),
+                    role: Role::Agent,
+                    password_hash: Some(hash.clone()),
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .add_team_member(ctx(Actor::SYSTEM), 1, a.id)
+            .await
+            .unwrap();
+        agents.push(a.id);
+    }
+    let org = store
+        .create_organization(
+            ctx(Actor::SYSTEM),
+            NewOrganization {
+                name: "Acme".into(),
+                tier: rapport_core::contact::Tier::Enterprise,
+                contract_value_cents: 1_200_000,
+                domains: vec!["acme.example".into()],
+                notes: "Key account".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    let ticket =
+        |subject: &str, email: &str, priority: Priority, assignee: Option<i64>| NewTicket {
+            subject: subject.into(),
+            requester: Requester {
+                email: email.into(),
+                name: None,
+            },
+            body: format!("Body of {subject}"),
+            channel: Channel::Email,
+            priority,
+            status: TicketStatus::Open,
+            tags: vec!["vip".into()],
+            inbox: None,
+            assignee_id: assignee,
+            team_id: Some(1),
+            custom_fields: Default::default(),
+        };
+    let create = |t: NewTicket| {
+        let store = store.clone();
+        async move {
+            store
+                .create_ticket(ctx(Actor::SYSTEM), t, None)
+                .await
+                .unwrap()
+                .value
+        }
+    };
+    let urgent = create(ticket(
+        "Router down at HQ",
+        "carla@acme.example",
+        Priority::Urgent,
+        Some(agents[0]),
+    ))
+    .await;
+    let normal = create(ticket(
+        "Invoice question",
+        "carla@acme.example",
+        Priority::Normal,
+        Some(agents[0]),
+    ))
+    .await;
+    let dans = create(ticket(
+        "Dan's private matter",
+        "dan@acme.example",
+        Priority::Normal,
+        None,
+    ))
+    .await;
+    let carla = urgent.customer.id;
+    let patch = CustomerPatch {
+        time_zone: Some(Some("Europe/Berlin".into())),
+        notes: Some("Prefers mornings".into()),
+        ..Default::default()
+    };
+    store
+        .update_customer(ctx(Actor::SYSTEM), carla, patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer(carla).await.unwrap().organization_id,
+        Some(org.id)
+    );
+    // An internal note the customer must never see.
+    let note = NewMessage {
+        kind: MessageKind::Note,
+        channel: Channel::Email,
+        body: "Internal: check the warranty".into(),
+        send_email: false,
+        attachments: Vec::new(),
+    };
+    store
+        .add_message(ctx(Actor::agent(agents[1])), urgent.id, note, None)
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = rapport_web::AppState::new(
+        store.clone(),
+        rapport_web::ui::UiConfig {
+            base_url: base.clone(),
+        },
+    );
+    tokio::spawn(rapport_web::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Desk {
+        store,
+        base,
+        ann: agents[0],
+        bo: agents[1],
+        urgent: urgent.id,
+        normal: normal.id,
+        dans: dans.id,
+        carla,
+        stop,
+    }
+}
+
+async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let mut ann = Visitor::new(&desk.base);
+
+    // Signed out: every page sends you to the login, remembering where you wanted to go.
+    let page = ann.get(&format!("/t/{}", desk.urgent)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.location(),
+        format!("/login?next=%2Ft%2F{}", desk.urgent)
+    );
+
+    // A login without the form's token is refused, whatever the password.
+    let page = ann
+        .post(
+            "/login",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    let page = ann.sign_in("ann@example.com", "wrong password").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.body.contains("class=\"flash error\""));
+    let page = ann.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNAUTHORIZED,
+        "unknown accounts get the same answer"
+    );
+
+    let page = ann.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(ann.cookies.contains_key("rapport_session"));
+
+    // Views: hers, with counts; the filter of any view.
+    let page = ann.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Router down at HQ") && page.body.contains("Invoice question"));
+    assert!(
+        !page.body.contains("Dan&#x27;s private matter"),
+        "Dan's ticket is nobody's: not in 'mine'"
+    );
+    assert!(page.body.contains(r#"data-view="unassigned""#));
+    let page = ann.get("/?view=unassigned").await;
+    assert!(
+        page.body
+            .contains(&format!(r#"data-ticket-id="{}""#, desk.dans))
+    );
+    let page = ann.get("/?priority=urgent&tier=enterprise").await;
+    assert!(page.body.contains("Router down at HQ"));
+    assert!(!page.body.contains("Invoice question"));
+    let page = ann.get("/?view=nonsense").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("<h1>404"), "errors are pages, not JSON");
+    let page = ann.get("/rows?view=all").await;
+    assert_eq!(page.body.matches("class=\"ticket-row\"").count(), 3);
+
+    // The ticket page: conversation with the note, customer context beside it.
+    let page = ann.get(&format!("/t/{}", desk.urgent)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Internal: check the warranty"));
+    assert!(page.body.contains(r#"data-kind="note""#));
+    assert!(
+        page.body.contains("Acme")
+            && page.body.contains("Key account")
+            && page.body.contains("Prefers mornings")
+    );
+    assert!(
+        page.body.contains("Europe&#x2f;Berlin"),
+        "the customer's local time is shown"
+    );
+    assert!(
+        page.body.contains("Invoice question"),
+        "her other open ticket is beside it"
+    );
+    let csrf = page.csrf();
+    let seen = ann_seen(&page.body);
+
+    // A form without the session's token changes nothing.
+    let before = desk
+        .store
+        .list_messages(desk.urgent, rapport_store::PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+        .len();
+    let page = ann
+        .post(
+            &format!("/t/{}/reply", desk.urgent),
+            &[
+                ("_csrf", "forged"),
+                ("body", "Hi"),
+                ("kind", "reply"),
+                ("seen", &seen),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        desk.store
+            .list_messages(desk.urgent, rapport_store::PageRequest::first(50))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        before
+    );
+
+    // A reply is stored and emailed.
+    let page = ann
+        .post(
+            &format!("/t/{}/reply", desk.urgent),
+            &[
+                ("_csrf", &csrf),
+                ("body", "We are on it."),
+                ("kind", "reply"),
+                ("seen", &seen),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let emails = desk.store.ticket_emails(desk.urgent).await.unwrap();
+    assert_eq!(emails.len(), 1, "the reply is queued to the customer");
+
+    // Bo writes while Ann's page is old: Ann is asked before her reply goes out.
+    let page = ann.get(&format!("/t/{}", desk.urgent)).await;
+    let seen = ann_seen(&page.body);
+    let note = NewMessage {
+        kind: MessageKind::Note,
+        channel: Channel::Email,
+        body: "I called her".into(),
+        send_email: false,
+        attachments: Vec::new(),
+    };
+    desk.store
+        .add_message(ctx(Actor::agent(desk.bo)), desk.urgent, note, None)
+        .await
+        .unwrap();
+    let page = ann
+        .post(
+            &format!("/t/{}/reply", desk.urgent),
+            &[
+                ("_csrf", &csrf),
+                ("body", "Second answer"),
+                ("kind", "reply"),
+                ("seen", &seen),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("id=\"stale-warning\"") && page.body.contains("Bo Colleague"));
+    assert!(page.body.contains("Second answer"), "the draft is kept");
+    assert_eq!(
+        desk.store.ticket_emails(desk.urgent).await.unwrap().len(),
+        1,
+        "nothing sent yet"
+    );
+    let page = ann
+        .post(
+            &format!("/t/{}/reply", desk.urgent),
+            &[
+                ("_csrf", &csrf),
+                ("body", "Second answer"),
+                ("kind", "reply"),
+                ("seen", &seen),
+                ("confirm_stale", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        desk.store.ticket_emails(desk.urgent).await.unwrap().len(),
+        2
+    );
+
+    // Properties: one form, each change recorded and shown.
+    let page = ann
+        .post(
+            &format!("/t/{}/props", desk.normal),
+            &[
+                ("_csrf", &csrf),
+                ("status", "pending"),
+                ("priority", "high"),
+                ("assignee", &desk.bo.to_string()),
+                ("team", "1"),
+                ("tags", "billing, vip"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let t = desk.store.ticket(desk.normal).await.unwrap();
+    assert_eq!(
+        (t.status, t.priority, t.assignee_id),
+        (TicketStatus::Pending, Priority::High, Some(desk.bo))
+    );
+    assert_eq!(t.tags, vec!["billing".to_string(), "vip".to_string()]);
+    let page = ann.get(&format!("/t/{}", desk.normal)).await;
+    assert!(
+        page.body.contains("Bo Colleague") && page.body.contains("data-event=\"ticket.changed\"")
+    );
+    let page = ann
+        .post(
+            &format!("/t/{}/props", desk.normal),
+            &[("_csrf", &csrf), ("status", "new")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a rule broken is said on the page"
+    );
+
+    // Focus mode: the most urgent of hers, then the next.
+    let page = ann.get("/focus").await;
+    assert_eq!(page.location(), format!("/t/{}?focus=1", desk.urgent));
+    let page = ann.get(&page.location()).await;
+    assert!(page.body.contains("class=\"focus\"") && page.body.contains("id=\"done-next\""));
+    let page = ann
+        .post(&format!("/t/{}/done", desk.urgent), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(
+        desk.store.ticket(desk.urgent).await.unwrap().status,
+        TicketStatus::Solved
+    );
+    // Her other ticket went to Bo; next is the unassigned one of her team.
+    assert_eq!(page.location(), format!("/t/{}?focus=1", desk.dans));
+
+    // Search and the customer's page.
+    let page = ann.get("/search?q=router").await;
+    assert!(page.body.contains("Router down at HQ") && page.body.contains("<mark>"));
+    let page = ann.get(&format!("/customers/{}", desk.carla)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"customer\""));
+
+    // German, from the browser's preference.
+    ann.language = "de-DE,de;q=0.9";
+    assert!(ann.get("/").await.body.contains("Meine offenen Tickets"));
+    ann.language = "en";
+
+    // Password change ends other sessions and renews this one.
+    let mut other_tab = Visitor::new(&desk.base);
+    other_tab.sign_in("ann@example.com", PASSWORD).await;
+    let page = ann
+        .post(
+            "/password",
+            &[
+                ("_csrf", &csrf),
+                ("current", "wrong"),
+                ("new", "another long password"),
+                ("confirm", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = ann
+        .post(
+            "/password",
+            &[
+                ("_csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "another long password"),
+                ("confirm", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        other_tab.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+    let page = ann.get("/").await;
+    assert_eq!(page.status, StatusCode::OK, "this one goes on");
+    let csrf = page.csrf();
+
+    // Sign out.
+    ann.post("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(ann.get("/").await.status, StatusCode::SEE_OTHER);
+    let _ = desk.stop.send(());
+}
+
+fn ann_seen(body: &str) -> String {
+    let at = body.find("name=\"seen\" value=\"").unwrap();
+    let rest = &body[at + 19..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn sign_in_locks_after_repeated_failures(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let mut v = Visitor::new(&desk.base);
+    for _ in 0..5 {
+        assert_eq!(
+            v.sign_in("bo@example.com", "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let page = v.sign_in("bo@example.com", PASSWORD).await;
+    assert_eq!(
+        page.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked even with the right password"
+    );
+    assert!(page.body.contains("15 minutes"));
+    // Another account from the same place still works.
+    assert_eq!(
+        v.sign_in("ann@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let _ = desk.stop.send(());
+}
+
+async fn live_events_and_presence_reach_open_pages(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let mut ann = Visitor::new(&desk.base);
+    ann.sign_in("ann@example.com", PASSWORD).await;
+    let mut bo = Visitor::new(&desk.base);
+    bo.sign_in("bo@example.com", PASSWORD).await;
+    let open = |v: &Visitor| {
+        let req = v
+            .client
+            .get(format!("{}/live?ticket={}", desk.base, desk.urgent))
+            .header("cookie", v.cookie_header());
+        async move { req.send().await.unwrap().bytes_stream() }
+    };
+    let mut ann_stream = open(&ann).await;
+    // Bo opens the ticket: Ann's page hears it.
+    let _bo_stream = open(&bo).await;
+    let seen = read_until(&mut ann_stream, "Bo Colleague").await;
+    assert!(seen.contains("event: presence"));
+    // Bo writes a note: Ann's page is told which ticket changed.
+    let note = NewMessage {
+        kind: MessageKind::Note,
+        channel: Channel::Email,
+        body: "live".into(),
+        send_email: false,
+        attachments: Vec::new(),
+    };
+    desk.store
+        .add_message(ctx(Actor::agent(desk.bo)), desk.urgent, note, None)
+        .await
+        .unwrap();
+    let seen = read_until(&mut ann_stream, "message.added").await;
+    assert!(
+        seen.contains("event: changed") && seen.contains(&format!("\"ticket_id\":{}", desk.urgent))
+    );
+    let _ = desk.ann;
+    let _ = desk.stop.send(());
+}
+
+/// Reads an event stream until `needle` shows up (or fails after 20 s without it).
+async fn read_until(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+    needle: &str,
+) -> String {
+    use futures::StreamExt;
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("an event within 20 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// The sign-in link the outbox holds for `email`, if any.
+async fn link_for(store: &Arc<dyn Store>, email: &str) -> Option<String> {
+    let items = store
+        .claim_outbox(Millis(i64::MAX / 2), 60_000, 50)
+        .await
+        .unwrap();
+    items
+        .into_iter()
+        .filter(|i| i.recipient == email)
+        .find_map(|i| {
+            let raw = rapport_mail::parse::parse(&i.raw.unwrap()).text;
+            let at = raw.find("/portal/auth/")?;
+            let token: String = raw[at + 13..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            Some(format!("/portal/auth/{token}"))
+        })
+}
+
+async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let mut carla = Visitor::new(&desk.base);
+    assert_eq!(carla.get("/portal").await.location(), "/portal/login");
+    let page = carla.get("/portal/login").await;
+    assert!(
+        page.body.contains("id=\"portal-login\"") && page.body.contains("id=\"human-contact\"")
+    );
+
+    // Unknown addresses get the same answer and no mail.
+    let page = carla
+        .post("/portal/login", &[("email", "stranger@example.com")])
+        .await;
+    assert!(page.body.contains("id=\"link-sent\""));
+    assert!(
+        link_for(&desk.store, "stranger@example.com")
+            .await
+            .is_none()
+    );
+
+    let page = carla
+        .post("/portal/login", &[("email", "Carla@Acme.example")])
+        .await;
+    assert!(page.body.contains("id=\"link-sent\""));
+    let link = link_for(&desk.store, "carla@acme.example")
+        .await
+        .expect("a sign-in link by email");
+    let page = carla.get(&link).await;
+    assert_eq!(
+        (page.status, page.location().as_str()),
+        (StatusCode::SEE_OTHER, "/portal")
+    );
+    let mut replay = Visitor::new(&desk.base);
+    let page = replay.get(&link).await;
+    assert_eq!(page.status, StatusCode::GONE, "a link works once");
+    assert!(page.body.contains("class=\"flash error\""));
+
+    let page = carla.get("/portal").await;
+    assert!(page.body.contains("Router down at HQ") && page.body.contains("Invoice question"));
+    assert!(
+        !page.body.contains("private matter"),
+        "Dan's ticket is not hers"
+    );
+    assert!(page.body.contains("id=\"human-contact\""));
+
+    // Another customer's ticket does not exist for her; neither do notes.
+    let page = carla.get(&format!("/portal/t/{}", desk.dans)).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    let page = carla.get(&format!("/portal/t/{}", desk.urgent)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Body of Router down at HQ"));
+    assert!(
+        !page.body.contains("check the warranty"),
+        "internal notes never reach the portal"
+    );
+    assert!(page.body.contains("R-"), "the reference is shown");
+    assert!(
+        page.body.contains("id=\"promise\""),
+        "the expected answer time is shown before the first answer"
+    );
+
+    // A reply with a file.
+    let csrf = page.csrf();
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .text("body", "Here is the photo")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4 test".to_vec()).file_name("../scan.pdf"),
+        );
+    let req = carla
+        .client
+        .post(format!("{}/portal/t/{}/reply", desk.base, desk.urgent))
+        .multipart(form);
+    let page = carla.send(req).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let messages = desk
+        .store
+        .list_messages(desk.urgent, rapport_store::PageRequest::first(50))
+        .await
+        .unwrap()
+        .items;
+    let reply = messages.last().unwrap();
+    assert_eq!(
+        (reply.kind, reply.author),
+        (MessageKind::Customer, Actor::customer(desk.carla))
+    );
+    assert_eq!(reply.attachments[0].filename, "scan.pdf");
+    assert_eq!(reply.attachments[0].content_type, "application/pdf");
+    let page = carla
+        .get(&format!(
+            "/portal/t/{}/attachments/{}",
+            desk.urgent, reply.attachments[0].id
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    // A forged form does nothing.
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", "forged")
+        .text("body", "x");
+    let req = carla
+        .client
+        .post(format!("{}/portal/t/{}/reply", desk.base, desk.urgent))
+        .multipart(form);
+    assert_eq!(carla.send(req).await.status, StatusCode::FORBIDDEN);
+    // Writing into someone else's ticket is a 404 too.
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .text("body", "x");
+    let req = carla
+        .client
+        .post(format!("{}/portal/t/{}/reply", desk.base, desk.dans))
+        .multipart(form);
+    assert_eq!(carla.send(req).await.status, StatusCode::NOT_FOUND);
+
+    // A new request from the portal.
+    let page = carla
+        .post(
+            "/portal/new",
+            &[
+                ("_csrf", &csrf),
+                ("subject", "Need a second router"),
+                ("body", "For the branch office"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let id: i64 = page.location().rsplit('/').next().unwrap().parse().unwrap();
+    let t = desk.store.ticket(id).await.unwrap();
+    assert_eq!((t.customer.id, t.channel), (desk.carla, Channel::Portal));
+
+    // An organisation admin sees the organisation's tickets, Dan's included.
+    let patch = CustomerPatch {
+        org_admin: Some(true),
+        ..Default::default()
+    };
+    desk.store
+        .update_customer(ctx(Actor::SYSTEM), desk.carla, patch)
+        .await
+        .unwrap();
+    assert!(carla.get("/portal").await.body.contains("private matter"));
+    assert_eq!(
+        carla.get(&format!("/portal/t/{}", desk.dans)).await.status,
+        StatusCode::OK
+    );
+
+    // German portal.
+    carla.language = "de";
+    assert!(carla.get("/portal").await.body.contains("Ihre Anfragen"));
+
+    carla.post("/portal/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(carla.get("/portal").await.status, StatusCode::SEE_OTHER);
+    let _ = desk.stop.send(());
+}
+
+rapport_store::on_both_backends!(
+    agents_sign_in_and_work_tickets,
+    sign_in_locks_after_repeated_failures,
+    live_events_and_presence_reach_open_pages,
+    customers_see_only_their_own_requests,
+);
