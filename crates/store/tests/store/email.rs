@@ -988,13 +988,13 @@ async fn outbox_leases_retries_and_sends_once(store: S) {
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
-    let statuses: Vec<String> = outbox(&store, claimed[1].ticket.id)
+    let statuses: Vec<String> = outbox(&store, claimed[1].ticket.as_ref().unwrap().id)
         .await
         .into_iter()
         .map(|e| e.status)
         .collect();
     assert_eq!(statuses, ["sent"]);
-    let failed = outbox(&store, claimed[2].ticket.id).await.remove(0);
+    let failed = outbox(&store, claimed[2].ticket.as_ref().unwrap().id).await.remove(0);
     assert_eq!(
         (failed.status.as_str(), failed.last_error.as_deref()),
         ("failed", Some("550 no such user"))
@@ -1222,6 +1222,15 @@ async fn sqlite_upgrades_from_the_foundation_release() {
 
 #[tokio::test]
 async fn postgres_upgrades_from_the_foundation_release() {
+    on_scratch_postgres(upgrade_from_the_foundation_release).await;
+}
+
+/// Runs an upgrade test on a fresh PostgreSQL database (required when `CI=true`).
+async fn on_scratch_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let admin = rapport_store::testing::postgres_admin_url();
     let url =
         match rapport_store::scratch::create_postgres_database(&admin, "rapport_upgrade").await {
@@ -1232,8 +1241,50 @@ async fn postgres_upgrades_from_the_foundation_release() {
             }
             Err(e) => panic!("CI=true requires PostgreSQL: {e}"),
         };
-    upgrade_from_the_foundation_release(url.clone()).await;
+    test(url.clone()).await;
     rapport_store::scratch::drop_postgres_database(&admin, &url)
         .await
         .unwrap();
+}
+
+/// A database the email release made, with mail waiting in the outbox, upgrades to the
+/// workspace schema: the outbox (rebuilt on SQLite) keeps its rows, their Message-IDs and
+/// leases, and customers start as ordinary portal users.
+async fn upgrade_from_the_email_release(url: String) {
+    const EMAIL_DATA: &str = "
+        INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Lee', 1, 1);
+        INSERT INTO customer_emails (email, customer_id, is_primary) VALUES ('ann@ann.example', 7, TRUE);
+        INSERT INTO tickets (id, subject, status, priority, channel, customer_id, inbox_id, created_at, updated_at)
+            VALUES (10001, 'Router drops Wi-Fi', 'open', 'normal', 'email', 7, 1, 1, 1);
+        INSERT INTO messages (id, ticket_id, kind, channel, author_customer_id, body, created_at)
+            VALUES (1, 10001, 'customer', 'email', 7, 'It drops every evening.', 1);
+        INSERT INTO outbox (kind, ticket_id, recipient, email_message_id, automatic, status, next_attempt_at, created_at)
+            VALUES ('ack', 10001, 'ann@ann.example', 'R-10001.ack.1@rapport.localhost', TRUE, 'pending', 5, 1);";
+    rapport_store::database_at_version(&url, 2, EMAIL_DATA)
+        .await
+        .unwrap();
+    let store = rapport_store::open(&url).await.unwrap();
+    let items = store.claim_outbox(Millis(10), 1_000, 10).await.unwrap();
+    assert_eq!(items.len(), 1, "the queued read-back survives the upgrade");
+    assert_eq!(items[0].email_message_id, "R-10001.ack.1@rapport.localhost");
+    assert_eq!(items[0].ticket.as_ref().map(|t| t.id), Some(10001));
+    assert_eq!(items[0].body, "It drops every evening.");
+    assert!(!store.customer(7).await.unwrap().org_admin);
+    assert!(
+        store.claim_outbox(Millis(11), 1_000, 10).await.unwrap().is_empty(),
+        "and its lease holds"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrades_from_the_email_release() {
+    let dir = rapport_store::testing::TestDb::temp_dir();
+    upgrade_from_the_email_release(format!("sqlite://{}", dir.join("old.db").display())).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_upgrades_from_the_email_release() {
+    on_scratch_postgres(upgrade_from_the_email_release).await;
 }
