@@ -97,10 +97,18 @@ pub enum EventKind {
     PortalLinkSent,
     /// A customer signed in to the portal with a link.
     PortalSignedIn,
+    /// A ticket was merged into another (data: source and target).
+    TicketMerged,
+    /// A message was copied out into a new ticket (data: the message and both tickets).
+    TicketSplit,
+    MacroSaved,
+    MacroDeleted,
+    ViewSaved,
+    ViewDeleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 26] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -121,6 +129,12 @@ impl EventKind {
         Self::TicketLinked,
         Self::PortalLinkSent,
         Self::PortalSignedIn,
+        Self::TicketMerged,
+        Self::TicketSplit,
+        Self::MacroSaved,
+        Self::MacroDeleted,
+        Self::ViewSaved,
+        Self::ViewDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +159,12 @@ impl EventKind {
             Self::TicketLinked => "ticket.linked",
             Self::PortalLinkSent => "portal.link_sent",
             Self::PortalSignedIn => "portal.signed_in",
+            Self::TicketMerged => "ticket.merged",
+            Self::TicketSplit => "ticket.split",
+            Self::MacroSaved => "macro.saved",
+            Self::MacroDeleted => "macro.deleted",
+            Self::ViewSaved => "view.saved",
+            Self::ViewDeleted => "view.deleted",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod contact;
 pub mod event;
 pub mod fields;
+pub mod macros;
 pub mod readback;
 pub mod search;
 pub mod subject;

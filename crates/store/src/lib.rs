@@ -206,6 +206,23 @@ pub trait Store: Send + Sync {
     async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64>;
     /// Events with ids above `after`, oldest first.
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    async fn list_macros(&self) -> Result<Vec<Macro>>;
+    async fn macro_by_id(&self, id: i64) -> Result<Macro>;
+    /// Creates (`id` None) or replaces a macro.
+    async fn save_macro(&self, ctx: Ctx, id: Option<i64>, new: NewMacro) -> Result<Macro>;
+    async fn delete_macro(&self, ctx: Ctx, id: i64) -> Result<()>;
+    /// An agent's own saved views and the shared ones.
+    async fn list_views(&self, agent_id: i64) -> Result<Vec<SavedView>>;
+    async fn save_view(&self, ctx: Ctx, view: NewView) -> Result<SavedView>;
+    /// Deletes an agent's own view, or a shared one when `may_delete_shared`.
+    async fn delete_view(&self, ctx: Ctx, agent_id: i64, may_delete_shared: bool, id: i64) -> Result<()>;
+    /// Links two tickets as related.
+    async fn link_tickets(&self, ctx: Ctx, a: i64, b: i64) -> Result<()>;
+    async fn ticket_links(&self, id: i64) -> Result<Vec<TicketLink>>;
+    /// Moves `source`'s conversation into `target` and closes `source`.
+    async fn merge_tickets(&self, ctx: Ctx, source: i64, target: i64) -> Result<Ticket>;
+    /// Copies a message out into a new ticket, linked to its origin.
+    async fn split_message(&self, ctx: Ctx, message_id: i64) -> Result<Ticket>;
     /// The ticket focus mode offers `agent_id` next, never one of `skip`.
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>>;
     /// The newest event id (0 when none).

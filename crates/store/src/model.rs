@@ -672,3 +672,54 @@ pub struct NewPortalLink {
     pub expires_at: Millis,
     pub mail: ComposedMail,
 }
+
+/// A canned reply: text with placeholders, and the ticket changes it makes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Macro {
+    pub id: i64,
+    pub name: String,
+    pub body: String,
+    pub actions: rapport_core::macros::MacroActions,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A view an agent saved: a name and the filter's query string (`status=open&tag=vip`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SavedView {
+    pub id: i64,
+    /// `None` for a view shared with every agent.
+    pub agent_id: Option<i64>,
+    pub name: String,
+    pub query: String,
+    pub created_at: Millis,
+}
+
+/// Another ticket linked to this one, and how.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketLink {
+    /// `related`, `follow_up`, `merged_into`, `merged_from`, `split_from` or `split_into`,
+    /// read from this ticket's side.
+    pub kind: String,
+    pub ticket_id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: TicketStatus,
+}
+
+/// A macro as written by an admin.
+#[derive(Debug, Clone, Default)]
+pub struct NewMacro {
+    pub name: String,
+    pub body: String,
+    pub actions: rapport_core::macros::MacroActions,
+}
+
+/// A view to save: `agent_id` None shares it with every agent.
+#[derive(Debug, Clone)]
+pub struct NewView {
+    pub agent_id: Option<i64>,
+    pub name: String,
+    pub query: String,
+}

@@ -176,6 +176,11 @@ impl Conn for PgConn<'_> {
         Ok(())
     }
 
+    /// The index is a column of `messages`: moving the rows moved it.
+    async fn move_indexed_messages(&mut self, _: i64, _: i64) -> Result<()> {
+        Ok(())
+    }
+
     /// One row per ticket, subject matches weighing double.
     async fn search_hits(
         &mut self,

@@ -2171,6 +2171,51 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn list_macros(&self) -> Result<Vec<Macro>> {
+        self.read(|c| Box::pin(web::list_macros(c))).await
+    }
+
+    async fn macro_by_id(&self, id: i64) -> Result<Macro> {
+        self.read(move |c| Box::pin(web::load_macro(c, id))).await
+    }
+
+    async fn save_macro(&self, ctx: Ctx, id: Option<i64>, new: NewMacro) -> Result<Macro> {
+        self.write(move |c| Box::pin(web::save_macro(c, ctx, id, new))).await
+    }
+
+    async fn delete_macro(&self, ctx: Ctx, id: i64) -> Result<()> {
+        self.write(move |c| Box::pin(web::delete_macro(c, ctx, id))).await
+    }
+
+    async fn list_views(&self, agent_id: i64) -> Result<Vec<SavedView>> {
+        self.read(move |c| Box::pin(web::list_views(c, agent_id))).await
+    }
+
+    async fn save_view(&self, ctx: Ctx, view: NewView) -> Result<SavedView> {
+        self.write(move |c| Box::pin(web::save_view(c, ctx, view))).await
+    }
+
+    async fn delete_view(&self, ctx: Ctx, agent_id: i64, may_delete_shared: bool, id: i64) -> Result<()> {
+        self.write(move |c| Box::pin(web::delete_view(c, ctx, agent_id, may_delete_shared, id)))
+            .await
+    }
+
+    async fn link_tickets(&self, ctx: Ctx, a: i64, b: i64) -> Result<()> {
+        self.write(move |c| Box::pin(web::link_tickets(c, ctx, a, b))).await
+    }
+
+    async fn ticket_links(&self, id: i64) -> Result<Vec<TicketLink>> {
+        self.read(move |c| Box::pin(web::ticket_links(c, id))).await
+    }
+
+    async fn merge_tickets(&self, ctx: Ctx, source: i64, target: i64) -> Result<Ticket> {
+        self.write(move |c| Box::pin(web::merge_tickets(c, ctx, source, target))).await
+    }
+
+    async fn split_message(&self, ctx: Ctx, message_id: i64) -> Result<Ticket> {
+        self.write(move |c| Box::pin(web::split_message(c, ctx, message_id))).await
+    }
+
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>> {
         let skip = skip.to_vec();
         self.read(move |c| Box::pin(async move { web::next_for_agent(c, agent_id, &skip).await }))

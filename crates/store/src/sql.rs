@@ -195,6 +195,8 @@ pub trait Conn: Send {
     async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()>;
     /// Replaces the indexed subject of a ticket.
     async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()>;
+    /// Moves the indexed message texts of one ticket to another (a merge).
+    async fn move_indexed_messages(&mut self, from: i64, to: i64) -> Result<()>;
     /// Tickets whose subject or one message contains every `required` term, none of whose
     /// text contains any `excluded` term; best first, at most `limit`, each with a snippet
     /// whose matches are between `[` and `]`.

@@ -315,6 +315,10 @@ enum IndexChange {
     DropSubject {
         ticket_id: i64,
     },
+    MoveMessages {
+        from: i64,
+        to: i64,
+    },
 }
 
 impl<'a> SqliteConn<'a> {
@@ -344,6 +348,12 @@ fn apply_index_changes(db: &rusqlite::Connection, changes: &[IndexChange]) -> ru
                     "DELETE FROM search_index WHERE ticket_id = ?1 AND kind = 'subject'",
                 )?
                 .execute([ticket_id])?;
+            }
+            IndexChange::MoveMessages { from, to } => {
+                db.prepare_cached(
+                    "UPDATE search_index SET ticket_id = ?2 WHERE ticket_id = ?1 AND kind <> 'subject'",
+                )?
+                .execute([from, to])?;
             }
         }
     }
@@ -454,6 +464,11 @@ impl Conn for SqliteConn<'_> {
     async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()> {
         self.index.push(IndexChange::DropSubject { ticket_id });
         self.index_text(ticket_id, "subject", subject).await
+    }
+
+    async fn move_indexed_messages(&mut self, from: i64, to: i64) -> Result<()> {
+        self.index.push(IndexChange::MoveMessages { from, to });
+        Ok(())
     }
 
     /// The best-ranked rows in order; each ticket keeps its first (best) one.

@@ -22,6 +22,12 @@
     return fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   }
 
+  // Irreversible forms ask first.
+  document.addEventListener("submit", function (e) {
+    const question = e.target.dataset && e.target.dataset.confirm;
+    if (question && !window.confirm(question)) e.preventDefault();
+  });
+
   // ---- Keyboard shortcuts -------------------------------------------------------------
   const help = document.getElementById("help");
   document.querySelectorAll("[data-help]").forEach(function (b) {

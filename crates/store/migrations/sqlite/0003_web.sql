@@ -29,6 +29,28 @@ CREATE INDEX customer_sessions_expiry ON customer_sessions (expires_at);
 -- An organisation's admins see all of its tickets in the portal.
 ALTER TABLE customers ADD COLUMN org_admin INTEGER NOT NULL DEFAULT 0;
 
+-- Views an agent saved (agent_id) or shared with everyone (NULL): a name and the filter's
+-- query string.
+CREATE TABLE saved_views (
+    id INTEGER PRIMARY KEY,
+    agent_id INTEGER REFERENCES agents (id),
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX saved_views_agent ON saved_views (agent_id);
+
+-- Canned replies with placeholders, and the ticket changes they make.
+CREATE TABLE macros (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    actions TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX macros_name ON macros (lower(name));
+
 -- Views filter on priority; the list order is always last update first.
 CREATE INDEX tickets_priority ON tickets (priority, updated_at, id);
 

@@ -213,3 +213,322 @@ pub(super) async fn next_for_agent(
     }
     Ok(None)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Macros and saved views
+
+const MACRO_SELECT: &str = "SELECT id, name, body, actions, created_at, updated_at FROM macros";
+
+fn macro_from(r: &Row) -> Result<Macro> {
+    Ok(Macro {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        body: r.text(2)?,
+        actions: json_text(&r.text(3)?)?,
+        created_at: Millis(r.int(4)?),
+        updated_at: Millis(r.int(5)?),
+    })
+}
+
+pub(super) async fn list_macros(c: &mut dyn Conn) -> Result<Vec<Macro>> {
+    c.query(&format!("{MACRO_SELECT} ORDER BY lower(name), id"), params![])
+        .await?
+        .iter()
+        .map(macro_from)
+        .collect()
+}
+
+pub(super) async fn load_macro(c: &mut dyn Conn, id: i64) -> Result<Macro> {
+    let row = row_by_id(c, MACRO_SELECT, "id", id, || StoreError::not_found("macro", id)).await?;
+    macro_from(&row)
+}
+
+/// Creates (`id` None) or replaces a macro; names are unique regardless of case.
+pub(super) async fn save_macro(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    id: Option<i64>,
+    new: NewMacro,
+) -> Result<Macro> {
+    let actions = rapport_core::macros::validate(&new.name, &new.body, &new.actions)?;
+    let name = new.name.trim().to_string();
+    let clash = c
+        .int_opt(
+            "SELECT id FROM macros WHERE lower(name) = lower($1)",
+            params![&name],
+        )
+        .await?;
+    if clash.is_some() && clash != id {
+        return Err(StoreError::Conflict(format!("a macro named '{name}' exists")));
+    }
+    let id = match id {
+        Some(id) => {
+            load_macro(c, id).await?;
+            c.execute(
+                "UPDATE macros SET name = $1, body = $2, actions = $3, updated_at = $4 WHERE id = $5",
+                params![&name, &new.body, to_json(&actions), ctx.at.0, id],
+            )
+            .await?;
+            id
+        }
+        None => {
+            c.query_one(
+                "INSERT INTO macros (name, body, actions, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                params![&name, &new.body, to_json(&actions), ctx.at.0],
+            )
+            .await?
+            .int(0)?
+        }
+    };
+    append_event(c, ctx, EventKind::MacroSaved, None, "macro", id, json!({"name": name})).await?;
+    load_macro(c, id).await
+}
+
+pub(super) async fn delete_macro(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<()> {
+    let m = load_macro(c, id).await?;
+    c.execute("DELETE FROM macros WHERE id = $1", params![id]).await?;
+    append_event(c, ctx, EventKind::MacroDeleted, None, "macro", id, json!({"name": m.name})).await
+}
+
+fn view_from(r: &Row) -> Result<SavedView> {
+    Ok(SavedView {
+        id: r.int(0)?,
+        agent_id: r.opt_int(1)?,
+        name: r.text(2)?,
+        query: r.text(3)?,
+        created_at: Millis(r.int(4)?),
+    })
+}
+
+/// An agent's own views and the shared ones.
+pub(super) async fn list_views(c: &mut dyn Conn, agent_id: i64) -> Result<Vec<SavedView>> {
+    c.query(
+        "SELECT id, agent_id, name, query, created_at FROM saved_views \
+         WHERE agent_id = $1 OR agent_id IS NULL ORDER BY lower(name), id",
+        params![agent_id],
+    )
+    .await?
+    .iter()
+    .map(view_from)
+    .collect()
+}
+
+pub(super) async fn save_view(c: &mut dyn Conn, ctx: Ctx, view: NewView) -> Result<SavedView> {
+    let name = rapport_core::contact::validate_name("name", &view.name)?;
+    if view.query.trim().is_empty() {
+        return Err(rapport_core::Invalid::new("query", "a view needs at least one filter").into());
+    }
+    let id = c
+        .query_one(
+            "INSERT INTO saved_views (agent_id, name, query, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            params![view.agent_id, &name, &view.query, ctx.at.0],
+        )
+        .await?
+        .int(0)?;
+    append_event(c, ctx, EventKind::ViewSaved, None, "view", id, json!({"name": name, "shared": view.agent_id.is_none()})).await?;
+    let row = row_by_id(
+        c,
+        "SELECT id, agent_id, name, query, created_at FROM saved_views",
+        "id",
+        id,
+        || StoreError::not_found("view", id),
+    )
+    .await?;
+    view_from(&row)
+}
+
+/// Deletes a view: an agent's own, or a shared one when `may_delete_shared`.
+pub(super) async fn delete_view(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    agent_id: i64,
+    may_delete_shared: bool,
+    id: i64,
+) -> Result<()> {
+    let deleted = c
+        .execute(
+            "DELETE FROM saved_views WHERE id = $1 AND (agent_id = $2 OR (agent_id IS NULL AND $3))",
+            params![id, agent_id, may_delete_shared],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(StoreError::not_found("view", id));
+    }
+    append_event(c, ctx, EventKind::ViewDeleted, None, "view", id, json!({})).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links, merge, split
+
+/// Links two tickets as related (once; either order).
+pub(super) async fn link_tickets(c: &mut dyn Conn, ctx: Ctx, a: i64, b: i64) -> Result<()> {
+    if a == b {
+        return Err(rapport_core::Invalid::new("ticket", "a ticket cannot be linked to itself").into());
+    }
+    load_ticket(c, a).await?;
+    load_ticket(c, b).await?;
+    let exists = c
+        .int_opt(
+            "SELECT 1 FROM ticket_links WHERE (ticket_id = $1 AND other_ticket_id = $2) \
+             OR (ticket_id = $2 AND other_ticket_id = $1)",
+            params![a, b],
+        )
+        .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    insert_link(c, ctx, a, b, "related").await
+}
+
+async fn insert_link(c: &mut dyn Conn, ctx: Ctx, from: i64, to: i64, kind: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO ticket_links (ticket_id, other_ticket_id, kind, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (ticket_id, other_ticket_id, kind) DO NOTHING",
+        params![from, to, kind, ctx.at.0],
+    )
+    .await?;
+    for (on, other) in [(from, to), (to, from)] {
+        append_event(c, ctx, EventKind::TicketLinked, Some(on), "ticket", on, json!({"kind": kind, "other": other})).await?;
+    }
+    Ok(())
+}
+
+/// The tickets linked to one, each with the link's meaning from this ticket's side.
+pub(super) async fn ticket_links(c: &mut dyn Conn, id: i64) -> Result<Vec<TicketLink>> {
+    load_ticket(c, id).await?;
+    let rows = c
+        .query(
+            "SELECT l.kind, l.other_ticket_id, 0 FROM ticket_links l WHERE l.ticket_id = $1 \
+             UNION ALL SELECT l.kind, l.ticket_id, 1 FROM ticket_links l WHERE l.other_ticket_id = $1",
+            params![id],
+        )
+        .await?;
+    let mut links = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (kind, other, reverse) = (r.text(0)?, r.int(1)?, r.int(2)? == 1);
+        let kind = match (kind.as_str(), reverse) {
+            ("merged", false) => "merged_into",
+            ("merged", true) => "merged_from",
+            ("split", false) => "split_into",
+            ("split", true) => "split_from",
+            ("follow_up", _) => "follow_up",
+            _ => "related",
+        };
+        let t = load_ticket(c, other).await?;
+        links.push(TicketLink {
+            kind: kind.to_string(),
+            ticket_id: t.id,
+            reference: t.reference,
+            subject: t.subject,
+            status: t.status,
+        });
+    }
+    links.sort_by_key(|l| l.ticket_id);
+    Ok(links)
+}
+
+/// Merges `source` into `target`: its messages (and their email threading) move over, its
+/// tags join the target's, and it is closed with a link saying where it went.
+pub(super) async fn merge_tickets(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    source: i64,
+    target: i64,
+) -> Result<Ticket> {
+    if source == target {
+        return Err(rapport_core::Invalid::new("target", "a ticket cannot be merged into itself").into());
+    }
+    let from = load_ticket(c, source).await?;
+    let into = load_ticket(c, target).await?;
+    if from.status == TicketStatus::Closed {
+        return Err(StoreError::Conflict(format!("{} is closed; closed tickets stay as they are", from.reference)));
+    }
+    if into.status == TicketStatus::Closed {
+        return Err(StoreError::Conflict(format!("{} is closed; merge into an open ticket", into.reference)));
+    }
+    c.execute("UPDATE messages SET ticket_id = $1 WHERE ticket_id = $2", params![target, source]).await?;
+    c.move_indexed_messages(source, target).await?;
+    // Replies to mail of the merged ticket thread into the target from now on.
+    c.execute(
+        "INSERT INTO email_message_ids (message_id, ticket_id, outbound, created_at) \
+         SELECT message_id, $1, outbound, created_at FROM email_message_ids WHERE ticket_id = $2 \
+         ON CONFLICT (message_id, ticket_id) DO NOTHING",
+        params![target, source],
+    )
+    .await?;
+    c.execute("DELETE FROM email_message_ids WHERE ticket_id = $1", params![source]).await?;
+    add_tags(c, target, &from.tags).await?;
+    // A merge ends the source for good: solved and closed at once.
+    if from.status != TicketStatus::Solved {
+        write_status(c, ctx, source, from.status, TicketStatus::Solved).await?;
+    }
+    write_status(c, ctx, source, TicketStatus::Solved, TicketStatus::Closed).await?;
+    c.execute("UPDATE tickets SET updated_at = $1 WHERE id IN ($2, $3)", params![ctx.at.0, source, target]).await?;
+    insert_link(c, ctx, source, target, "merged").await?;
+    for on in [source, target] {
+        append_event(c, ctx, EventKind::TicketMerged, Some(on), "ticket", on, json!({"source": source, "target": target})).await?;
+    }
+    load_ticket(c, target).await
+}
+
+/// Copies one message out into a new ticket of the same customer, owned by the agent who
+/// split it, linked both ways. The original conversation stays whole.
+pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -> Result<Ticket> {
+    let message = load_message(c, message_id).await?;
+    let source = load_ticket(c, message.ticket_id).await?;
+    let owner = ctx.actor.agent_id();
+    let status = if owner.is_some() { TicketStatus::Open } else { TicketStatus::New };
+    let id = c
+        .query_one(
+            "INSERT INTO tickets (subject, status, priority, channel, customer_id, inbox_id, assignee_id, team_id, \
+             created_at, updated_at) SELECT subject, $1, priority, channel, customer_id, inbox_id, $2, team_id, $3, $3 \
+             FROM tickets WHERE id = $4 RETURNING id",
+            params![status.as_str(), owner, ctx.at.0, source.id],
+        )
+        .await?
+        .int(0)?;
+    c.index_text(id, "subject", &source.subject).await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::TicketCreated,
+        Some(id),
+        "ticket",
+        id,
+        json!({"subject": source.subject, "status": status, "split_from": source.id, "customer_id": source.customer.id}),
+    )
+    .await?;
+    let copy = NewMessage {
+        kind: message.kind,
+        channel: message.channel,
+        body: message.body.clone(),
+        send_email: false,
+        attachments: Vec::new(),
+    };
+    let copied = insert_message_row(c, ctx, id, message.author, &copy).await?;
+    c.execute(
+        "UPDATE messages SET html = $1, quoted = $2, email_id = $3 WHERE id = $4",
+        params![message.html.clone(), &message.quoted, message.email_id, copied],
+    )
+    .await?;
+    for a in &message.attachments {
+        let new_id = c
+            .query_one(
+                "INSERT INTO attachments (message_id, filename, content_type, size_bytes, created_at, content_id, inline, withheld) \
+                 SELECT $1, filename, content_type, size_bytes, $2, content_id, inline, withheld FROM attachments WHERE id = $3 RETURNING id",
+                params![copied, ctx.at.0, a.id],
+            )
+            .await?
+            .int(0)?;
+        c.execute(
+            "INSERT INTO attachment_blobs (attachment_id, data) SELECT $1, data FROM attachment_blobs WHERE attachment_id = $2",
+            params![new_id, a.id],
+        )
+        .await?;
+    }
+    insert_link(c, ctx, source.id, id, "split").await?;
+    for on in [source.id, id] {
+        append_event(c, ctx, EventKind::TicketSplit, Some(on), "message", message_id, json!({"source": source.id, "ticket": id})).await?;
+    }
+    load_ticket(c, id).await
+}

@@ -194,6 +194,8 @@ async fn render_page(
     let fields = state.store.list_custom_fields().await?;
     let viewers = state.ui.live.others(ticket.id, session.agent.id);
     let inbox = state.store.inbox(ticket.inbox_id).await?;
+    let links = state.store.ticket_links(ticket.id).await?;
+    let macros = state.store.list_macros().await?;
     let role = session.agent.role;
     Ok(templates().render(
         "ticket.html",
@@ -203,6 +205,7 @@ async fn render_page(
             ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event,
             c => customer, agents => agents.iter().filter(|a| a.active && a.role.is_staff()).collect::<Vec<_>>(),
             teams => teams, fields => fields, viewers => viewers, inbox => inbox,
+            links => links, macros => macros,
             statuses => TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             can_reply => role.allows(Permission::PublicReply),
@@ -245,7 +248,10 @@ pub async fn conversation(
     Ok(templates().render(
         "conversation.html",
         session.lang,
-        context! { ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event },
+        context! {
+            ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event,
+            csrf => &session.csrf, can_update => session.agent.role.allows(Permission::UpdateTickets),
+        },
     ))
 }
 
@@ -552,4 +558,146 @@ pub async fn done(
         Some(next) => Ok(Redirect::to(&ticket_url(next, true)).into_response()),
         None => Ok(Redirect::to("/focus").into_response()),
     }
+}
+
+/// A ticket named the way agents type it: `R-10234`, `r-10234` or `10234`.
+fn ticket_named(text: &str) -> Result<i64, PageError> {
+    rapport_core::TicketRef::parse(text)
+        .map(|r| r.0)
+        .ok_or_else(|| {
+            PageError(crate::problem::Problem::invalid(rapport_core::Invalid::new(
+                "ticket",
+                format!("'{text}' is not a ticket reference like R-10234"),
+            )))
+        })
+}
+
+fn require_update(session: &AgentSession) -> Result<(), PageError> {
+    if session.agent.role.allows(Permission::UpdateTickets) {
+        Ok(())
+    } else {
+        Err(PageError(crate::problem::Problem::forbidden(
+            "your role may not change tickets",
+        )))
+    }
+}
+
+fn agent_ctx(session: &AgentSession) -> Ctx {
+    Ctx {
+        actor: Actor::agent(session.agent.id),
+        at: now(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OtherTicket {
+    #[serde(default)]
+    other: String,
+}
+
+/// `POST /t/{id}/link`: relates this ticket to another.
+pub async fn link(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { session, form }: SessionForm<AgentSession, OtherTicket>,
+) -> Result<Response, PageError> {
+    require_update(&session)?;
+    let other = ticket_named(&form.other)?;
+    state
+        .store
+        .link_tickets(agent_ctx(&session), id, other)
+        .await?;
+    Ok(Redirect::to(&ticket_url(id, false)).into_response())
+}
+
+/// `POST /t/{id}/merge`: moves this conversation into another ticket and opens that one.
+pub async fn merge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { session, form }: SessionForm<AgentSession, OtherTicket>,
+) -> Result<Response, PageError> {
+    require_update(&session)?;
+    let target = ticket_named(&form.other)?;
+    let merged = state
+        .store
+        .merge_tickets(agent_ctx(&session), id, target)
+        .await?;
+    Ok(Redirect::to(&ticket_url(merged.id, false)).into_response())
+}
+
+/// `POST /t/{id}/split/{message}`: copies a message out into a new ticket and opens it.
+pub async fn split(
+    State(state): State<AppState>,
+    Path((id, message)): Path<(i64, i64)>,
+    SessionForm { session, .. }: SessionForm<AgentSession, OtherTicket>,
+) -> Result<Response, PageError> {
+    require_update(&session)?;
+    let belongs = state
+        .store
+        .list_messages(id, PageRequest::first(200))
+        .await?
+        .items
+        .iter()
+        .any(|m| m.id == message);
+    if !belongs {
+        return Err(PageError::not_found());
+    }
+    let created = state
+        .store
+        .split_message(agent_ctx(&session), message)
+        .await?;
+    Ok(Redirect::to(&ticket_url(created.id, false)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MacroForm {
+    #[serde(default)]
+    body: String,
+    /// A macro id; empty when none was chosen.
+    #[serde(default, rename = "macro")]
+    macro_id: String,
+    #[serde(default)]
+    focus: Option<String>,
+}
+
+/// `POST /t/{id}/macro`: applies a macro's ticket changes and puts its text, with the
+/// placeholders filled, into the reply box (after what the agent already wrote) to review.
+pub async fn apply_macro(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { session, form }: SessionForm<AgentSession, MacroForm>,
+) -> Result<Response, PageError> {
+    let focus = form.focus.is_some();
+    let Ok(macro_id) = form.macro_id.parse::<i64>() else {
+        let draft = Draft { body: form.body, stale: None, error: None };
+        return render_page(&state, &session, id, focus, draft).await;
+    };
+    let chosen = state.store.macro_by_id(macro_id).await?;
+    let ticket = state.store.ticket(id).await?;
+    let actions = &chosen.actions;
+    if actions.status.is_some() || actions.priority.is_some() || !actions.add_tags.is_empty() {
+        require_update(&session)?;
+        let mut tags = ticket.tags.clone();
+        tags.extend(actions.add_tags.iter().cloned());
+        let patch = TicketPatch {
+            status: actions.status,
+            priority: actions.priority,
+            tags: (!actions.add_tags.is_empty()).then_some(tags),
+            ..Default::default()
+        };
+        state.store.update_ticket(agent_ctx(&session), id, patch).await?;
+    }
+    let values = rapport_core::macros::MacroValues {
+        customer_name: ticket.customer.name.clone(),
+        agent_name: session.agent.name.clone(),
+        reference: ticket.reference.clone(),
+        subject: ticket.subject.clone(),
+    };
+    let text = rapport_core::macros::render(&chosen.body, &values);
+    let body = match form.body.trim_end() {
+        "" => text,
+        written => format!("{written}\n\n{text}"),
+    };
+    // The page comes back whole, so the draft is based on the conversation as it is now.
+    render_page(&state, &session, id, focus, Draft { body, stale: None, error: None }).await
 }
