@@ -40,9 +40,9 @@ pub struct MacroValues {
 impl MacroValues {
     fn get(&self, name: &str) -> Option<String> {
         Some(match name {
-            "customer.first_name" => first_name(&self.customer_name).to_string(),
+            "customer.first_name" => first_name(&self.customer_name),
             "customer.name" => self.customer_name.clone(),
-            "agent.first_name" => first_name(&self.agent_name).to_string(),
+            "agent.first_name" => first_name(&self.agent_name),
             "agent.name" => self.agent_name.clone(),
             "ticket.reference" => self.reference.clone(),
             "ticket.subject" => self.subject.clone(),
@@ -51,9 +51,18 @@ impl MacroValues {
     }
 }
 
-/// The first word of a name ("Ann Lee" → "Ann"); the whole name when it is one word.
-pub fn first_name(full: &str) -> &str {
-    full.split_whitespace().next().unwrap_or(full)
+/// The first word of a name ("Ann Lee" → "Ann"). A name with no capitals at all was most
+/// likely made from an email address ("carla"), so its first letter is raised ("Carla").
+pub fn first_name(full: &str) -> String {
+    let first = full.split_whitespace().next().unwrap_or(full);
+    if full.chars().any(char::is_uppercase) {
+        return first.to_string();
+    }
+    let mut chars = first.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Splits `body` into literal text and `{{ name }}` placeholders, in order.
@@ -101,7 +110,10 @@ pub fn validate(name: &str, body: &str, actions: &MacroActions) -> Result<MacroA
         ));
     }
     let add_tags = tags::normalize_tags(&actions.add_tags)?;
-    Ok(MacroActions { add_tags, ..actions.clone() })
+    Ok(MacroActions {
+        add_tags,
+        ..actions.clone()
+    })
 }
 
 #[cfg(test)]
@@ -124,14 +136,29 @@ mod tests {
             render(body, &values()),
             "Hi Ann,\n\nabout R-10234 (Router drops Wi-Fi): done.\nSam"
         );
-        assert_eq!(render("No placeholders {{", &values()), "No placeholders {{");
+        assert_eq!(
+            render("No placeholders {{", &values()),
+            "No placeholders {{"
+        );
         assert_eq!(first_name("Cher"), "Cher");
+        assert_eq!(first_name("carla"), "Carla");
+        assert_eq!(first_name("élodie martin"), "Élodie");
+        assert_eq!(first_name("Anna-Lena de Vries"), "Anna-Lena");
+        assert_eq!(first_name(""), "");
     }
 
     #[test]
     fn unknown_placeholders_and_bad_tags_are_refused_when_saved() {
-        let ok = MacroActions { add_tags: vec!["Billing".into()], ..Default::default() };
-        assert_eq!(validate("Thanks", "Hi {{customer.name}}", &ok).unwrap().add_tags, vec!["billing"]);
+        let ok = MacroActions {
+            add_tags: vec!["Billing".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            validate("Thanks", "Hi {{customer.name}}", &ok)
+                .unwrap()
+                .add_tags,
+            vec!["billing"]
+        );
         let err = validate("Thanks", "Hi {{customer.frist_name}}", &ok).unwrap_err();
         assert_eq!(err.field, "body");
         assert!(err.problem.contains("{{customer.frist_name}}"));

@@ -215,7 +215,13 @@ pub trait Store: Send + Sync {
     async fn list_views(&self, agent_id: i64) -> Result<Vec<SavedView>>;
     async fn save_view(&self, ctx: Ctx, view: NewView) -> Result<SavedView>;
     /// Deletes an agent's own view, or a shared one when `may_delete_shared`.
-    async fn delete_view(&self, ctx: Ctx, agent_id: i64, may_delete_shared: bool, id: i64) -> Result<()>;
+    async fn delete_view(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        may_delete_shared: bool,
+        id: i64,
+    ) -> Result<()>;
     /// Links two tickets as related.
     async fn link_tickets(&self, ctx: Ctx, a: i64, b: i64) -> Result<()>;
     async fn ticket_links(&self, id: i64) -> Result<Vec<TicketLink>>;

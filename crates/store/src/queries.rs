@@ -2180,28 +2180,39 @@ impl Store for SqlStore {
     }
 
     async fn save_macro(&self, ctx: Ctx, id: Option<i64>, new: NewMacro) -> Result<Macro> {
-        self.write(move |c| Box::pin(web::save_macro(c, ctx, id, new))).await
+        self.write(move |c| Box::pin(web::save_macro(c, ctx, id, new)))
+            .await
     }
 
     async fn delete_macro(&self, ctx: Ctx, id: i64) -> Result<()> {
-        self.write(move |c| Box::pin(web::delete_macro(c, ctx, id))).await
+        self.write(move |c| Box::pin(web::delete_macro(c, ctx, id)))
+            .await
     }
 
     async fn list_views(&self, agent_id: i64) -> Result<Vec<SavedView>> {
-        self.read(move |c| Box::pin(web::list_views(c, agent_id))).await
+        self.read(move |c| Box::pin(web::list_views(c, agent_id)))
+            .await
     }
 
     async fn save_view(&self, ctx: Ctx, view: NewView) -> Result<SavedView> {
-        self.write(move |c| Box::pin(web::save_view(c, ctx, view))).await
+        self.write(move |c| Box::pin(web::save_view(c, ctx, view)))
+            .await
     }
 
-    async fn delete_view(&self, ctx: Ctx, agent_id: i64, may_delete_shared: bool, id: i64) -> Result<()> {
+    async fn delete_view(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        may_delete_shared: bool,
+        id: i64,
+    ) -> Result<()> {
         self.write(move |c| Box::pin(web::delete_view(c, ctx, agent_id, may_delete_shared, id)))
             .await
     }
 
     async fn link_tickets(&self, ctx: Ctx, a: i64, b: i64) -> Result<()> {
-        self.write(move |c| Box::pin(web::link_tickets(c, ctx, a, b))).await
+        self.write(move |c| Box::pin(web::link_tickets(c, ctx, a, b)))
+            .await
     }
 
     async fn ticket_links(&self, id: i64) -> Result<Vec<TicketLink>> {
@@ -2209,11 +2220,13 @@ impl Store for SqlStore {
     }
 
     async fn merge_tickets(&self, ctx: Ctx, source: i64, target: i64) -> Result<Ticket> {
-        self.write(move |c| Box::pin(web::merge_tickets(c, ctx, source, target))).await
+        self.write(move |c| Box::pin(web::merge_tickets(c, ctx, source, target)))
+            .await
     }
 
     async fn split_message(&self, ctx: Ctx, message_id: i64) -> Result<Ticket> {
-        self.write(move |c| Box::pin(web::split_message(c, ctx, message_id))).await
+        self.write(move |c| Box::pin(web::split_message(c, ctx, message_id)))
+            .await
     }
 
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>> {

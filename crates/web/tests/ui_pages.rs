@@ -822,7 +822,305 @@ async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
     let _ = desk.stop.send(());
 }
 
+async fn admins_configure_and_agents_use_macros_views_links(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let hash = auth::hash_password(PASSWORD).unwrap();
+    desk.store
+        .create_agent(
+            ctx(Actor::SYSTEM),
+            NewAgent {
+                email: "ada@example.com".into(),
+                name: "Ada Admin".into(),
+                role: Role::Admin,
+                password_hash: Some(hash),
+            },
+        )
+        .await
+        .unwrap();
+    let mut ada = Visitor::new(&desk.base);
+    ada.sign_in("ada@example.com", PASSWORD).await;
+    let page = ada.get("/admin").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.csrf();
+    for section in [
+        "agents",
+        "teams",
+        "inboxes",
+        "inboxes?edit=1",
+        "fields",
+        "tags",
+        "macros",
+    ] {
+        let page = ada.get(&format!("/admin/{section}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{section}: {}", page.body);
+    }
+    ada.language = "de";
+    assert!(
+        ada.get("/admin/macros")
+            .await
+            .body
+            .contains("Textbausteine")
+    );
+    ada.language = "en";
+
+    // A macro with a typo in a placeholder is refused and says why; a good one is saved.
+    let page = ada
+        .post(
+            "/admin/macros/save",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Shipped"),
+                ("body", "Hi {{customer.frist_name}}"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("frist_name"));
+    let page = ada.post("/admin/macros/save", &[
+        ("_csrf", &csrf), ("name", "Shipped"), ("status", "pending"), ("add_tags", "shipping"),
+        ("body", "Hi {{customer.first_name}},\nyour order for {{ticket.reference}} has shipped.\n{{agent.first_name}}"),
+    ]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let macro_id = desk.store.list_macros().await.unwrap()[0].id;
+
+    // Admins add agents, teams, fields and inbox settings from the pages.
+    let page = ada
+        .post(
+            "/admin/agents/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Cy New"),
+                ("email", "cy@example.com"),
+                ("role", "light_agent"),
+                ("team", "1"),
+                ("password", "long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        Visitor::new(&desk.base)
+            .sign_in("cy@example.com", "long enough password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let page = ada
+        .post(
+            "/admin/teams/new",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Billing"),
+                ("description", "Money"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = ada
+        .post(
+            "/admin/fields/new",
+            &[
+                ("_csrf", &csrf),
+                ("key", "plan"),
+                ("label", "Plan"),
+                ("field_type", "dropdown"),
+                ("options", "Basic\nPro"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = ada
+        .post(
+            "/admin/inboxes/1",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Support"),
+                ("address", "support@rapport.localhost"),
+                ("human_contact", "Call +49 30 1234 567, Mon–Fri 9–17"),
+                ("first_response_minutes", "120"),
+                ("acknowledge", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        desk.store.inbox(1).await.unwrap().first_response_minutes,
+        120
+    );
+    let page = ada
+        .post(
+            "/admin/inboxes/1",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Support"),
+                ("address", "support@rapport.localhost"),
+                ("business_hours", "{not json"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Agents may not administer: the pages do not exist for them.
+    let mut ann = Visitor::new(&desk.base);
+    ann.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(ann.get("/admin/macros").await.status, StatusCode::NOT_FOUND);
+    let page = ann.get(&format!("/t/{}", desk.urgent)).await;
+    let acsrf = page.csrf();
+    assert_eq!(
+        ann.post(
+            "/admin/macros/save",
+            &[("_csrf", &acsrf), ("name", "X"), ("body", "Y")]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The macro fills the reply box with the customer's first name and changes the ticket.
+    let page = ann
+        .post(
+            &format!("/t/{}/macro", desk.urgent),
+            &[
+                ("_csrf", &acsrf),
+                ("body", "Dear customer,"),
+                ("macro", &macro_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Dear customer,\n\nHi Carla,\nyour order for R-"),
+        "{}",
+        &page.body[page.body.find("reply-body").unwrap()..][..400]
+    );
+    assert!(page.body.contains("has shipped.\nAnn</textarea>"));
+    let t = desk.store.ticket(desk.urgent).await.unwrap();
+    assert_eq!(t.status, TicketStatus::Pending);
+    assert!(t.tags.contains(&"shipping".to_string()));
+
+    // Saved views: an ad-hoc filter saved under a name shows in the navigation with its count.
+    let page = ann.get("/?priority=urgent").await;
+    assert!(page.body.contains("id=\"save-view\""));
+    let page = ann
+        .post(
+            "/views/save",
+            &[
+                ("_csrf", &acsrf),
+                ("name", "Fires"),
+                ("query", "priority=urgent"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = ann.get(&page.location()).await;
+    assert!(page.body.contains("Fires") && page.body.contains("Router down at HQ"));
+    assert!(!page.body.contains("Invoice question"));
+    let view = desk.store.list_views(desk.ann).await.unwrap().remove(0);
+    assert_eq!(
+        view.agent_id,
+        Some(desk.ann),
+        "an agent's view is their own"
+    );
+    assert!(desk.store.list_views(desk.bo).await.unwrap().is_empty());
+    assert_eq!(
+        ann.post(&format!("/views/{}/delete", view.id), &[("_csrf", &acsrf)])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(desk.store.list_views(desk.ann).await.unwrap().is_empty());
+
+    // Link, split and merge from the ticket page.
+    let page = ann
+        .post(
+            &format!("/t/{}/link", desk.urgent),
+            &[("_csrf", &acsrf), ("other", &format!("R-{}", desk.dans))],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let links = desk.store.ticket_links(desk.dans).await.unwrap();
+    assert_eq!(
+        (links[0].ticket_id, links[0].kind.as_str()),
+        (desk.urgent, "related")
+    );
+    let first = desk
+        .store
+        .list_messages(desk.urgent, rapport_store::PageRequest::first(5))
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let page = ann
+        .post(
+            &format!("/t/{}/split/{first}", desk.urgent),
+            &[("_csrf", &acsrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let split: i64 = page.location().trim_start_matches("/t/").parse().unwrap();
+    let copy = desk
+        .store
+        .list_messages(split, rapport_store::PageRequest::first(5))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(copy[0].body, "Body of Router down at HQ");
+    assert_eq!(
+        desk.store.ticket(split).await.unwrap().assignee_id,
+        Some(desk.ann),
+        "who splits owns it"
+    );
+    let page = ann
+        .post(
+            &format!("/t/{split}/merge"),
+            &[("_csrf", &acsrf), ("other", &desk.normal.to_string())],
+        )
+        .await;
+    assert_eq!(page.location(), format!("/t/{}", desk.normal));
+    assert_eq!(
+        desk.store.ticket(split).await.unwrap().status,
+        TicketStatus::Closed
+    );
+    let merged = desk
+        .store
+        .list_messages(desk.normal, rapport_store::PageRequest::first(20))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        merged.iter().any(|m| m.body == "Body of Router down at HQ"),
+        "the conversation moved"
+    );
+    let page = ann.get(&format!("/t/{}", desk.normal)).await;
+    assert!(page.body.contains("merged from"));
+    let page = ann
+        .post(
+            &format!("/t/{}/merge", desk.normal),
+            &[("_csrf", &acsrf), ("other", "nonsense")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The organisation page lists its people and tickets.
+    let org = desk
+        .store
+        .customer(desk.carla)
+        .await
+        .unwrap()
+        .organization_id
+        .unwrap();
+    let page = ann.get(&format!("/organizations/{org}")).await;
+    assert!(
+        page.body.contains("Acme") && page.body.contains("private matter"),
+        "{}",
+        page.body
+    );
+    let _ = desk.stop.send(());
+}
+
 rapport_store::on_both_backends!(
+    admins_configure_and_agents_use_macros_views_links,
     agents_sign_in_and_work_tickets,
     sign_in_locks_after_repeated_failures,
     live_events_and_presence_reach_open_pages,

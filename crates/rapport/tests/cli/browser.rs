@@ -116,6 +116,7 @@ impl ChromeDriver {
                 std::thread::sleep(POLL);
             }
         }
+        let _ = std::fs::remove_dir_all(&dir);
         panic!("could not start chromedriver: {last_error}");
     }
 

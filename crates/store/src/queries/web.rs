@@ -231,15 +231,21 @@ fn macro_from(r: &Row) -> Result<Macro> {
 }
 
 pub(super) async fn list_macros(c: &mut dyn Conn) -> Result<Vec<Macro>> {
-    c.query(&format!("{MACRO_SELECT} ORDER BY lower(name), id"), params![])
-        .await?
-        .iter()
-        .map(macro_from)
-        .collect()
+    c.query(
+        &format!("{MACRO_SELECT} ORDER BY lower(name), id"),
+        params![],
+    )
+    .await?
+    .iter()
+    .map(macro_from)
+    .collect()
 }
 
 pub(super) async fn load_macro(c: &mut dyn Conn, id: i64) -> Result<Macro> {
-    let row = row_by_id(c, MACRO_SELECT, "id", id, || StoreError::not_found("macro", id)).await?;
+    let row = row_by_id(c, MACRO_SELECT, "id", id, || {
+        StoreError::not_found("macro", id)
+    })
+    .await?;
     macro_from(&row)
 }
 
@@ -259,7 +265,9 @@ pub(super) async fn save_macro(
         )
         .await?;
     if clash.is_some() && clash != id {
-        return Err(StoreError::Conflict(format!("a macro named '{name}' exists")));
+        return Err(StoreError::Conflict(format!(
+            "a macro named '{name}' exists"
+        )));
     }
     let id = match id {
         Some(id) => {
@@ -280,14 +288,33 @@ pub(super) async fn save_macro(
             .int(0)?
         }
     };
-    append_event(c, ctx, EventKind::MacroSaved, None, "macro", id, json!({"name": name})).await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::MacroSaved,
+        None,
+        "macro",
+        id,
+        json!({"name": name}),
+    )
+    .await?;
     load_macro(c, id).await
 }
 
 pub(super) async fn delete_macro(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<()> {
     let m = load_macro(c, id).await?;
-    c.execute("DELETE FROM macros WHERE id = $1", params![id]).await?;
-    append_event(c, ctx, EventKind::MacroDeleted, None, "macro", id, json!({"name": m.name})).await
+    c.execute("DELETE FROM macros WHERE id = $1", params![id])
+        .await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::MacroDeleted,
+        None,
+        "macro",
+        id,
+        json!({"name": m.name}),
+    )
+    .await
 }
 
 fn view_from(r: &Row) -> Result<SavedView> {
@@ -325,7 +352,16 @@ pub(super) async fn save_view(c: &mut dyn Conn, ctx: Ctx, view: NewView) -> Resu
         )
         .await?
         .int(0)?;
-    append_event(c, ctx, EventKind::ViewSaved, None, "view", id, json!({"name": name, "shared": view.agent_id.is_none()})).await?;
+    append_event(
+        c,
+        ctx,
+        EventKind::ViewSaved,
+        None,
+        "view",
+        id,
+        json!({"name": name, "shared": view.agent_id.is_none()}),
+    )
+    .await?;
     let row = row_by_id(
         c,
         "SELECT id, agent_id, name, query, created_at FROM saved_views",
@@ -363,7 +399,9 @@ pub(super) async fn delete_view(
 /// Links two tickets as related (once; either order).
 pub(super) async fn link_tickets(c: &mut dyn Conn, ctx: Ctx, a: i64, b: i64) -> Result<()> {
     if a == b {
-        return Err(rapport_core::Invalid::new("ticket", "a ticket cannot be linked to itself").into());
+        return Err(
+            rapport_core::Invalid::new("ticket", "a ticket cannot be linked to itself").into(),
+        );
     }
     load_ticket(c, a).await?;
     load_ticket(c, b).await?;
@@ -388,7 +426,16 @@ async fn insert_link(c: &mut dyn Conn, ctx: Ctx, from: i64, to: i64, kind: &str)
     )
     .await?;
     for (on, other) in [(from, to), (to, from)] {
-        append_event(c, ctx, EventKind::TicketLinked, Some(on), "ticket", on, json!({"kind": kind, "other": other})).await?;
+        append_event(
+            c,
+            ctx,
+            EventKind::TicketLinked,
+            Some(on),
+            "ticket",
+            on,
+            json!({"kind": kind, "other": other}),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -436,17 +483,29 @@ pub(super) async fn merge_tickets(
     target: i64,
 ) -> Result<Ticket> {
     if source == target {
-        return Err(rapport_core::Invalid::new("target", "a ticket cannot be merged into itself").into());
+        return Err(
+            rapport_core::Invalid::new("target", "a ticket cannot be merged into itself").into(),
+        );
     }
     let from = load_ticket(c, source).await?;
     let into = load_ticket(c, target).await?;
     if from.status == TicketStatus::Closed {
-        return Err(StoreError::Conflict(format!("{} is closed; closed tickets stay as they are", from.reference)));
+        return Err(StoreError::Conflict(format!(
+            "{} is closed; closed tickets stay as they are",
+            from.reference
+        )));
     }
     if into.status == TicketStatus::Closed {
-        return Err(StoreError::Conflict(format!("{} is closed; merge into an open ticket", into.reference)));
+        return Err(StoreError::Conflict(format!(
+            "{} is closed; merge into an open ticket",
+            into.reference
+        )));
     }
-    c.execute("UPDATE messages SET ticket_id = $1 WHERE ticket_id = $2", params![target, source]).await?;
+    c.execute(
+        "UPDATE messages SET ticket_id = $1 WHERE ticket_id = $2",
+        params![target, source],
+    )
+    .await?;
     c.move_indexed_messages(source, target).await?;
     // Replies to mail of the merged ticket thread into the target from now on.
     c.execute(
@@ -456,17 +515,34 @@ pub(super) async fn merge_tickets(
         params![target, source],
     )
     .await?;
-    c.execute("DELETE FROM email_message_ids WHERE ticket_id = $1", params![source]).await?;
+    c.execute(
+        "DELETE FROM email_message_ids WHERE ticket_id = $1",
+        params![source],
+    )
+    .await?;
     add_tags(c, target, &from.tags).await?;
     // A merge ends the source for good: solved and closed at once.
     if from.status != TicketStatus::Solved {
         write_status(c, ctx, source, from.status, TicketStatus::Solved).await?;
     }
     write_status(c, ctx, source, TicketStatus::Solved, TicketStatus::Closed).await?;
-    c.execute("UPDATE tickets SET updated_at = $1 WHERE id IN ($2, $3)", params![ctx.at.0, source, target]).await?;
+    c.execute(
+        "UPDATE tickets SET updated_at = $1 WHERE id IN ($2, $3)",
+        params![ctx.at.0, source, target],
+    )
+    .await?;
     insert_link(c, ctx, source, target, "merged").await?;
     for on in [source, target] {
-        append_event(c, ctx, EventKind::TicketMerged, Some(on), "ticket", on, json!({"source": source, "target": target})).await?;
+        append_event(
+            c,
+            ctx,
+            EventKind::TicketMerged,
+            Some(on),
+            "ticket",
+            on,
+            json!({"source": source, "target": target}),
+        )
+        .await?;
     }
     load_ticket(c, target).await
 }
@@ -477,7 +553,11 @@ pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -
     let message = load_message(c, message_id).await?;
     let source = load_ticket(c, message.ticket_id).await?;
     let owner = ctx.actor.agent_id();
-    let status = if owner.is_some() { TicketStatus::Open } else { TicketStatus::New };
+    let status = if owner.is_some() {
+        TicketStatus::Open
+    } else {
+        TicketStatus::New
+    };
     let id = c
         .query_one(
             "INSERT INTO tickets (subject, status, priority, channel, customer_id, inbox_id, assignee_id, team_id, \
@@ -508,7 +588,12 @@ pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -
     let copied = insert_message_row(c, ctx, id, message.author, &copy).await?;
     c.execute(
         "UPDATE messages SET html = $1, quoted = $2, email_id = $3 WHERE id = $4",
-        params![message.html.clone(), &message.quoted, message.email_id, copied],
+        params![
+            message.html.clone(),
+            &message.quoted,
+            message.email_id,
+            copied
+        ],
     )
     .await?;
     for a in &message.attachments {
@@ -528,7 +613,16 @@ pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -
     }
     insert_link(c, ctx, source.id, id, "split").await?;
     for on in [source.id, id] {
-        append_event(c, ctx, EventKind::TicketSplit, Some(on), "message", message_id, json!({"source": source.id, "ticket": id})).await?;
+        append_event(
+            c,
+            ctx,
+            EventKind::TicketSplit,
+            Some(on),
+            "message",
+            message_id,
+            json!({"source": source.id, "ticket": id}),
+        )
+        .await?;
     }
     load_ticket(c, id).await
 }

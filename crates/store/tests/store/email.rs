@@ -994,7 +994,9 @@ async fn outbox_leases_retries_and_sends_once(store: S) {
         .map(|e| e.status)
         .collect();
     assert_eq!(statuses, ["sent"]);
-    let failed = outbox(&store, claimed[2].ticket.as_ref().unwrap().id).await.remove(0);
+    let failed = outbox(&store, claimed[2].ticket.as_ref().unwrap().id)
+        .await
+        .remove(0);
     assert_eq!(
         (failed.status.as_str(), failed.last_error.as_deref()),
         ("failed", Some("550 no such user"))
@@ -1271,7 +1273,11 @@ async fn upgrade_from_the_email_release(url: String) {
     assert_eq!(items[0].body, "It drops every evening.");
     assert!(!store.customer(7).await.unwrap().org_admin);
     assert!(
-        store.claim_outbox(Millis(11), 1_000, 10).await.unwrap().is_empty(),
+        store
+            .claim_outbox(Millis(11), 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "and its lease holds"
     );
     store.close().await;

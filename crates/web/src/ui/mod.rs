@@ -3,6 +3,7 @@
 //! store the API uses. Sessions are cookies whose SHA-256 the store keeps; every form carries
 //! a CSRF token derived from the session; every string comes from the `i18n` catalogue.
 
+mod admin;
 pub mod i18n;
 mod live;
 mod login;
@@ -95,6 +96,7 @@ pub struct Templates {
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
+    ("admin.html", include_str!("../../templates/admin.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("views.html", include_str!("../../templates/views.html")),
     (
@@ -107,6 +109,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/conversation.html"),
     ),
     ("search.html", include_str!("../../templates/search.html")),
+    (
+        "organization.html",
+        include_str!("../../templates/organization.html"),
+    ),
     (
         "customer.html",
         include_str!("../../templates/customer.html"),
@@ -233,6 +239,9 @@ pub fn routes() -> Router<AppState> {
         .route("/rows", get(pages::rows))
         .route("/search", get(pages::search))
         .route("/customers/{id}", get(pages::customer))
+        .route("/organizations/{id}", get(pages::organization))
+        .route("/views/save", post(pages::save_view))
+        .route("/views/{id}/delete", post(pages::delete_view))
         .route("/attachments/{id}", get(pages::attachment))
         .route("/focus", get(ticket::focus))
         .route("/t/{id}", get(ticket::page))
@@ -246,6 +255,16 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{id}/macro", post(ticket::apply_macro))
         .route("/t/{id}/typing", post(live::typing))
         .route("/live", get(live::stream))
+        .route("/admin", get(admin::page))
+        .route("/admin/{section}", get(admin::page))
+        .route("/admin/agents/new", post(admin::create_agent))
+        .route("/admin/teams/new", post(admin::create_team))
+        .route("/admin/teams/{id}/members", post(admin::add_member))
+        .route("/admin/inboxes/new", post(admin::create_inbox))
+        .route("/admin/inboxes/{id}", post(admin::update_inbox))
+        .route("/admin/fields/new", post(admin::create_field))
+        .route("/admin/macros/save", post(admin::save_macro))
+        .route("/admin/macros/{id}/delete", post(admin::delete_macro))
         .merge(portal::routes())
 }
 
@@ -282,4 +301,36 @@ async fn app_css() -> Response {
         "text/css; charset=utf-8",
         include_str!("../../assets/app.css"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                panic!("{name}: {e:#}");
+            }
+        }
+    }
+
+    #[test]
+    fn times_show_in_the_zone_asked_for() {
+        let at = Value::from(1_790_000_000_000_i64);
+        assert_eq!(
+            format_datetime(at, Some("Europe/Berlin".into())),
+            "2026-09-21 16:13"
+        );
+        let text = Value::from("2026-09-21T14:13:20Z");
+        assert_eq!(format_datetime(text, None), "2026-09-21 14:13");
+        assert_eq!(format_datetime(Value::from("not a time"), None), "");
+        assert_eq!(
+            local_time(Millis(1_790_000_000_000), "Asia/Tokyo").as_deref(),
+            Some("Mon 23:13")
+        );
+        assert_eq!(local_time(Millis(0), "Not/AZone"), None);
+    }
 }

@@ -6,7 +6,7 @@ use crate::api::tickets::TicketQuery;
 use crate::extract::{decode_cursor, encode_cursor};
 use crate::{AppState, now};
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use rapport_core::search::SearchQuery;
 use rapport_core::{Permission, TicketStatus};
@@ -89,6 +89,8 @@ pub fn row_views(tickets: &[Ticket], agents: &[Agent]) -> Vec<RowView> {
 #[derive(Deserialize, Default)]
 pub struct ViewQuery {
     view: Option<String>,
+    /// A saved view's id.
+    saved: Option<i64>,
     cursor: Option<String>,
     #[serde(flatten)]
     custom: HashMap<String, String>,
@@ -102,26 +104,45 @@ struct Listing {
     query: String,
 }
 
+/// The filter keys a custom view may set (the API's ticket-list filters).
+const CUSTOM_KEYS: [&str; 8] = [
+    "status",
+    "priority",
+    "assignee",
+    "team",
+    "tag",
+    "tier",
+    "field",
+    "updated_since",
+];
+
+/// A custom view's filter from its query string.
+fn custom_filter(query: &str, agent_id: i64) -> Result<TicketFilter, PageError> {
+    let parsed: TicketQuery = serde_urlencoded::from_str(query).map_err(|e| {
+        crate::problem::Problem::bad_request(format!("the filter is not valid: {e}"))
+    })?;
+    Ok(parsed.filter(agent_id)?)
+}
+
 async fn listing(
     state: &AppState,
     session: &AgentSession,
     q: ViewQuery,
 ) -> Result<Listing, PageError> {
-    let custom_keys = [
-        "status",
-        "priority",
-        "assignee",
-        "team",
-        "tag",
-        "tier",
-        "field",
-        "updated_since",
-    ];
-    let custom: Vec<(String, String)> = q
+    let mut custom: Vec<(String, String)> = q
         .custom
         .into_iter()
-        .filter(|(k, v)| custom_keys.contains(&k.as_str()) && !v.is_empty())
+        .filter(|(k, v)| CUSTOM_KEYS.contains(&k.as_str()) && !v.is_empty())
         .collect();
+    custom.sort();
+    if let Some(id) = q.saved {
+        let views = state.store.list_views(session.agent.id).await?;
+        let saved = views
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(PageError::not_found)?;
+        custom = serde_urlencoded::from_str(&saved.query).unwrap_or_default();
+    }
     let (view, filter) = if custom.is_empty() {
         let view = q.view.unwrap_or_else(|| "mine".to_string());
         let filter = view_filter(&view, &session.agent).ok_or_else(PageError::not_found)?;
@@ -129,10 +150,11 @@ async fn listing(
     } else {
         // An ad-hoc view: the same filters as the API's ticket list.
         let query = serde_urlencoded::to_string(&custom).unwrap_or_default();
-        let parsed: TicketQuery = serde_urlencoded::from_str(&query).map_err(|e| {
-            crate::problem::Problem::bad_request(format!("the filter is not valid: {e}"))
-        })?;
-        ("custom".to_string(), parsed.filter(session.agent.id)?)
+        let view = match q.saved {
+            Some(id) => format!("saved-{id}"),
+            None => "custom".to_string(),
+        };
+        (view, custom_filter(&query, session.agent.id)?)
     };
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
@@ -147,7 +169,7 @@ async fn listing(
         .await?;
     let agents = state.store.list_agents().await?;
     let mut query_pairs = custom;
-    if view != "custom" {
+    if !view.starts_with("custom") && !view.starts_with("saved") {
         query_pairs.push(("view".into(), view.clone()));
     }
     Ok(Listing {
@@ -172,13 +194,30 @@ pub async fn views(
             counts.push(context! { name => view, count => n, capped => n >= i64::from(COUNT_CAP) });
         }
     }
+    let mut saved = Vec::new();
+    for v in state.store.list_views(session.agent.id).await? {
+        // A saved filter that no longer parses (a team deleted, say) shows without a count.
+        let n = match custom_filter(&v.query, session.agent.id) {
+            Ok(filter) => Some(state.store.count_tickets(&filter, COUNT_CAP).await?),
+            Err(_) => None,
+        };
+        saved.push(context! {
+            id => v.id, name => v.name, shared => v.agent_id.is_none(), count => n,
+            capped => n.is_some_and(|n| n >= i64::from(COUNT_CAP)),
+        });
+    }
+    let may_share = session
+        .agent
+        .role
+        .allows(rapport_core::Permission::ManageSettings)
+        || session.agent.role == rapport_core::Role::Supervisor;
     Ok(templates().render(
         "views.html",
         session.lang,
         context! {
-            me => &session.agent, csrf => &session.csrf, views => counts,
+            me => &session.agent, csrf => &session.csrf, views => counts, saved => saved,
             view => listing.view, rows => listing.rows, next => listing.next,
-            query => listing.query,
+            query => listing.query, may_share => may_share,
         },
     ))
 }
@@ -343,5 +382,109 @@ pub async fn attachment(
     }
     Ok(axum::response::IntoResponse::into_response(
         crate::api::emails::attachment_download(&state, id).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SaveViewForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    shared: Option<String>,
+}
+
+/// `POST /views/save`: keeps the current filter under a name (shared with everyone when a
+/// supervisor or admin asks).
+pub async fn save_view(
+    State(state): State<AppState>,
+    super::session::SessionForm { session, form }: super::session::SessionForm<
+        AgentSession,
+        SaveViewForm,
+    >,
+) -> Result<Response, PageError> {
+    // Only filters a view understands are kept, and the filter must parse now.
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&form.query)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, v)| CUSTOM_KEYS.contains(&k.as_str()) && !v.is_empty())
+            .collect();
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    custom_filter(&query, session.agent.id)?;
+    let shared = form.shared.is_some()
+        && (session.agent.role.allows(Permission::ManageSettings)
+            || session.agent.role == rapport_core::Role::Supervisor);
+    let view = rapport_store::NewView {
+        agent_id: (!shared).then_some(session.agent.id),
+        name: form.name,
+        query,
+    };
+    let ctx = rapport_store::Ctx {
+        actor: rapport_core::Actor::agent(session.agent.id),
+        at: now(),
+    };
+    let saved = state.store.save_view(ctx, view).await?;
+    Ok(axum::response::Redirect::to(&format!("/?saved={}", saved.id)).into_response())
+}
+
+/// `POST /views/{id}/delete`.
+pub async fn delete_view(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    super::session::SessionForm { session, .. }: super::session::SessionForm<
+        AgentSession,
+        SaveViewForm,
+    >,
+) -> Result<Response, PageError> {
+    let may_delete_shared = session.agent.role.allows(Permission::ManageSettings)
+        || session.agent.role == rapport_core::Role::Supervisor;
+    let ctx = rapport_store::Ctx {
+        actor: rapport_core::Actor::agent(session.agent.id),
+        at: now(),
+    };
+    state
+        .store
+        .delete_view(ctx, session.agent.id, may_delete_shared, id)
+        .await?;
+    Ok(axum::response::Redirect::to("/").into_response())
+}
+
+/// `GET /organizations/{id}`: an organisation, its people and its tickets.
+pub async fn organization(
+    State(state): State<AppState>,
+    session: AgentSession,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    if !session.agent.role.allows(Permission::ReadCustomers) {
+        return Err(PageError::not_found());
+    }
+    let org = state.store.organization(id).await?;
+    let people = state
+        .store
+        .list_customers(
+            &CustomerFilter {
+                organization_id: Some(id),
+                ..Default::default()
+            },
+            PageRequest::first(100),
+        )
+        .await?
+        .items;
+    let filter = TicketFilter {
+        organization_id: Some(id),
+        ..Default::default()
+    };
+    let tickets = state
+        .store
+        .list_tickets(&filter, PageRequest::first(50))
+        .await?
+        .items;
+    let agents = state.store.list_agents().await?;
+    Ok(templates().render(
+        "organization.html",
+        session.lang,
+        context! { me => &session.agent, csrf => &session.csrf, org => org, people => people, rows => row_views(&tickets, &agents) },
     ))
 }

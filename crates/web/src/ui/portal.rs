@@ -20,7 +20,7 @@ use minijinja::context;
 use rapport_core::calendar::BusinessCalendar;
 use rapport_core::{Actor, Channel, MessageKind, Millis, TicketStatus};
 use rapport_mail::compose::{OutboundEmail, compose};
-use rapport_mail::templates::{default_human_contact, format_expected};
+use rapport_mail::templates::format_expected;
 use rapport_store::{
     ComposedMail, Ctx, Customer, CustomerFilter, Inbox, NewAttachment, NewMessage, NewPortalLink,
     NewSession, NewTicket, PageRequest, Requester, Ticket, TicketFilter,
@@ -75,11 +75,42 @@ async fn inbox_for(state: &AppState, customer_id: Option<i64>) -> Result<Inbox, 
         .ok_or_else(|| PageError::internal("there is no inbox".into()))
 }
 
-/// How to reach a person (principle 12): shown on every portal page.
+/// How to reach a person (principle 12): shown on every portal page and in the sign-in
+/// email. Without a configured line, the page names the inbox's address.
 fn human_contact(inbox: &Inbox, lang: &str) -> String {
     match inbox.human_contact.trim() {
-        "" => default_human_contact(lang).to_string(),
+        "" => super::i18n::text(lang, "portal_human_default").replace("{address}", &inbox.address),
         line => line.to_string(),
+    }
+}
+
+/// A portal page for a failure: the portal's header, the reason, and how to reach a person;
+/// never the workspace's error page.
+async fn error_page(state: &AppState, lang: &str, error: PageError) -> Response {
+    let status = StatusCode::from_u16(error.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let inbox = match inbox_for(state, None).await {
+        Ok(inbox) => inbox,
+        Err(_) => return error.into_response(),
+    };
+    let mut response = page(
+        "portal/error.html",
+        lang,
+        &inbox,
+        context! { status => error.0.status, detail => error.0.detail },
+    );
+    *response.status_mut() = status;
+    response
+}
+
+/// The page, or the portal's page for why not.
+async fn or_error_page(
+    state: &AppState,
+    lang: &str,
+    result: Result<Response, PageError>,
+) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(e) => error_page(state, lang, e).await,
     }
 }
 
@@ -435,9 +466,12 @@ async fn ticket_page(
     State(state): State<AppState>,
     session: PortalSession,
     Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    let ticket = visible_ticket(&state, &session.customer, id).await?;
-    render_ticket(&state, &session, ticket, None).await
+) -> Response {
+    let result = match visible_ticket(&state, &session.customer, id).await {
+        Ok(ticket) => render_ticket(&state, &session, ticket, None).await,
+        Err(e) => Err(e),
+    };
+    or_error_page(&state, session.lang, result).await
 }
 
 /// `POST /portal/t/{id}/reply` (multipart: `_csrf`, `body`, optional `file`).
@@ -445,6 +479,17 @@ async fn reply(
     State(state): State<AppState>,
     session: PortalSession,
     Path(id): Path<i64>,
+    multipart: Multipart,
+) -> Response {
+    let lang = session.lang;
+    let result = store_reply(&state, session, id, multipart).await;
+    or_error_page(&state, lang, result).await
+}
+
+async fn store_reply(
+    state: &AppState,
+    session: PortalSession,
+    id: i64,
     mut multipart: Multipart,
 ) -> Result<Response, PageError> {
     let (mut csrf, mut body, mut files) = (String::new(), String::new(), Vec::new());
@@ -472,7 +517,7 @@ async fn reply(
     if !same_token(&csrf, &session.csrf) {
         return Ok(csrf_refused());
     }
-    let ticket = visible_ticket(&state, &session.customer, id).await?;
+    let ticket = visible_ticket(state, &session.customer, id).await?;
     if body.trim().is_empty() && !files.is_empty() {
         body = super::i18n::text(session.lang, "portal_file_only");
     }
@@ -490,12 +535,12 @@ async fn reply(
     match state.store.add_message(ctx, ticket.id, new, None).await {
         Ok(_) => Ok(Redirect::to(&format!("/portal/t/{id}")).into_response()),
         Err(rapport_store::StoreError::Invalid(i)) => {
-            let mut r = render_ticket(&state, &session, ticket, Some(i.to_string())).await?;
+            let mut r = render_ticket(state, &session, ticket, Some(i.to_string())).await?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(r)
         }
         Err(rapport_store::StoreError::Conflict(detail)) => {
-            let mut r = render_ticket(&state, &session, ticket, Some(detail)).await?;
+            let mut r = render_ticket(state, &session, ticket, Some(detail)).await?;
             *r.status_mut() = StatusCode::CONFLICT;
             Ok(r)
         }
@@ -596,8 +641,18 @@ async fn attachment(
     State(state): State<AppState>,
     session: PortalSession,
     Path((id, attachment)): Path<(i64, i64)>,
+) -> Response {
+    let result = public_attachment(&state, &session, id, attachment).await;
+    or_error_page(&state, session.lang, result).await
+}
+
+async fn public_attachment(
+    state: &AppState,
+    session: &PortalSession,
+    id: i64,
+    attachment: i64,
 ) -> Result<Response, PageError> {
-    let ticket = visible_ticket(&state, &session.customer, id).await?;
+    let ticket = visible_ticket(state, &session.customer, id).await?;
     let messages = state
         .store
         .list_messages(ticket.id, PageRequest::first(200))
@@ -610,7 +665,7 @@ async fn attachment(
     if !public {
         return Err(PageError::not_found());
     }
-    Ok(crate::api::emails::attachment_download(&state, attachment)
+    Ok(crate::api::emails::attachment_download(state, attachment)
         .await?
         .into_response())
 }

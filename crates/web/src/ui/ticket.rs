@@ -565,10 +565,12 @@ fn ticket_named(text: &str) -> Result<i64, PageError> {
     rapport_core::TicketRef::parse(text)
         .map(|r| r.0)
         .ok_or_else(|| {
-            PageError(crate::problem::Problem::invalid(rapport_core::Invalid::new(
-                "ticket",
-                format!("'{text}' is not a ticket reference like R-10234"),
-            )))
+            PageError(crate::problem::Problem::invalid(
+                rapport_core::Invalid::new(
+                    "ticket",
+                    format!("'{text}' is not a ticket reference like R-10234"),
+                ),
+            ))
         })
 }
 
@@ -669,7 +671,11 @@ pub async fn apply_macro(
 ) -> Result<Response, PageError> {
     let focus = form.focus.is_some();
     let Ok(macro_id) = form.macro_id.parse::<i64>() else {
-        let draft = Draft { body: form.body, stale: None, error: None };
+        let draft = Draft {
+            body: form.body,
+            stale: None,
+            error: None,
+        };
         return render_page(&state, &session, id, focus, draft).await;
     };
     let chosen = state.store.macro_by_id(macro_id).await?;
@@ -685,7 +691,10 @@ pub async fn apply_macro(
             tags: (!actions.add_tags.is_empty()).then_some(tags),
             ..Default::default()
         };
-        state.store.update_ticket(agent_ctx(&session), id, patch).await?;
+        state
+            .store
+            .update_ticket(agent_ctx(&session), id, patch)
+            .await?;
     }
     let values = rapport_core::macros::MacroValues {
         customer_name: ticket.customer.name.clone(),
@@ -699,5 +708,16 @@ pub async fn apply_macro(
         written => format!("{written}\n\n{text}"),
     };
     // The page comes back whole, so the draft is based on the conversation as it is now.
-    render_page(&state, &session, id, focus, Draft { body, stale: None, error: None }).await
+    render_page(
+        &state,
+        &session,
+        id,
+        focus,
+        Draft {
+            body,
+            stale: None,
+            error: None,
+        },
+    )
+    .await
 }
