@@ -94,58 +94,33 @@ pub struct Templates {
     env: Environment<'static>,
 }
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
-    ("admin.html", include_str!("../../templates/admin.html")),
-    ("login.html", include_str!("../../templates/login.html")),
-    ("views.html", include_str!("../../templates/views.html")),
-    (
-        "ticket_rows.html",
-        include_str!("../../templates/ticket_rows.html"),
-    ),
-    ("ticket.html", include_str!("../../templates/ticket.html")),
-    (
-        "conversation.html",
-        include_str!("../../templates/conversation.html"),
-    ),
-    ("search.html", include_str!("../../templates/search.html")),
-    (
-        "organization.html",
-        include_str!("../../templates/organization.html"),
-    ),
-    (
-        "customer.html",
-        include_str!("../../templates/customer.html"),
-    ),
-    (
-        "customer_card.html",
-        include_str!("../../templates/customer_card.html"),
-    ),
-    ("error.html", include_str!("../../templates/error.html")),
-    (
-        "password.html",
-        include_str!("../../templates/password.html"),
-    ),
-    (
-        "portal/base.html",
-        include_str!("../../templates/portal/base.html"),
-    ),
-    (
-        "portal/login.html",
-        include_str!("../../templates/portal/login.html"),
-    ),
-    (
-        "portal/tickets.html",
-        include_str!("../../templates/portal/tickets.html"),
-    ),
-    (
-        "portal/ticket.html",
-        include_str!("../../templates/portal/ticket.html"),
-    ),
-    (
-        "portal/new.html",
-        include_str!("../../templates/portal/new.html"),
-    ),
+/// Every template, by its path under `templates/`, compiled into the binary.
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = embed![
+    "admin.html",
+    "base.html",
+    "conversation.html",
+    "customer.html",
+    "customer_card.html",
+    "error.html",
+    "login.html",
+    "organization.html",
+    "password.html",
+    "search.html",
+    "ticket.html",
+    "ticket_rows.html",
+    "views.html",
+    "portal/base.html",
+    "portal/error.html",
+    "portal/login.html",
+    "portal/new.html",
+    "portal/ticket.html",
+    "portal/tickets.html",
 ];
 
 impl Templates {
@@ -306,6 +281,33 @@ async fn app_css() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&dir)
+            .unwrap()
+            .chain(std::fs::read_dir(dir.join("portal")).unwrap())
+        {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "html") {
+                files.push(
+                    path.strip_prefix(&dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+        for file in &files {
+            assert!(
+                TEMPLATES.iter().any(|(name, _)| name == file),
+                "{file} is not in TEMPLATES"
+            );
+        }
+        assert_eq!(files.len(), TEMPLATES.len());
+    }
 
     #[test]
     fn every_template_compiles() {
