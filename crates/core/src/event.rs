@@ -105,10 +105,12 @@ pub enum EventKind {
     MacroDeleted,
     ViewSaved,
     ViewDeleted,
+    /// An agent turned two-factor sign-in on or off, or used a recovery code.
+    TwoFactorChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -135,6 +137,7 @@ impl EventKind {
         Self::MacroDeleted,
         Self::ViewSaved,
         Self::ViewDeleted,
+        Self::TwoFactorChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +168,7 @@ impl EventKind {
             Self::MacroDeleted => "macro.deleted",
             Self::ViewSaved => "view.saved",
             Self::ViewDeleted => "view.deleted",
+            Self::TwoFactorChanged => "agent.two_factor",
         }
     }
 }

@@ -229,6 +229,28 @@ pub trait Store: Send + Sync {
     async fn merge_tickets(&self, ctx: Ctx, source: i64, target: i64) -> Result<Ticket>;
     /// Copies a message out into a new ticket, linked to its origin.
     async fn split_message(&self, ctx: Ctx, message_id: i64) -> Result<Ticket>;
+    /// The agent's TOTP secret and whether it is enabled; `None` without one.
+    async fn agent_totp(&self, agent_id: i64) -> Result<Option<(String, bool)>>;
+    /// Stores a new unconfirmed TOTP secret, or (None) turns two-factor off.
+    async fn set_totp_secret(&self, ctx: Ctx, agent_id: i64, secret: Option<String>) -> Result<()>;
+    /// Confirms the secret and replaces the recovery codes (their SHA-256).
+    async fn enable_totp(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        recovery_hashes: Vec<String>,
+    ) -> Result<()>;
+    /// Spends a recovery code (its SHA-256); false when unknown or used.
+    async fn use_recovery_code(&self, ctx: Ctx, agent_id: i64, hash: &str) -> Result<bool>;
+    /// Records that the password was right and a second factor is owed.
+    async fn create_login_challenge(
+        &self,
+        id_hash: &str,
+        agent_id: i64,
+        expires_at: Millis,
+    ) -> Result<()>;
+    async fn login_challenge(&self, id_hash: &str, now: Millis) -> Result<Option<i64>>;
+    async fn delete_login_challenge(&self, id_hash: &str) -> Result<()>;
     /// The ticket focus mode offers `agent_id` next, never one of `skip`.
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>>;
     /// The newest event id (0 when none).

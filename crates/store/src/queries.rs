@@ -2229,6 +2229,80 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn agent_totp(&self, agent_id: i64) -> Result<Option<(String, bool)>> {
+        self.read(move |c| Box::pin(web::agent_totp(c, agent_id)))
+            .await
+    }
+
+    async fn set_totp_secret(&self, ctx: Ctx, agent_id: i64, secret: Option<String>) -> Result<()> {
+        self.write(move |c| Box::pin(web::set_totp_secret(c, ctx, agent_id, secret)))
+            .await
+    }
+
+    async fn enable_totp(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        recovery_hashes: Vec<String>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            Box::pin(async move { web::enable_totp(c, ctx, agent_id, &recovery_hashes).await })
+        })
+        .await
+    }
+
+    async fn use_recovery_code(&self, ctx: Ctx, agent_id: i64, hash: &str) -> Result<bool> {
+        let hash = hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move { web::use_recovery_code(c, ctx, agent_id, &hash).await })
+        })
+        .await
+    }
+
+    async fn create_login_challenge(
+        &self,
+        id_hash: &str,
+        agent_id: i64,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let id_hash = id_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                // Expired challenges are of no use to anyone.
+                c.execute("DELETE FROM login_challenges WHERE expires_at < $1", params![expires_at.0 - 3_600_000])
+                    .await?;
+                c.execute(
+                    "INSERT INTO login_challenges (id_hash, agent_id, expires_at) VALUES ($1, $2, $3)",
+                    params![&id_hash, agent_id, expires_at.0],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn login_challenge(&self, id_hash: &str, now: Millis) -> Result<Option<i64>> {
+        let id_hash = id_hash.to_string();
+        self.read(move |c| Box::pin(async move { web::login_challenge(c, &id_hash, now).await }))
+            .await
+    }
+
+    async fn delete_login_challenge(&self, id_hash: &str) -> Result<()> {
+        let id_hash = id_hash.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM login_challenges WHERE id_hash = $1",
+                    params![&id_hash],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>> {
         let skip = skip.to_vec();
         self.read(move |c| Box::pin(async move { web::next_for_agent(c, agent_id, &skip).await }))

@@ -1119,7 +1119,141 @@ async fn admins_configure_and_agents_use_macros_views_links(store: Arc<dyn Store
     let _ = desk.stop.send(());
 }
 
+/// The code an authenticator app would show now for a base32 secret.
+fn current_code(secret: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .unwrap()
+        .generate_current()
+        .to_string()
+}
+
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body.find(start).unwrap() + start.len();
+    &body[from..from + body[from..].find(end).unwrap()]
+}
+
+async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
+    let desk = open_desk(store).await;
+    let mut ann = Visitor::new(&desk.base);
+    ann.sign_in("ann@example.com", PASSWORD).await;
+    let csrf = ann.get("/password").await.csrf();
+    let page = ann.post("/password/2fa/start", &[("_csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let secret = between(&page.body, "id=\"totp-secret\">", "<").to_string();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    let page = ann
+        .post(
+            "/password/2fa/confirm",
+            &[("_csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a wrong code does not turn it on"
+    );
+    let page = ann
+        .post(
+            "/password/2fa/confirm",
+            &[("_csrf", &csrf), ("code", &current_code(&secret))],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let codes: Vec<String> = between(&page.body, "id=\"recovery-codes\">", "</ul>")
+        .split("<code>")
+        .skip(1)
+        .map(|c| c[..c.find('<').unwrap()].to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert!(
+        !ann.get("/password").await.body.contains(&codes[0]),
+        "recovery codes are shown once"
+    );
+
+    // The password alone no longer opens a session.
+    let mut again = Visitor::new(&desk.base);
+    let page = again.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"login-2fa\""));
+    assert!(!again.cookies.contains_key("rapport_session"));
+    let challenge_csrf = page.csrf();
+    let page = again
+        .post(
+            "/login/2fa",
+            &[
+                ("_csrf", &challenge_csrf),
+                ("code", "123456"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    let page = again
+        .post(
+            "/login/2fa",
+            &[
+                ("_csrf", &challenge_csrf),
+                ("code", &current_code(&secret)),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.get("/").await.status, StatusCode::OK);
+
+    // A recovery code works once, however it is typed.
+    let mut lost_phone = Visitor::new(&desk.base);
+    let csrf2 = lost_phone.sign_in("ann@example.com", PASSWORD).await.csrf();
+    let typed = codes[3].to_uppercase().replace('-', " ");
+    let page = lost_phone
+        .post("/login/2fa", &[("_csrf", &csrf2), ("code", &typed)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let mut replay = Visitor::new(&desk.base);
+    let csrf3 = replay.sign_in("ann@example.com", PASSWORD).await.csrf();
+    let page = replay
+        .post("/login/2fa", &[("_csrf", &csrf3), ("code", &codes[3])])
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    // Without the challenge cookie the code step does not exist.
+    let mut stranger = Visitor::new(&desk.base);
+    let page = stranger
+        .post(
+            "/login/2fa",
+            &[("_csrf", &csrf3), ("code", &current_code(&secret))],
+        )
+        .await;
+    assert_eq!(page.location(), "/login");
+
+    // Turning it off needs the password.
+    let csrf = ann.get("/password").await.csrf();
+    let page = ann
+        .post(
+            "/password/2fa/disable",
+            &[("_csrf", &csrf), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    ann.post(
+        "/password/2fa/disable",
+        &[("_csrf", &csrf), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        Visitor::new(&desk.base)
+            .sign_in("ann@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let _ = desk.stop.send(());
+}
+
 rapport_store::on_both_backends!(
+    two_factor_sign_in_with_codes_and_recovery,
     admins_configure_and_agents_use_macros_views_links,
     agents_sign_in_and_work_tickets,
     sign_in_locks_after_repeated_failures,

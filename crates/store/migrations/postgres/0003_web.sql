@@ -8,6 +8,22 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_key ON login_failures (key, at);
 
+-- Two-factor sign-in: a TOTP secret (enabled once a code from it was confirmed), single-use
+-- recovery codes (stored as SHA-256), and the challenge between password and code.
+ALTER TABLE agents ADD COLUMN totp_secret TEXT;
+ALTER TABLE agents ADD COLUMN totp_enabled BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE recovery_codes (
+    agent_id BIGINT NOT NULL REFERENCES agents (id),
+    code_hash TEXT NOT NULL,
+    used_at BIGINT,
+    PRIMARY KEY (agent_id, code_hash)
+);
+CREATE TABLE login_challenges (
+    id_hash TEXT PRIMARY KEY,
+    agent_id BIGINT NOT NULL REFERENCES agents (id),
+    expires_at BIGINT NOT NULL
+);
+
 -- Customers sign in to the portal with a single-use link sent by email.
 CREATE TABLE portal_links (
     token_hash TEXT PRIMARY KEY,

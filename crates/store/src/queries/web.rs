@@ -626,3 +626,136 @@ pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -
     }
     load_ticket(c, id).await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Two-factor sign-in
+
+/// The agent's TOTP secret and whether it is confirmed (enabled).
+pub(super) async fn agent_totp(c: &mut dyn Conn, agent_id: i64) -> Result<Option<(String, bool)>> {
+    let row = c
+        .query_opt(
+            "SELECT totp_secret, totp_enabled FROM agents WHERE id = $1",
+            params![agent_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found("agent", agent_id))?;
+    Ok(match row.opt_text(0)? {
+        Some(secret) => Some((secret, row.bool(1)?)),
+        None => None,
+    })
+}
+
+/// Sets a new, not yet confirmed secret, or (None) turns two-factor off with its codes.
+pub(super) async fn set_totp_secret(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    agent_id: i64,
+    secret: Option<String>,
+) -> Result<()> {
+    let was_enabled = agent_totp(c, agent_id).await?.is_some_and(|(_, on)| on);
+    c.execute(
+        "UPDATE agents SET totp_secret = $1, totp_enabled = $2, updated_at = $3 WHERE id = $4",
+        params![secret.clone(), false, ctx.at.0, agent_id],
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM recovery_codes WHERE agent_id = $1",
+        params![agent_id],
+    )
+    .await?;
+    if was_enabled {
+        append_event(
+            c,
+            ctx,
+            EventKind::TwoFactorChanged,
+            None,
+            "agent",
+            agent_id,
+            json!({"enabled": false}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Turns two-factor on (its code was confirmed) with a fresh set of recovery codes.
+pub(super) async fn enable_totp(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    agent_id: i64,
+    recovery_hashes: &[String],
+) -> Result<()> {
+    if agent_totp(c, agent_id).await?.is_none() {
+        return Err(StoreError::Conflict(
+            "no two-factor secret to confirm".into(),
+        ));
+    }
+    c.execute(
+        "UPDATE agents SET totp_enabled = $1, updated_at = $2 WHERE id = $3",
+        params![true, ctx.at.0, agent_id],
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM recovery_codes WHERE agent_id = $1",
+        params![agent_id],
+    )
+    .await?;
+    for hash in recovery_hashes {
+        c.execute(
+            "INSERT INTO recovery_codes (agent_id, code_hash) VALUES ($1, $2)",
+            params![agent_id, hash],
+        )
+        .await?;
+    }
+    append_event(
+        c,
+        ctx,
+        EventKind::TwoFactorChanged,
+        None,
+        "agent",
+        agent_id,
+        json!({"enabled": true}),
+    )
+    .await
+}
+
+/// Spends a recovery code; false when it is unknown or used.
+pub(super) async fn use_recovery_code(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    agent_id: i64,
+    hash: &str,
+) -> Result<bool> {
+    let used = c
+        .execute(
+            "UPDATE recovery_codes SET used_at = $1 WHERE agent_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            params![ctx.at.0, agent_id, hash],
+        )
+        .await?;
+    if used == 1 {
+        append_event(
+            c,
+            ctx,
+            EventKind::TwoFactorChanged,
+            None,
+            "agent",
+            agent_id,
+            json!({"recovery_code_used": true}),
+        )
+        .await?;
+    }
+    Ok(used == 1)
+}
+
+/// The agent a live sign-in challenge (password right, code still owed) belongs to.
+pub(super) async fn login_challenge(
+    c: &mut dyn Conn,
+    id_hash: &str,
+    now: Millis,
+) -> Result<Option<i64>> {
+    c.int_opt(
+        "SELECT agent_id FROM login_challenges WHERE id_hash = $1 AND expires_at > $2",
+        params![id_hash, now.0],
+    )
+    .await
+}

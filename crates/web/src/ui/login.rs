@@ -8,7 +8,7 @@ use super::session::{
     AGENT_COOKIE, AGENT_SESSION_MS, AgentSession, LOGIN_CSRF_COOKIE, SessionForm, cookie,
     csrf_refused, language, same_token, set_cookie,
 };
-use super::{PageError, templates};
+use super::{PageError, templates, two_factor};
 use crate::auth::{hash_password, new_secret, token_hash, verify_password};
 use crate::{AppState, now};
 use axum::extract::{ConnectInfo, Query, State};
@@ -147,19 +147,54 @@ pub async fn submit(
             .await?;
         return Ok(refuse("login_failed", StatusCode::UNAUTHORIZED));
     };
+    if state
+        .store
+        .agent_totp(agent.id)
+        .await?
+        .is_some_and(|(_, on)| on)
+    {
+        // The password was right; the session starts only with the second factor.
+        let challenge = new_secret("");
+        let expires = Millis(now().0 + CHALLENGE_MS);
+        state
+            .store
+            .create_login_challenge(&token_hash(&challenge), agent.id, expires)
+            .await?;
+        let mut response =
+            second_factor_page(lang, &challenge, form.next.as_deref(), None, StatusCode::OK);
+        response.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(
+                CHALLENGE_COOKIE,
+                &challenge,
+                CHALLENGE_MS / 1000,
+                state.ui.config.secure_cookies(),
+            ),
+        );
+        return Ok(response);
+    }
     state.store.clear_login_failures(&account_key).await?;
+    start_session(&state, agent.id, form.next.as_deref()).await
+}
+
+/// Signs the agent in: a new session cookie, and the sign-in's own cookies cleared.
+async fn start_session(
+    state: &AppState,
+    agent_id: i64,
+    next: Option<&str>,
+) -> Result<Response, PageError> {
     let secret = new_secret("");
     let at = now();
     state
         .store
         .create_session(
             &token_hash(&secret),
-            agent.id,
+            agent_id,
             at,
             Millis(at.0 + AGENT_SESSION_MS),
         )
         .await?;
-    let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
+    let mut response = Redirect::to(&safe_next(next)).into_response();
     let secure = state.ui.config.secure_cookies();
     let headers = response.headers_mut();
     headers.append(
@@ -167,7 +202,118 @@ pub async fn submit(
         set_cookie(AGENT_COOKIE, &secret, AGENT_SESSION_MS / 1000, secure),
     );
     headers.append(SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure));
+    headers.append(SET_COOKIE, set_cookie(CHALLENGE_COOKIE, "", 0, secure));
     Ok(response)
+}
+
+/// Between password and code: the challenge cookie, valid this long.
+const CHALLENGE_COOKIE: &str = "rapport_2fa";
+const CHALLENGE_MS: i64 = 5 * 60_000;
+
+fn second_factor_page(
+    lang: &str,
+    challenge: &str,
+    next: Option<&str>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let mut response = templates().render(
+        "login_2fa.html",
+        lang,
+        context! { csrf => super::session::csrf_token(challenge), next => safe_next(next), error => error },
+    );
+    *response.status_mut() = status;
+    response
+}
+
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// `POST /login/2fa`: the code from the authenticator app, or a recovery code.
+pub async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<SecondFactorForm>,
+) -> Result<Response, PageError> {
+    let lang = language(&headers);
+    let Some(challenge) = cookie(&headers, CHALLENGE_COOKIE).map(str::to_string) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if !same_token(&form.csrf, &super::session::csrf_token(&challenge)) {
+        return Ok(csrf_refused());
+    }
+    let Some(agent_id) = state
+        .store
+        .login_challenge(&token_hash(&challenge), now())
+        .await?
+    else {
+        // Expired: start again from the password.
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let agent = state.store.agent(agent_id).await?;
+    let account_key = format!("account:{}", agent.email.to_lowercase());
+    let since = Millis(now().0 - WINDOW_MS);
+    if state.store.login_failures(&account_key, since).await? >= ACCOUNT_FAILURES {
+        state
+            .store
+            .delete_login_challenge(&token_hash(&challenge))
+            .await?;
+        let locked = Some(text(lang, "login_locked"));
+        return Ok(render_form(
+            &state,
+            &headers,
+            form.next.as_deref(),
+            locked,
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let secret = state
+        .store
+        .agent_totp(agent_id)
+        .await?
+        .map(|(s, _)| s)
+        .unwrap_or_default();
+    let unix = u64::try_from(now().0 / 1000).unwrap_or_default();
+    let ctx = Ctx {
+        actor: Actor::agent(agent_id),
+        at: now(),
+    };
+    let passed = two_factor::code_is_valid(&secret, &form.code, unix)
+        || state
+            .store
+            .use_recovery_code(ctx, agent_id, &two_factor::recovery_hash(&form.code))
+            .await?;
+    if !passed {
+        let address_key = match peer {
+            Some(Extension(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
+            None => "address:unknown".to_string(),
+        };
+        state
+            .store
+            .record_login_failure(&[account_key, address_key], now())
+            .await?;
+        let wrong = Some(text(lang, "two_factor_wrong"));
+        return Ok(second_factor_page(
+            lang,
+            &challenge,
+            form.next.as_deref(),
+            wrong,
+            StatusCode::UNAUTHORIZED,
+        ));
+    }
+    state
+        .store
+        .delete_login_challenge(&token_hash(&challenge))
+        .await?;
+    state.store.clear_login_failures(&account_key).await?;
+    start_session(&state, agent_id, form.next.as_deref()).await
 }
 
 #[derive(Deserialize)]
@@ -186,23 +332,43 @@ pub async fn logout(
     Ok(response)
 }
 
-pub async fn password_form(session: AgentSession) -> Response {
-    password_page(&session, None, None, StatusCode::OK)
+pub async fn password_form(
+    State(state): State<AppState>,
+    session: AgentSession,
+) -> Result<Response, PageError> {
+    account_page(&state, &session, Account::default(), StatusCode::OK).await
 }
 
-fn password_page(
-    session: &AgentSession,
+/// What the account page shows besides the forms.
+#[derive(Default)]
+struct Account {
     error: Option<String>,
     notice: Option<String>,
+    /// While setting up two-factor: the secret and its `otpauth://` address.
+    setup: Option<(String, String)>,
+    /// Right after enabling: the recovery codes, shown this once.
+    recovery_codes: Vec<String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    session: &AgentSession,
+    account: Account,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, PageError> {
+    let totp = state.store.agent_totp(session.agent.id).await?;
     let mut response = templates().render(
         "password.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, error => error, notice => notice },
+        context! {
+            me => &session.agent, csrf => &session.csrf, error => account.error, notice => account.notice,
+            two_factor_on => totp.is_some_and(|(_, on)| on),
+            setup => account.setup.map(|(secret, url)| context! { secret => secret, url => url }),
+            recovery_codes => account.recovery_codes,
+        },
     );
     *response.status_mut() = status;
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -221,19 +387,28 @@ pub async fn change_password(
     SessionForm { session, form }: SessionForm<AgentSession, PasswordChange>,
 ) -> Result<Response, PageError> {
     let lang = session.lang;
-    let fail = |key: &str| {
-        Ok(password_page(
-            &session,
-            Some(text(lang, key)),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ))
+    let refused = |key: &str| Account {
+        error: Some(text(lang, key)),
+        ..Default::default()
     };
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     if form.new.chars().count() < MIN_PASSWORD_CHARS {
-        return fail("password_too_short");
+        return account_page(
+            &state,
+            &session,
+            refused("password_too_short"),
+            unprocessable,
+        )
+        .await;
     }
     if form.new != form.confirm {
-        return fail("password_mismatch");
+        return account_page(
+            &state,
+            &session,
+            refused("password_mismatch"),
+            unprocessable,
+        )
+        .await;
     }
     let hash = state
         .store
@@ -248,7 +423,15 @@ pub async fn change_password(
     .await
     .map_err(|e| PageError::internal(format!("password check failed: {e}")))?;
     let new_hash = match new_hash {
-        None => return fail("password_current_wrong"),
+        None => {
+            return account_page(
+                &state,
+                &session,
+                refused("password_current_wrong"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
         Some(h) => h.map_err(|e| PageError::internal(e.to_string()))?,
     };
     let ctx = Ctx {
@@ -273,12 +456,11 @@ pub async fn change_password(
         csrf: super::session::csrf_token(&secret),
         ..session
     };
-    let mut response = password_page(
-        &renewed,
-        None,
-        Some(text(lang, "password_changed")),
-        StatusCode::OK,
-    );
+    let changed = Account {
+        notice: Some(text(lang, "password_changed")),
+        ..Default::default()
+    };
+    let mut response = account_page(&state, &renewed, changed, StatusCode::OK).await?;
     response.headers_mut().append(
         SET_COOKIE,
         set_cookie(
@@ -303,4 +485,110 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
     }
+}
+
+/// `POST /password/2fa/start`: a new secret to scan; two-factor is on once a code is confirmed.
+pub async fn start_two_factor(
+    State(state): State<AppState>,
+    SessionForm { session, .. }: SessionForm<AgentSession, Empty>,
+) -> Result<Response, PageError> {
+    let secret = two_factor::new_secret();
+    let url = two_factor::setup_url(&secret, &session.agent.email)
+        .ok_or_else(|| PageError::internal("cannot make a TOTP address".into()))?;
+    let ctx = Ctx {
+        actor: Actor::agent(session.agent.id),
+        at: now(),
+    };
+    state
+        .store
+        .set_totp_secret(ctx, session.agent.id, Some(secret.clone()))
+        .await?;
+    let setup = Account {
+        setup: Some((secret, url)),
+        ..Default::default()
+    };
+    account_page(&state, &session, setup, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /password/2fa/confirm`: a code from the app proves the setup; recovery codes follow.
+pub async fn confirm_two_factor(
+    State(state): State<AppState>,
+    SessionForm { session, form }: SessionForm<AgentSession, CodeForm>,
+) -> Result<Response, PageError> {
+    let lang = session.lang;
+    let Some((secret, false)) = state.store.agent_totp(session.agent.id).await? else {
+        return Ok(Redirect::to("/password").into_response());
+    };
+    let unix = u64::try_from(now().0 / 1000).unwrap_or_default();
+    if !two_factor::code_is_valid(&secret, &form.code, unix) {
+        let url = two_factor::setup_url(&secret, &session.agent.email).unwrap_or_default();
+        let again = Account {
+            error: Some(text(lang, "two_factor_wrong")),
+            setup: Some((secret, url)),
+            ..Default::default()
+        };
+        return account_page(&state, &session, again, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let codes = two_factor::recovery_codes();
+    let hashes = codes.iter().map(|c| two_factor::recovery_hash(c)).collect();
+    let ctx = Ctx {
+        actor: Actor::agent(session.agent.id),
+        at: now(),
+    };
+    state
+        .store
+        .enable_totp(ctx, session.agent.id, hashes)
+        .await?;
+    let done = Account {
+        notice: Some(text(lang, "two_factor_enabled")),
+        recovery_codes: codes,
+        ..Default::default()
+    };
+    account_page(&state, &session, done, StatusCode::OK).await
+}
+
+/// `POST /password/2fa/disable`: needs the password, so a borrowed session cannot do it.
+pub async fn disable_two_factor(
+    State(state): State<AppState>,
+    SessionForm { session, form }: SessionForm<AgentSession, CodeForm>,
+) -> Result<Response, PageError> {
+    let lang = session.lang;
+    let hash = state
+        .store
+        .agent_login(&session.agent.email)
+        .await?
+        .and_then(|l| l.password_hash)
+        .unwrap_or_default();
+    let password = form.password.clone();
+    let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    if !right {
+        let refused = Account {
+            error: Some(text(lang, "password_current_wrong")),
+            ..Default::default()
+        };
+        return account_page(&state, &session, refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let ctx = Ctx {
+        actor: Actor::agent(session.agent.id),
+        at: now(),
+    };
+    state
+        .store
+        .set_totp_secret(ctx, session.agent.id, None)
+        .await?;
+    let done = Account {
+        notice: Some(text(lang, "two_factor_disabled")),
+        ..Default::default()
+    };
+    account_page(&state, &session, done, StatusCode::OK).await
 }

@@ -11,6 +11,7 @@ mod pages;
 mod portal;
 mod session;
 mod ticket;
+mod two_factor;
 
 pub use live::Live;
 
@@ -109,6 +110,7 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "customer_card.html",
     "error.html",
     "login.html",
+    "login_2fa.html",
     "organization.html",
     "password.html",
     "search.html",
@@ -205,7 +207,11 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
         .route("/login", get(login::form).post(login::submit))
+        .route("/login/2fa", post(login::second_factor))
         .route("/logout", post(login::logout))
+        .route("/password/2fa/start", post(login::start_two_factor))
+        .route("/password/2fa/confirm", post(login::confirm_two_factor))
+        .route("/password/2fa/disable", post(login::disable_two_factor))
         .route(
             "/password",
             get(login::password_form).post(login::change_password),
