@@ -33,6 +33,18 @@ pub enum BenchCommand {
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
     },
+    /// Seed tickets (three messages each), then time the workspace's views and ticket page
+    /// one request at a time; the JSON ticket list is the baseline.
+    Pages {
+        #[arg(long, default_value_t = 20_000)]
+        tickets: u64,
+        /// Requests per page.
+        #[arg(long, default_value_t = 500)]
+        rounds: usize,
+        /// Run on PostgreSQL instead (as for `bench create`).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: Option<String>,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -49,6 +61,11 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             )
             .await
         }
+        BenchCommand::Pages {
+            tickets,
+            rounds,
+            postgres,
+        } => crate::bench_pages::run(tickets.max(1), rounds.max(1), postgres.as_deref()).await,
         BenchCommand::Smtp {
             concurrency,
             seconds,
@@ -84,13 +101,13 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 }
 
 /// A throwaway database: a temporary SQLite file, or a fresh PostgreSQL database.
-enum Scratch {
+pub(crate) enum Scratch {
     Sqlite { dir: std::path::PathBuf },
     Postgres { admin_url: String, url: String },
 }
 
 impl Scratch {
-    async fn new(postgres: Option<&str>, name: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn new(postgres: Option<&str>, name: &str) -> anyhow::Result<Self> {
         match postgres {
             Some(admin_url) => {
                 let url =
@@ -112,14 +129,14 @@ impl Scratch {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match self {
             Self::Sqlite { dir } => format!("sqlite://{}", dir.join("rapport.db").display()),
             Self::Postgres { url, .. } => url.clone(),
         }
     }
 
-    async fn remove(self) {
+    pub(crate) async fn remove(self) {
         match self {
             Self::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);

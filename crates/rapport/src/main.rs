@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_pages;
 mod bench_smtp;
 mod config;
 mod demo;
