@@ -107,10 +107,12 @@ pub enum EventKind {
     ViewDeleted,
     /// An agent turned two-factor sign-in on or off, or used a recovery code.
     TwoFactorChanged,
+    /// An internal note named an agent (`@name`); the subject is that agent.
+    AgentMentioned,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 28] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -138,6 +140,7 @@ impl EventKind {
         Self::ViewSaved,
         Self::ViewDeleted,
         Self::TwoFactorChanged,
+        Self::AgentMentioned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -169,6 +172,7 @@ impl EventKind {
             Self::ViewSaved => "view.saved",
             Self::ViewDeleted => "view.deleted",
             Self::TwoFactorChanged => "agent.two_factor",
+            Self::AgentMentioned => "agent.mentioned",
         }
     }
 }

@@ -166,3 +166,43 @@ mod tests {
         assert!(validate("Thanks", "  ", &ok).is_err());
     }
 }
+
+/// The `@name` mentions in a note, lower-cased, each once ("@ann, @Bo.Lee!" → ann, bo.lee).
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        // An address (ann@example.com) is not a mention: the @ must start a word.
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let tail = &rest[at + 1..];
+        let name: String = tail
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .collect();
+        let name = name.trim_end_matches(['.', '-', '_']).to_lowercase();
+        if starts_word && !name.is_empty() && !found.contains(&name) {
+            found.push(name);
+        }
+        rest = tail;
+    }
+    found
+}
+
+#[cfg(test)]
+mod mention_tests {
+    use super::mentions;
+
+    #[test]
+    fn mentions_are_words_after_an_at_sign_not_addresses() {
+        assert_eq!(
+            mentions("@Ann can you check? cc @bo.lee."),
+            vec!["ann", "bo.lee"]
+        );
+        assert_eq!(mentions("mail ann@example.com and @ann @ANN"), vec!["ann"]);
+        assert!(mentions("no one @ all").is_empty());
+        assert!(mentions("just text").is_empty());
+    }
+}

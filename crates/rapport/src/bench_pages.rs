@@ -41,7 +41,7 @@ async fn seed(store: &Arc<dyn Store>, tickets: u64, agent_ids: &[i64]) -> anyhow
                     8 => TicketStatus::Pending,
                     _ => TicketStatus::New,
                 };
-                let priority = match n % 20 {
+                let priority = match (n / 10) % 20 {
                     0 => Priority::Urgent,
                     1..=4 => Priority::High,
                     5..=7 => Priority::Low,
@@ -67,10 +67,20 @@ async fn seed(store: &Arc<dyn Store>, tickets: u64, agent_ids: &[i64]) -> anyhow
                     team_id: Some(1),
                     custom_fields: Default::default(),
                 };
-                let id = store.create_ticket(ctx(Actor::SYSTEM), new, None).await?.value.id;
+                let id = store
+                    .create_ticket(ctx(Actor::SYSTEM), new, None)
+                    .await?
+                    .value
+                    .id;
                 for (kind, body) in [
-                    (MessageKind::Note, "Known firmware issue, see the 2.4 release notes."),
-                    (MessageKind::Reply, "Thanks, a firmware update is on its way; we will check in tomorrow."),
+                    (
+                        MessageKind::Note,
+                        "Known firmware issue, see the 2.4 release notes.",
+                    ),
+                    (
+                        MessageKind::Reply,
+                        "Thanks, a firmware update is on its way; we will check in tomorrow.",
+                    ),
                 ] {
                     let m = NewMessage {
                         kind,
@@ -112,12 +122,19 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
                 },
             )
             .await?;
-        store.add_team_member(ctx(Actor::SYSTEM), 1, agent.id).await?;
+        store
+            .add_team_member(ctx(Actor::SYSTEM), 1, agent.id)
+            .await?;
         agent_ids.push(agent.id);
     }
     let token = auth::new_token();
     store
-        .create_api_token(ctx(Actor::SYSTEM), agent_ids[0], "bench", &auth::token_hash(&token))
+        .create_api_token(
+            ctx(Actor::SYSTEM),
+            agent_ids[0],
+            "bench",
+            &auth::token_hash(&token),
+        )
         .await?;
     let seeding = Instant::now();
     seed(&store, tickets, &agent_ids).await?;
@@ -164,11 +181,18 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
                 path.clone()
             };
             let sent = Instant::now();
-            let response = client.get(format!("{base}{path}")).header("cookie", &cookie).send().await?;
+            let response = client
+                .get(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await?;
             let status = response.status();
             response.bytes().await?;
             times.push(sent.elapsed());
-            anyhow::ensure!(status.is_success() || status.is_redirection(), "{path}: {status}");
+            anyhow::ensure!(
+                status.is_success() || status.is_redirection(),
+                "{path}: {status}"
+            );
         }
         times.sort();
         report.push((name.to_string(), times));
@@ -209,11 +233,21 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
     Ok(())
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> anyhow::Result<String> {
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let login = client.get(format!("{base}/login")).send().await?;
     let login_cookie = cookie_of(login.headers(), "rapport_login")
         .ok_or_else(|| anyhow::anyhow!("the login page set no cookie"))?;
-    let form = [("_csrf", login_cookie.as_str()), ("email", email), ("password", password), ("next", "/")];
+    let form = [
+        ("_csrf", login_cookie.as_str()),
+        ("email", email),
+        ("password", password),
+        ("next", "/"),
+    ];
     let response = client
         .post(format!("{base}/login"))
         .header("cookie", format!("rapport_login={login_cookie}"))

@@ -395,6 +395,8 @@ pub struct TicketFilter {
     pub customer_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub updated_since: Option<Millis>,
+    /// Tickets whose internal notes mention this agent.
+    pub mentioned: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]

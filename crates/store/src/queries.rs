@@ -831,6 +831,9 @@ async fn insert_message(
         status_after_message(status, new.kind).map_err(|e| StoreError::Conflict(e.problem))?;
     let id = insert_message_row(c, ctx, ticket_id, ctx.actor, &new).await?;
     email::insert_attachments(c, ctx, id, &new.attachments).await?;
+    if new.kind == MessageKind::Note {
+        web::record_mentions(c, ctx, ticket_id, id, &new.body).await?;
+    }
     if next != status {
         write_status(c, ctx, ticket_id, status, next).await?;
     }
@@ -1275,6 +1278,30 @@ async fn search_tickets(
 }
 
 /// `%text%` for LIKE, with the user's `%`, `_` and `\` taken literally.
+/// The ids of one page of `filter`'s tickets, newest update first.
+fn push_page_of_ids(q: &mut SqlBuilder, filter: &TicketFilter, after: Option<Cursor>, limit: i64) {
+    q.push("SELECT t.id FROM tickets t");
+    if filter.organization_id.is_some() {
+        q.push(" JOIN customers c ON c.id = t.customer_id");
+    }
+    q.push(" WHERE 1 = 1");
+    push_ticket_filter(q, filter);
+    push_after(q, after);
+    q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+        .bind(limit);
+}
+
+/// Keyset paging: tickets after the cursor in newest-update-first order.
+fn push_after(q: &mut SqlBuilder, after: Option<Cursor>) {
+    if let Some(after) = after {
+        q.push(" AND (t.updated_at < ")
+            .bind(after.at)
+            .push(" OR (t.updated_at = ")
+            .bind(after.at);
+        q.push(" AND t.id < ").bind(after.id).push("))");
+    }
+}
+
 /// The view filter as SQL conditions on `t` (tickets) and, for the organisation, `c`
 /// (customers); each uses an index that starts with its column.
 fn push_ticket_filter(q: &mut SqlBuilder, filter: &TicketFilter) {
@@ -1330,6 +1357,13 @@ fn push_ticket_filter(q: &mut SqlBuilder, filter: &TicketFilter) {
     }
     if let Some(since) = filter.updated_since {
         q.push(" AND t.updated_at >= ").bind(since.0);
+    }
+    if let Some(agent) = filter.mentioned {
+        q.push(
+            " AND t.id IN (SELECT e.ticket_id FROM events e WHERE e.subject_type = 'agent' AND e.subject_id = ",
+        )
+        .bind(agent)
+        .push(" AND e.kind = 'agent.mentioned')");
     }
 }
 
@@ -1995,14 +2029,28 @@ impl Store for SqlStore {
     async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest) -> Result<Page<Ticket>> {
         let limit = page.clamped_limit();
         let mut q = SqlBuilder::new(TICKET_SELECT);
-        q.push(" WHERE 1 = 1");
-        push_ticket_filter(&mut q, filter);
-        if let Some(after) = page.after {
-            q.push(" AND (t.updated_at < ")
-                .bind(after.at)
-                .push(" OR (t.updated_at = ")
-                .bind(after.at);
-            q.push(" AND t.id < ").bind(after.id).push("))");
+        if filter.statuses.len() > 1 {
+            // A view of several statuses is the newest of each status's own newest: every
+            // branch walks an index in order and stops at the page size, where one query with
+            // `status IN (…)` would sort every matching ticket first.
+            q.push(" WHERE t.id IN (");
+            for (i, status) in filter.statuses.iter().enumerate() {
+                if i > 0 {
+                    q.push(" UNION ALL ");
+                }
+                let one = TicketFilter {
+                    statuses: vec![*status],
+                    ..filter.clone()
+                };
+                q.push("SELECT id FROM (");
+                push_page_of_ids(&mut q, &one, page.after, limit + 1);
+                q.push(&format!(") AS s{i}"));
+            }
+            q.push(")");
+        } else {
+            q.push(" WHERE 1 = 1");
+            push_ticket_filter(&mut q, filter);
+            push_after(&mut q, page.after);
         }
         q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
             .bind(limit + 1);

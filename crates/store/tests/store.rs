@@ -1142,7 +1142,125 @@ async fn search_filters_phrases_and_exclusions(store: S) {
     );
 }
 
+/// Views of several statuses page through exactly the tickets one query would, newest first;
+/// counts stop at their cap; focus mode offers the most urgent, longest-waiting ticket.
+async fn views_of_several_statuses_page_and_focus_picks_the_most_urgent(store: S) {
+    let ann = agent(&store, "ann@desk.example", Role::Agent).await;
+    store.add_team_member(ctx(T0), 1, ann.id).await.unwrap();
+    let statuses = [
+        TicketStatus::New,
+        TicketStatus::Open,
+        TicketStatus::Pending,
+        TicketStatus::Solved,
+    ];
+    let priorities = [Priority::Low, Priority::Normal, Priority::High];
+    let mut made = Vec::new();
+    for n in 0..36_i64 {
+        let mut t = new_ticket(&format!("Ticket {n}"), &format!("c{}@shop.example", n % 5));
+        t.status = statuses[(n % 4) as usize];
+        t.priority = priorities[(n % 3) as usize];
+        t.assignee_id = (n % 2 == 0).then_some(ann.id);
+        t.team_id = Some(1);
+        // Several tickets share an update time, so paging must break ties by id.
+        let created = store
+            .create_ticket(ctx(T0 + (n / 3) * 1000), t, None)
+            .await
+            .unwrap()
+            .value;
+        made.push(created);
+    }
+    let filter = TicketFilter {
+        statuses: vec![TicketStatus::New, TicketStatus::Open, TicketStatus::Pending],
+        ..Default::default()
+    };
+    let mut expected: Vec<&Ticket> = made
+        .iter()
+        .filter(|t| filter.statuses.contains(&t.status))
+        .collect();
+    expected.sort_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(7);
+    loop {
+        let got = store.list_tickets(&filter, page).await.unwrap();
+        seen.extend(got.items.iter().map(|t| t.id));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected.iter().map(|t| t.id).collect::<Vec<_>>());
+    let mine = TicketFilter {
+        assignee: Some(AssigneeFilter::Agent(ann.id)),
+        ..filter.clone()
+    };
+    let listed = store
+        .list_tickets(&mine, PageRequest::first(100))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        listed
+            .iter()
+            .all(|t| t.assignee_id == Some(ann.id) && t.status != TicketStatus::Solved)
+    );
+    assert_eq!(
+        store.count_tickets(&filter, 1000).await.unwrap(),
+        expected.len() as i64
+    );
+    assert_eq!(
+        store.count_tickets(&filter, 5).await.unwrap(),
+        5,
+        "counts stop at the cap"
+    );
+
+    // Focus: Ann's own new/open tickets, high before normal before low, oldest first.
+    let first = store.next_ticket_for(ann.id, &[]).await.unwrap().unwrap();
+    let oldest_high = made
+        .iter()
+        .filter(|t| t.assignee_id == Some(ann.id) && t.priority == Priority::High)
+        .filter(|t| matches!(t.status, TicketStatus::New | TicketStatus::Open))
+        .min_by_key(|t| (t.updated_at, t.id))
+        .unwrap();
+    assert_eq!(first, oldest_high.id);
+    let mut skip = Vec::new();
+    let mut offered = Vec::new();
+    while let Some(next) = store.next_ticket_for(ann.id, &skip).await.unwrap() {
+        offered.push(store.ticket(next).await.unwrap());
+        skip.push(next);
+    }
+    // Her own first, then the team's unassigned ones; each group by priority.
+    let split = offered
+        .iter()
+        .position(|t| t.assignee_id.is_none())
+        .unwrap();
+    assert!(
+        offered[..split]
+            .iter()
+            .all(|t| t.assignee_id == Some(ann.id))
+    );
+    assert!(offered[split..].iter().all(|t| t.assignee_id.is_none()));
+    let rank = |p: Priority| {
+        rapport_core::ticket::FOCUS_ORDER
+            .iter()
+            .position(|x| *x == p)
+            .unwrap()
+    };
+    for group in [&offered[..split], &offered[split..]] {
+        assert!(
+            group
+                .windows(2)
+                .all(|w| rank(w[0].priority) <= rank(w[1].priority))
+        );
+    }
+    assert!(
+        offered
+            .iter()
+            .all(|t| matches!(t.status, TicketStatus::New | TicketStatus::Open))
+    );
+}
+
 rapport_store::on_both_backends!(
+    views_of_several_statuses_page_and_focus_picks_the_most_urgent,
     search_filters_phrases_and_exclusions,
     ticket_lifecycle,
     bad_input_is_refused_precisely,

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-#[path = "ui_pages.rs"]
+#[path = "api/ui.rs"]
 mod ui;
 
 struct Server {

@@ -69,6 +69,13 @@ CREATE UNIQUE INDEX macros_name ON macros (lower(name));
 
 -- Views filter on priority; the list order is always last update first.
 CREATE INDEX tickets_priority ON tickets (priority, updated_at, id);
+-- "My open tickets", "unassigned" and "my team's" walk one status at a time in update order;
+-- focus mode seeks the oldest ticket of one owner, status and priority.
+CREATE INDEX tickets_assignee_status ON tickets (assignee_id, status, updated_at, id);
+CREATE INDEX tickets_team_status ON tickets (team_id, status, updated_at, id);
+CREATE INDEX tickets_focus ON tickets (assignee_id, status, priority, updated_at, id);
+-- The most common ad-hoc filter: a status and a priority (a view branch per status).
+CREATE INDEX tickets_status_priority ON tickets (status, priority, updated_at, id);
 
 -- Mail that belongs to no ticket (the portal's sign-in links) goes through the same outbox:
 -- ticket_id becomes optional and such rows name their inbox.

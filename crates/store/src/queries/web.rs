@@ -175,40 +175,54 @@ pub(super) async fn last_ticket_event(c: &mut dyn Conn, ticket_id: i64) -> Resul
 
 /// The ticket focus mode offers an agent next: their own new or open tickets first, then
 /// unassigned ones of their teams; by `FOCUS_ORDER`, longest waiting first; never one in
-/// `skip`.
+/// `skip`. Each candidate is one index seek per priority and status (`tickets_focus`), so the
+/// answer does not depend on how many tickets the agent has.
 pub(super) async fn next_for_agent(
     c: &mut dyn Conn,
     agent_id: i64,
     skip: &[i64],
 ) -> Result<Option<i64>> {
     let team_ids = agent_team_ids(c, agent_id).await?;
-    let mut rank = String::from("CASE t.priority");
-    for (i, p) in rapport_core::ticket::FOCUS_ORDER.iter().enumerate() {
-        rank.push_str(&format!(" WHEN '{}' THEN {i}", p.as_str()));
-    }
-    rank.push_str(" ELSE 9 END");
-    let mut candidates = vec![(true, Vec::new())];
+    let mut owners = vec![Some(agent_id)];
     if !team_ids.is_empty() {
-        candidates.push((false, team_ids));
+        owners.push(None);
     }
-    for (mine, teams) in candidates {
-        let mut q = SqlBuilder::new("SELECT t.id FROM tickets t WHERE t.status IN ('new', 'open')");
-        if mine {
-            q.push(" AND t.assignee_id = ").bind(agent_id);
-        } else {
-            q.push(" AND t.assignee_id IS NULL AND t.team_id IN (")
-                .bind_list(teams)
-                .push(")");
-        }
-        if !skip.is_empty() {
-            q.push(" AND t.id NOT IN (")
-                .bind_list(skip.to_vec())
-                .push(")");
-        }
-        q.push(&format!(" ORDER BY {rank}, t.updated_at, t.id LIMIT 1"));
-        let (sql, params) = q.parts();
-        if let Some(row) = c.query(sql, params).await?.into_iter().next() {
-            return Ok(Some(row.int(0)?));
+    for owner in owners {
+        for priority in rapport_core::ticket::FOCUS_ORDER {
+            let mut best: Option<(i64, i64)> = None;
+            for status in [TicketStatus::New, TicketStatus::Open] {
+                let mut q =
+                    SqlBuilder::new("SELECT t.updated_at, t.id FROM tickets t WHERE t.status = ");
+                q.bind(status.as_str())
+                    .push(" AND t.priority = ")
+                    .bind(priority.as_str());
+                match owner {
+                    Some(agent) => {
+                        q.push(" AND t.assignee_id = ").bind(agent);
+                    }
+                    None => {
+                        // `+` keeps the planner on `tickets_focus`: the team index would walk
+                        // every new ticket of the team looking for a priority that may not be there.
+                        q.push(" AND t.assignee_id IS NULL AND +t.team_id IN (")
+                            .bind_list(team_ids.clone())
+                            .push(")");
+                    }
+                }
+                if !skip.is_empty() {
+                    q.push(" AND t.id NOT IN (")
+                        .bind_list(skip.to_vec())
+                        .push(")");
+                }
+                q.push(" ORDER BY t.updated_at, t.id LIMIT 1");
+                let (sql, params) = q.parts();
+                if let Some(row) = c.query(sql, params).await?.into_iter().next() {
+                    let found = (row.int(0)?, row.int(1)?);
+                    best = Some(best.map_or(found, |b| b.min(found)));
+                }
+            }
+            if let Some((_, id)) = best {
+                return Ok(Some(id));
+            }
         }
     }
     Ok(None)
@@ -758,4 +772,55 @@ pub(super) async fn login_challenge(
         params![id_hash, now.0],
     )
     .await
+}
+
+/// Records each active staff member an internal note mentions (`@first name` or the part of
+/// their address before the @), so it reaches them in their Mentions view.
+pub(super) async fn record_mentions(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    message_id: i64,
+    body: &str,
+) -> Result<()> {
+    let names = rapport_core::macros::mentions(body);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let agents = c
+        .query(
+            "SELECT id, name, email FROM agents WHERE active = $1",
+            params![true],
+        )
+        .await?;
+    let mut mentioned = Vec::new();
+    for r in &agents {
+        let (id, name, email) = (
+            r.int(0)?,
+            r.text(1)?.to_lowercase(),
+            r.text(2)?.to_lowercase(),
+        );
+        let first = name
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let local = email.split('@').next().unwrap_or_default().to_string();
+        if names.iter().any(|n| *n == first || *n == local) && !mentioned.contains(&id) {
+            mentioned.push(id);
+        }
+    }
+    for agent in mentioned {
+        append_event(
+            c,
+            ctx,
+            EventKind::AgentMentioned,
+            Some(ticket_id),
+            "agent",
+            agent,
+            json!({"message_id": message_id}),
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -208,6 +208,7 @@ impl TicketQuery {
             customer_id: self.customer,
             organization_id: self.organization,
             updated_since,
+            mentioned: None,
         })
     }
 }

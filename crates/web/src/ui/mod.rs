@@ -137,6 +137,7 @@ impl Templates {
             }
         }
         env.add_filter("datetime", format_datetime);
+        env.add_filter("mentions", mark_mentions);
         Self { env }
     }
 
@@ -191,6 +192,40 @@ fn format_datetime(at: Value, zone: Option<String>) -> String {
         .and_then(|z| jiff::tz::TimeZone::get(z).ok())
         .unwrap_or(jiff::tz::TimeZone::UTC);
     ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// `{{ body | mentions }}`: the text escaped, with each `@name` mention marked.
+fn mark_mentions(text: &str) -> Value {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let name_len = rest[at + 1..]
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map_or(rest.len() - at - 1, |(i, _)| i);
+        let name = rest[at + 1..at + 1 + name_len].trim_end_matches(['.', '-', '_']);
+        out.push_str(&escape(&rest[..at]));
+        if starts_word && !name.is_empty() {
+            out.push_str(&format!(
+                "<strong class=\"mention\">@{}</strong>",
+                escape(name)
+            ));
+            rest = &rest[at + 1 + name.len()..];
+        } else {
+            out.push('@');
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(&escape(rest));
+    Value::from_safe_string(out)
+}
+
+fn escape(text: &str) -> String {
+    minijinja::HtmlEscape(text).to_string()
 }
 
 /// The local wall-clock time in a zone, for "it is 14:05 for the customer".
@@ -323,6 +358,15 @@ mod tests {
                 panic!("{name}: {e:#}");
             }
         }
+    }
+
+    #[test]
+    fn mentions_are_marked_and_everything_else_escaped() {
+        let marked = mark_mentions("@Ann see <b>this</b>, mail ann@example.com. @bo.").to_string();
+        assert_eq!(
+            marked,
+            "<strong class=\"mention\">@Ann</strong> see &lt;b&gt;this&lt;&#x2f;b&gt;, mail ann@example.com. <strong class=\"mention\">@bo</strong>."
+        );
     }
 
     #[test]

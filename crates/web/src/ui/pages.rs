@@ -20,7 +20,7 @@ pub const COUNT_CAP: u32 = 1000;
 const PAGE_SIZE: u32 = 50;
 
 /// The built-in views, in the order the navigation shows them.
-pub const VIEWS: [&str; 5] = ["mine", "unassigned", "team", "pending", "all"];
+pub const VIEWS: [&str; 6] = ["mine", "unassigned", "team", "pending", "mentions", "all"];
 
 const OPEN: [TicketStatus; 2] = [TicketStatus::New, TicketStatus::Open];
 const ACTIVE: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
@@ -46,6 +46,11 @@ pub fn view_filter(view: &str, agent: &Agent) -> Option<TicketFilter> {
         },
         "pending" => TicketFilter {
             statuses: vec![TicketStatus::Pending],
+            ..Default::default()
+        },
+        "mentions" => TicketFilter {
+            statuses: ACTIVE.to_vec(),
+            mentioned: Some(agent.id),
             ..Default::default()
         },
         "all" => TicketFilter::default(),

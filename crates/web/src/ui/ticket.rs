@@ -76,7 +76,8 @@ fn shown(value: &serde_json::Value, agents: &HashMap<i64, String>, field: &str) 
 /// Which events the conversation shows between messages: changes and mail, not the
 /// "message added" entries the messages themselves stand for.
 fn event_view(e: &Event, agents: &HashMap<i64, String>, customer: &str) -> Option<EventView> {
-    if e.kind == "message.added" {
+    // Messages stand for themselves; mentions reach the agent through their view.
+    if e.kind == "message.added" || e.kind == "agent.mentioned" {
         return None;
     }
     let field = e

@@ -410,7 +410,7 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
     let note = NewMessage {
         kind: MessageKind::Note,
         channel: Channel::Email,
-        body: "I called her".into(),
+        body: "I called her, @Ann".into(),
         send_email: false,
         attachments: Vec::new(),
     };
@@ -453,6 +453,14 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
     assert_eq!(
         desk.store.ticket_emails(desk.urgent).await.unwrap().len(),
         2
+    );
+    // Bo's note named her: it is in her Mentions view, and marked on the page.
+    let page = ann.get("/?view=mentions").await;
+    assert!(page.body.contains("Router down at HQ") && !page.body.contains("Invoice question"));
+    let page = ann.get(&format!("/t/{}", desk.urgent)).await;
+    assert!(
+        page.body
+            .contains(r#"<strong class="mention">@Ann</strong>"#)
     );
 
     // Properties: one form, each change recorded and shown.
