@@ -109,10 +109,12 @@ pub enum EventKind {
     TwoFactorChanged,
     /// An internal note named an agent (`@name`); the subject is that agent.
     AgentMentioned,
+    /// An agent's role or active flag changed.
+    AgentChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 29] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -141,6 +143,7 @@ impl EventKind {
         Self::ViewDeleted,
         Self::TwoFactorChanged,
         Self::AgentMentioned,
+        Self::AgentChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,6 +176,7 @@ impl EventKind {
             Self::ViewDeleted => "view.deleted",
             Self::TwoFactorChanged => "agent.two_factor",
             Self::AgentMentioned => "agent.mentioned",
+            Self::AgentChanged => "agent.changed",
         }
     }
 }

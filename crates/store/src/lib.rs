@@ -31,9 +31,9 @@ pub use error::StoreError;
 pub use model::*;
 
 use futures::future::BoxFuture;
-use rapport_core::Millis;
 use rapport_core::fields::FieldDef;
 use rapport_core::update::TicketPatch;
+use rapport_core::{Millis, Role};
 use sql::Conn;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -191,6 +191,8 @@ pub trait Store: Send + Sync {
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
     /// Stores a portal sign-in link and queues the email that carries it.
     async fn create_portal_link(&self, ctx: Ctx, link: NewPortalLink) -> Result<()>;
+    /// Is this sign-in link unused and unexpired? (Reading it spends nothing.)
+    async fn portal_link_valid(&self, token_hash: &str, now: Millis) -> Result<bool>;
     /// Spends a sign-in link and opens a portal session; `None` when the link is unknown,
     /// used or expired.
     async fn redeem_portal_link(
@@ -206,6 +208,9 @@ pub trait Store: Send + Sync {
     async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64>;
     /// Events with ids above `after`, oldest first.
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// Changes an agent's role and whether they may sign in (a deactivated agent's sessions
+    /// and tokens stop working at once).
+    async fn update_agent(&self, ctx: Ctx, id: i64, role: Role, active: bool) -> Result<Agent>;
     async fn list_macros(&self) -> Result<Vec<Macro>>;
     async fn macro_by_id(&self, id: i64) -> Result<Macro>;
     /// Creates (`id` None) or replaces a macro.

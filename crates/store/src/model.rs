@@ -395,8 +395,12 @@ pub struct TicketFilter {
     pub customer_id: Option<i64>,
     pub organization_id: Option<i64>,
     pub updated_since: Option<Millis>,
-    /// Tickets whose internal notes mention this agent.
+    /// Tickets whose internal notes mention this agent (the latest 1,000 mentions).
     pub mentioned: Option<i64>,
+    /// Only these tickets (the store fills it from `mentioned`).
+    pub ticket_ids: Option<Vec<i64>>,
+    /// List the longest-waiting first (oldest update) instead of the newest.
+    pub oldest_first: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1286,19 +1286,31 @@ fn push_page_of_ids(q: &mut SqlBuilder, filter: &TicketFilter, after: Option<Cur
     }
     q.push(" WHERE 1 = 1");
     push_ticket_filter(q, filter);
-    push_after(q, after);
-    q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+    push_after(q, after, filter.oldest_first);
+    q.push(order_by(filter.oldest_first))
+        .push(" LIMIT ")
         .bind(limit);
 }
 
-/// Keyset paging: tickets after the cursor in newest-update-first order.
-fn push_after(q: &mut SqlBuilder, after: Option<Cursor>) {
+/// Ticket lists run by last update, newest first unless asked for the longest waiting.
+fn order_by(oldest_first: bool) -> &'static str {
+    if oldest_first {
+        " ORDER BY t.updated_at, t.id"
+    } else {
+        " ORDER BY t.updated_at DESC, t.id DESC"
+    }
+}
+
+/// Keyset paging: tickets after the cursor in the list's order.
+fn push_after(q: &mut SqlBuilder, after: Option<Cursor>, oldest_first: bool) {
     if let Some(after) = after {
-        q.push(" AND (t.updated_at < ")
+        let beyond = if oldest_first { " > " } else { " < " };
+        q.push(" AND (t.updated_at")
+            .push(beyond)
             .bind(after.at)
             .push(" OR (t.updated_at = ")
             .bind(after.at);
-        q.push(" AND t.id < ").bind(after.id).push("))");
+        q.push(" AND t.id").push(beyond).bind(after.id).push("))");
     }
 }
 
@@ -1358,12 +1370,12 @@ fn push_ticket_filter(q: &mut SqlBuilder, filter: &TicketFilter) {
     if let Some(since) = filter.updated_since {
         q.push(" AND t.updated_at >= ").bind(since.0);
     }
-    if let Some(agent) = filter.mentioned {
-        q.push(
-            " AND t.id IN (SELECT e.ticket_id FROM events e WHERE e.subject_type = 'agent' AND e.subject_id = ",
-        )
-        .bind(agent)
-        .push(" AND e.kind = 'agent.mentioned')");
+    if let Some(ids) = &filter.ticket_ids {
+        if ids.is_empty() {
+            q.push(" AND 1 = 0");
+        } else {
+            q.push(" AND t.id IN (").bind_list(ids.clone()).push(")");
+        }
     }
 }
 
@@ -2028,34 +2040,37 @@ impl Store for SqlStore {
 
     async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest) -> Result<Page<Ticket>> {
         let limit = page.clamped_limit();
-        let mut q = SqlBuilder::new(TICKET_SELECT);
-        if filter.statuses.len() > 1 {
-            // A view of several statuses is the newest of each status's own newest: every
-            // branch walks an index in order and stops at the page size, where one query with
-            // `status IN (…)` would sort every matching ticket first.
-            q.push(" WHERE t.id IN (");
-            for (i, status) in filter.statuses.iter().enumerate() {
-                if i > 0 {
-                    q.push(" UNION ALL ");
-                }
-                let one = TicketFilter {
-                    statuses: vec![*status],
-                    ..filter.clone()
-                };
-                q.push("SELECT id FROM (");
-                push_page_of_ids(&mut q, &one, page.after, limit + 1);
-                q.push(&format!(") AS s{i}"));
-            }
-            q.push(")");
-        } else {
-            q.push(" WHERE 1 = 1");
-            push_ticket_filter(&mut q, filter);
-            push_after(&mut q, page.after);
-        }
-        q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
-            .bind(limit + 1);
+        let filter = filter.clone();
         self.read(move |c| {
             Box::pin(async move {
+                let filter = &web::resolve_mentions(c, filter).await?;
+                let mut q = SqlBuilder::new(TICKET_SELECT);
+                if filter.statuses.len() > 1 {
+                    // A view of several statuses is the newest of each status's own newest: every
+                    // branch walks an index in order and stops at the page size, where one query with
+                    // `status IN (…)` would sort every matching ticket first.
+                    q.push(" WHERE t.id IN (");
+                    for (i, status) in filter.statuses.iter().enumerate() {
+                        if i > 0 {
+                            q.push(" UNION ALL ");
+                        }
+                        let one = TicketFilter {
+                            statuses: vec![*status],
+                            ..filter.clone()
+                        };
+                        q.push("SELECT id FROM (");
+                        push_page_of_ids(&mut q, &one, page.after, limit + 1);
+                        q.push(&format!(") AS s{i}"));
+                    }
+                    q.push(")");
+                } else {
+                    q.push(" WHERE 1 = 1");
+                    push_ticket_filter(&mut q, filter);
+                    push_after(&mut q, page.after, filter.oldest_first);
+                }
+                q.push(order_by(filter.oldest_first))
+                    .push(" LIMIT ")
+                    .bind(limit + 1);
                 let (sql, params) = q.parts();
                 let rows = c.query(sql, params).await?;
                 let items = complete_tickets(c, rows).await?;
@@ -2173,6 +2188,21 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn portal_link_valid(&self, token_hash: &str, now: Millis) -> Result<bool> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| {
+            Box::pin(async move {
+                Ok(c.int_opt(
+                    "SELECT 1 FROM portal_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                    params![&token_hash, now.0],
+                )
+                .await?
+                .is_some())
+            })
+        })
+        .await
+    }
+
     async fn redeem_portal_link(
         &self,
         ctx: Ctx,
@@ -2216,6 +2246,11 @@ impl Store for SqlStore {
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
         let limit = i64::from(limit.clamp(1, 1000));
         self.read(move |c| Box::pin(web::events_since(c, after, limit)))
+            .await
+    }
+
+    async fn update_agent(&self, ctx: Ctx, id: i64, role: Role, active: bool) -> Result<Agent> {
+        self.write(move |c| Box::pin(web::update_agent(c, ctx, id, role, active)))
             .await
     }
 

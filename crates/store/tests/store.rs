@@ -1189,6 +1189,23 @@ async fn views_of_several_statuses_page_and_focus_picks_the_most_urgent(store: S
         }
     }
     assert_eq!(seen, expected.iter().map(|t| t.id).collect::<Vec<_>>());
+    // Longest waiting first pages through the same tickets in the opposite order.
+    let oldest = TicketFilter {
+        oldest_first: true,
+        ..filter.clone()
+    };
+    let mut seen_oldest = Vec::new();
+    let mut page = PageRequest::first(5);
+    loop {
+        let got = store.list_tickets(&oldest, page).await.unwrap();
+        seen_oldest.extend(got.items.iter().map(|t| t.id));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    seen_oldest.reverse();
+    assert_eq!(seen_oldest, seen);
     let mine = TicketFilter {
         assignee: Some(AssigneeFilter::Agent(ann.id)),
         ..filter.clone()

@@ -149,6 +149,35 @@ pub(super) async fn count_tickets(
     c.query_one(sql, params).await?.int(0)
 }
 
+/// Turns "mentions this agent" into the tickets of their latest 1,000 mentions: a short list
+/// of ids the database looks up directly, where a subquery in the filter would have it walk
+/// every open ticket asking whether it is among them.
+pub(super) async fn resolve_mentions(
+    c: &mut dyn Conn,
+    mut filter: TicketFilter,
+) -> Result<TicketFilter> {
+    if let Some(agent) = filter.mentioned.take() {
+        let ids = c
+            .query(
+                "SELECT ticket_id FROM events WHERE subject_type = 'agent' AND subject_id = $1 \
+                 AND kind = $2 ORDER BY id DESC LIMIT 1000",
+                params![agent, EventKind::AgentMentioned.as_str()],
+            )
+            .await?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<Vec<i64>>>()?;
+        let mut ids: Vec<i64> = ids;
+        ids.sort_unstable();
+        ids.dedup();
+        filter.ticket_ids = Some(match filter.ticket_ids.take() {
+            Some(only) => ids.into_iter().filter(|id| only.contains(id)).collect(),
+            None => ids,
+        });
+    }
+    Ok(filter)
+}
+
 /// Events after `after`, oldest first: what live views have not yet shown.
 pub(super) async fn events_since(c: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
     c.query(
@@ -823,4 +852,32 @@ pub(super) async fn record_mentions(
         .await?;
     }
     Ok(())
+}
+
+pub(super) async fn update_agent(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    id: i64,
+    role: Role,
+    active: bool,
+) -> Result<Agent> {
+    let before = load_agent(c, id).await?;
+    if before.role == role && before.active == active {
+        return Ok(before);
+    }
+    c.execute(
+        "UPDATE agents SET role = $1, active = $2, updated_at = $3 WHERE id = $4",
+        params![role.as_str(), active, ctx.at.0, id],
+    )
+    .await?;
+    if !active {
+        c.execute("DELETE FROM sessions WHERE agent_id = $1", params![id])
+            .await?;
+    }
+    let change = json!({
+        "role": {"before": before.role.as_str(), "after": role.as_str()},
+        "active": {"before": before.active, "after": active},
+    });
+    append_event(c, ctx, EventKind::AgentChanged, None, "agent", id, change).await?;
+    load_agent(c, id).await
 }

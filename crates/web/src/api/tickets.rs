@@ -209,6 +209,8 @@ impl TicketQuery {
             organization_id: self.organization,
             updated_since,
             mentioned: None,
+            ticket_ids: None,
+            oldest_first: false,
         })
     }
 }

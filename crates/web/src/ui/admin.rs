@@ -466,3 +466,41 @@ pub async fn delete_macro(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Deserialize)]
+pub struct AgentChange {
+    #[serde(default)]
+    role: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    active: Option<String>,
+}
+
+/// `POST /admin/agents/{id}`: a new role, or (un)deactivating. Admins cannot lock themselves
+/// out: their own role and access stay.
+pub async fn update_agent(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { session, form }: SessionForm<AgentSession, AgentChange>,
+) -> Result<Response, PageError> {
+    require(&session, Permission::ManageAgents)?;
+    let result = async {
+        let role = Role::parse(&form.role)?;
+        if !role.is_staff() {
+            return Err(invalid("role", "customers are not agents"));
+        }
+        let active = form.active.is_some();
+        if id == session.agent.id && (role != session.agent.role || !active) {
+            return Err(invalid(
+                "role",
+                "you cannot change your own role or deactivate yourself; ask another admin",
+            ));
+        }
+        Ok(state
+            .store
+            .update_agent(ctx(&session), id, role, active)
+            .await?)
+    }
+    .await;
+    outcome(&state, &session, "agents", result).await
+}

@@ -228,6 +228,23 @@ fn escape(text: &str) -> String {
     minijinja::HtmlEscape(text).to_string()
 }
 
+/// An email's HTML made safe to show, with its inline images (`cid:`) pointing at the
+/// attachment URLs `url` makes.
+pub fn email_html(
+    html: &str,
+    attachments: &[rapport_store::Attachment],
+    url: impl Fn(i64) -> String,
+) -> Value {
+    let mut safe = rapport_mail::sanitize::sanitize_html(html);
+    for a in attachments {
+        if let Some(cid) = a.content_id.as_deref().filter(|c| !c.is_empty()) {
+            let cid = cid.trim_start_matches('<').trim_end_matches('>');
+            safe = safe.replace(&format!("\"cid:{cid}\""), &format!("\"{}\"", url(a.id)));
+        }
+    }
+    Value::from_safe_string(safe)
+}
+
 /// The local wall-clock time in a zone, for "it is 14:05 for the customer".
 pub fn local_time(now: Millis, zone: &str) -> Option<String> {
     let tz = jiff::tz::TimeZone::get(zone).ok()?;
@@ -274,6 +291,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/{section}", get(admin::page))
         .route("/admin/agents/new", post(admin::create_agent))
+        .route("/admin/agents/{id}", post(admin::update_agent))
         .route("/admin/teams/new", post(admin::create_team))
         .route("/admin/teams/{id}/members", post(admin::add_member))
         .route("/admin/inboxes/new", post(admin::create_inbox))
@@ -367,6 +385,23 @@ mod tests {
             marked,
             "<strong class=\"mention\">@Ann</strong> see &lt;b&gt;this&lt;&#x2f;b&gt;, mail ann@example.com. <strong class=\"mention\">@bo</strong>."
         );
+    }
+
+    #[test]
+    fn inline_images_point_at_their_attachments_and_scripts_go() {
+        let attachment = rapport_store::Attachment {
+            id: 42,
+            filename: "logo.png".into(),
+            content_type: "image/png".into(),
+            size_bytes: 10,
+            content_id: Some("logo@mail".into()),
+            inline: true,
+            withheld: None,
+        };
+        let html = r#"<p>Hi<img src="cid:logo@mail"><script>alert(1)</script></p>"#;
+        let shown = email_html(html, &[attachment], |id| format!("/attachments/{id}")).to_string();
+        assert!(shown.contains(r#"src="/attachments/42""#), "{shown}");
+        assert!(!shown.contains("script"));
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct ViewQuery {
     view: Option<String>,
     /// A saved view's id.
     saved: Option<i64>,
+    /// `oldest`: longest waiting first.
+    sort: Option<String>,
     cursor: Option<String>,
     #[serde(flatten)]
     custom: HashMap<String, String>,
@@ -103,6 +105,7 @@ pub struct ViewQuery {
 
 struct Listing {
     view: String,
+    oldest_first: bool,
     rows: Vec<RowView>,
     next: Option<String>,
     /// The query string that selects this list (for paging links and the live refresh).
@@ -148,7 +151,8 @@ async fn listing(
             .ok_or_else(PageError::not_found)?;
         custom = serde_urlencoded::from_str(&saved.query).unwrap_or_default();
     }
-    let (view, filter) = if custom.is_empty() {
+    let oldest_first = q.sort.as_deref() == Some("oldest");
+    let (view, mut filter) = if custom.is_empty() {
         let view = q.view.unwrap_or_else(|| "mine".to_string());
         let filter = view_filter(&view, &session.agent).ok_or_else(PageError::not_found)?;
         (view, filter)
@@ -161,6 +165,7 @@ async fn listing(
         };
         (view, custom_filter(&query, session.agent.id)?)
     };
+    filter.oldest_first = oldest_first;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
         .store
@@ -174,14 +179,20 @@ async fn listing(
         .await?;
     let agents = state.store.list_agents().await?;
     let mut query_pairs = custom;
-    if !view.starts_with("custom") && !view.starts_with("saved") {
-        query_pairs.push(("view".into(), view.clone()));
+    match q.saved {
+        Some(id) => query_pairs = vec![("saved".into(), id.to_string())],
+        None if view != "custom" => query_pairs.push(("view".into(), view.clone())),
+        None => {}
+    }
+    if oldest_first {
+        query_pairs.push(("sort".into(), "oldest".into()));
     }
     Ok(Listing {
         rows: row_views(&page.items, &agents),
         next: page.next.map(encode_cursor),
         query: serde_urlencoded::to_string(&query_pairs).unwrap_or_default(),
         view,
+        oldest_first,
     })
 }
 
@@ -222,7 +233,7 @@ pub async fn views(
         context! {
             me => &session.agent, csrf => &session.csrf, views => counts, saved => saved,
             view => listing.view, rows => listing.rows, next => listing.next,
-            query => listing.query, may_share => may_share,
+            query => listing.query, may_share => may_share, oldest_first => listing.oldest_first,
         },
     ))
 }

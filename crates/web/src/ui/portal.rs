@@ -39,7 +39,7 @@ pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/portal/login", get(login_form).post(request_link))
-        .route("/portal/auth/{token}", get(redeem))
+        .route("/portal/auth/{token}", get(confirm_link).post(redeem))
         .route("/portal/logout", post(logout))
         .route("/portal", get(tickets))
         .route("/portal/new", get(new_form).post(create))
@@ -166,7 +166,7 @@ async fn request_link(
             "portal/login.html",
             lang,
             &inbox,
-            context! { sent => false, error => super::i18n::text(lang, "portal_too_many_links") },
+            context! { sent => false, error => super::i18n::text(lang, "portal_too_many_links"), confirm => None::<String> },
         );
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return Ok(response);
@@ -273,7 +273,39 @@ async fn send_link(
     Ok(())
 }
 
-/// `GET /portal/auth/{token}`: spends the link and signs the customer in.
+/// `GET /portal/auth/{token}`: asks the customer to confirm. Only the POST spends the link:
+/// mail scanners (Safe Links and the like) open every link in a message before its reader
+/// does, and a GET that signed in would use the link up for them.
+async fn confirm_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = language(&headers);
+    let inbox = inbox_for(&state, None).await?;
+    let valid = state
+        .store
+        .portal_link_valid(&token_hash(&token), now())
+        .await?;
+    let (error, status) = if valid {
+        (None, StatusCode::OK)
+    } else {
+        (
+            Some(super::i18n::text(lang, "portal_link_invalid")),
+            StatusCode::GONE,
+        )
+    };
+    let mut response = page(
+        "portal/login.html",
+        lang,
+        &inbox,
+        context! { sent => false, error => error, confirm => valid.then_some(token) },
+    );
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// `POST /portal/auth/{token}`: spends the link and signs the customer in.
 async fn redeem(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -314,7 +346,7 @@ async fn redeem(
                 "portal/login.html",
                 lang,
                 &inbox,
-                context! { sent => false, error => super::i18n::text(lang, "portal_link_invalid") },
+                context! { sent => false, error => super::i18n::text(lang, "portal_link_invalid"), confirm => None::<String> },
             );
             *response.status_mut() = StatusCode::GONE;
             Ok(response)
@@ -448,7 +480,11 @@ async fn render_ticket(
             let html = m
                 .html
                 .as_deref()
-                .map(|h| minijinja::Value::from_safe_string(rapport_mail::sanitize::sanitize_html(h)));
+                .map(|h| {
+                    super::email_html(h, &m.attachments, |id| {
+                        format!("/portal/t/{}/attachments/{id}", ticket.id)
+                    })
+                });
             context! { id => m.id, kind => m.kind.as_str(), from_us => m.kind == MessageKind::Reply,
                 body => m.body, html => html, attachments => m.attachments, created_at => m.created_at.0 }
         })

@@ -109,7 +109,7 @@ fn message_view(m: Message, agents: &HashMap<i64, String>, customer: &str) -> Me
         html: m
             .html
             .as_deref()
-            .map(|h| Value::from_safe_string(rapport_mail::sanitize::sanitize_html(h))),
+            .map(|h| super::email_html(h, &m.attachments, |id| format!("/attachments/{id}"))),
         body: m.body,
         attachments: m.attachments,
         channel: m.channel.as_str(),

@@ -702,13 +702,18 @@ async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
     let link = link_for(&desk.store, "carla@acme.example")
         .await
         .expect("a sign-in link by email");
+    // Opening the link (as a mail scanner would) spends nothing; confirming does.
     let page = carla.get(&link).await;
+    assert!(page.body.contains("id=\"portal-confirm\""));
+    assert!(!carla.cookies.contains_key("rapport_portal"));
+    let page = carla.post(&link, &[]).await;
     assert_eq!(
         (page.status, page.location().as_str()),
         (StatusCode::SEE_OTHER, "/portal")
     );
     let mut replay = Visitor::new(&desk.base);
-    let page = replay.get(&link).await;
+    assert_eq!(replay.get(&link).await.status, StatusCode::GONE);
+    let page = replay.post(&link, &[]).await;
     assert_eq!(page.status, StatusCode::GONE, "a link works once");
     assert!(page.body.contains("class=\"flash error\""));
 
@@ -912,6 +917,51 @@ async fn admins_configure_and_agents_use_macros_views_links(store: Arc<dyn Store
             .await
             .status,
         StatusCode::SEE_OTHER
+    );
+    // Admins change roles and deactivate; a deactivated agent's session ends at once.
+    let cy = desk
+        .store
+        .agent_login("cy@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .agent;
+    let mut cy_browser = Visitor::new(&desk.base);
+    cy_browser
+        .sign_in("cy@example.com", "long enough password")
+        .await;
+    assert_eq!(cy_browser.get("/").await.status, StatusCode::OK);
+    let page = ada
+        .post(
+            &format!("/admin/agents/{}", cy.id),
+            &[("_csrf", &csrf), ("role", "agent")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let cy = desk.store.agent(cy.id).await.unwrap();
+    assert_eq!((cy.role, cy.active), (Role::Agent, false));
+    assert_eq!(
+        cy_browser.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+    let me = desk
+        .store
+        .agent_login("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .agent;
+    let page = ada
+        .post(
+            &format!("/admin/agents/{}", me.id),
+            &[("_csrf", &csrf), ("role", "agent"), ("active", "on")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no locking oneself out"
     );
     let page = ada
         .post(
