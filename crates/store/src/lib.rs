@@ -204,8 +204,8 @@ pub trait Store: Send + Sync {
     /// The customer a live portal session belongs to.
     async fn portal_session(&self, id_hash: &str, now: Millis) -> Result<Option<Customer>>;
     async fn delete_portal_session(&self, id_hash: &str) -> Result<()>;
-    /// Tickets matching `filter`, counted up to `cap`.
-    async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64>;
+    /// Tickets matching each filter, each counted up to `cap`, in one query.
+    async fn count_tickets(&self, filters: &[TicketFilter], cap: u32) -> Result<Vec<i64>>;
     /// Events with ids above `after`, oldest first.
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
     /// Changes an agent's role and whether they may sign in (a deactivated agent's sessions

@@ -2237,9 +2237,9 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn count_tickets(&self, filter: &TicketFilter, cap: u32) -> Result<i64> {
-        let filter = filter.clone();
-        self.read(move |c| Box::pin(async move { web::count_tickets(c, &filter, cap).await }))
+    async fn count_tickets(&self, filters: &[TicketFilter], cap: u32) -> Result<Vec<i64>> {
+        let filters = filters.to_vec();
+        self.read(move |c| Box::pin(web::count_tickets(c, filters, cap)))
             .await
     }
 

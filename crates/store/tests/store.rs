@@ -1220,15 +1220,23 @@ async fn views_of_several_statuses_page_and_focus_picks_the_most_urgent(store: S
             .iter()
             .all(|t| t.assignee_id == Some(ann.id) && t.status != TicketStatus::Solved)
     );
+    let solved = TicketFilter {
+        statuses: vec![TicketStatus::Solved],
+        ..Default::default()
+    };
     assert_eq!(
-        store.count_tickets(&filter, 1000).await.unwrap(),
-        expected.len() as i64
+        store
+            .count_tickets(&[filter.clone(), solved, mine.clone()], 1000)
+            .await
+            .unwrap(),
+        vec![expected.len() as i64, 9, listed.len() as i64]
     );
     assert_eq!(
-        store.count_tickets(&filter, 5).await.unwrap(),
-        5,
+        store.count_tickets(&[filter.clone()], 5).await.unwrap(),
+        vec![5],
         "counts stop at the cap"
     );
+    assert!(store.count_tickets(&[], 5).await.unwrap().is_empty());
 
     // Focus: Ann's own new/open tickets, high before normal before low, oldest first.
     let first = store.next_ticket_for(ann.id, &[]).await.unwrap().unwrap();

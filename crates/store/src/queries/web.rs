@@ -131,22 +131,35 @@ pub(super) async fn portal_session(
     }
 }
 
-/// How many tickets match, counting no further than `cap` (a view shows "999+" rather than
-/// scanning a million rows to say exactly how many).
+/// How many tickets match each filter, counting no further than `cap` (a view shows "1000+"
+/// rather than scanning a million rows to say exactly how many), in one round trip.
 pub(super) async fn count_tickets(
     c: &mut dyn Conn,
-    filter: &TicketFilter,
+    filters: Vec<TicketFilter>,
     cap: u32,
-) -> Result<i64> {
-    let mut q = SqlBuilder::new("SELECT count(*) FROM (SELECT 1 FROM tickets t");
-    if filter.organization_id.is_some() {
-        q.push(" JOIN customers c ON c.id = t.customer_id");
+) -> Result<Vec<i64>> {
+    if filters.is_empty() {
+        return Ok(Vec::new());
     }
-    q.push(" WHERE 1 = 1");
-    push_ticket_filter(&mut q, filter);
-    q.push(" LIMIT ").bind(i64::from(cap)).push(") AS capped");
+    let mut q = SqlBuilder::new("SELECT ");
+    for (i, filter) in filters.into_iter().enumerate() {
+        let filter = resolve_mentions(c, filter).await?;
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(SELECT count(*) FROM (SELECT 1 FROM tickets t");
+        if filter.organization_id.is_some() {
+            q.push(" JOIN customers c ON c.id = t.customer_id");
+        }
+        q.push(" WHERE 1 = 1");
+        push_ticket_filter(&mut q, &filter);
+        q.push(" LIMIT ")
+            .bind(i64::from(cap))
+            .push(&format!(") AS capped{i})"));
+    }
     let (sql, params) = q.parts();
-    c.query_one(sql, params).await?.int(0)
+    let row = c.query_one(sql, params).await?;
+    (0..row.0.len()).map(|i| row.int(i)).collect()
 }
 
 /// Turns "mentions this agent" into the tickets of their latest 1,000 mentions: a short list

@@ -55,19 +55,28 @@ pub struct Live {
     tx: broadcast::Sender<LiveMessage>,
     viewers: Mutex<HashMap<i64, Vec<Viewer>>>,
     next_stream: AtomicU64,
+    /// Turns true when the server stops; the follower task ends with it.
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Live {
     /// Starts following `store`'s event log; the task ends when the store is dropped.
     pub fn start(store: &Arc<dyn Store>) -> Arc<Self> {
         let (tx, _) = broadcast::channel(1024);
+        let (stopped, stop_rx) = tokio::sync::watch::channel(false);
         let live = Arc::new(Live {
             tx: tx.clone(),
             viewers: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
+            stopped,
         });
-        tokio::spawn(follow_events(Arc::downgrade(store), tx));
+        tokio::spawn(follow_events(Arc::downgrade(store), tx, stop_rx));
         live
+    }
+
+    /// Stops following the event log (the server is shutting down).
+    pub fn stop(&self) {
+        let _ = self.stopped.send(true);
     }
 
     fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
@@ -130,14 +139,21 @@ impl Live {
     }
 }
 
-async fn follow_events(store: Weak<dyn Store>, tx: broadcast::Sender<LiveMessage>) {
+async fn follow_events(
+    store: Weak<dyn Store>,
+    tx: broadcast::Sender<LiveMessage>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let (mut commits, mut after) = match store.upgrade() {
         Some(s) => (s.commits(), s.last_event_id().await.unwrap_or(0)),
         None => return,
     };
     loop {
         // A commit here wakes us at once; writes by another process show within a second.
-        let _ = tokio::time::timeout(Duration::from_secs(1), commits.changed()).await;
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            _ = tokio::time::timeout(Duration::from_secs(1), commits.changed()) => {}
+        }
         let Some(store) = store.upgrade() else { return };
         match store.events_since(after, 500).await {
             Ok(events) => {
@@ -247,6 +263,7 @@ mod tests {
             tx: broadcast::channel(16).0,
             viewers: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
+            stopped: tokio::sync::watch::channel(false).0,
         }
     }
 

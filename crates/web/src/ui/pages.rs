@@ -203,25 +203,46 @@ pub async fn views(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, PageError> {
     let listing = listing(&state, &session, q).await?;
-    let mut counts = Vec::new();
-    for view in VIEWS {
-        if let Some(filter) = view_filter(view, &session.agent) {
-            let n = state.store.count_tickets(&filter, COUNT_CAP).await?;
-            counts.push(context! { name => view, count => n, capped => n >= i64::from(COUNT_CAP) });
-        }
-    }
-    let mut saved = Vec::new();
-    for v in state.store.list_views(session.agent.id).await? {
-        // A saved filter that no longer parses (a team deleted, say) shows without a count.
-        let n = match custom_filter(&v.query, session.agent.id) {
-            Ok(filter) => Some(state.store.count_tickets(&filter, COUNT_CAP).await?),
-            Err(_) => None,
-        };
-        saved.push(context! {
-            id => v.id, name => v.name, shared => v.agent_id.is_none(), count => n,
-            capped => n.is_some_and(|n| n >= i64::from(COUNT_CAP)),
-        });
-    }
+    // Every count of the navigation in one query: built-in views, then saved ones.
+    let builtin: Vec<(&str, TicketFilter)> = VIEWS
+        .iter()
+        .filter_map(|v| view_filter(v, &session.agent).map(|f| (*v, f)))
+        .collect();
+    let views = state.store.list_views(session.agent.id).await?;
+    // A saved filter that no longer parses (a team deleted, say) shows without a count.
+    let saved_filters: Vec<Option<TicketFilter>> = views
+        .iter()
+        .map(|v| custom_filter(&v.query, session.agent.id).ok())
+        .collect();
+    let filters: Vec<TicketFilter> = builtin
+        .iter()
+        .map(|(_, f)| f.clone())
+        .chain(saved_filters.iter().flatten().cloned())
+        .collect();
+    let mut numbers = state
+        .store
+        .count_tickets(&filters, COUNT_CAP)
+        .await?
+        .into_iter();
+    let capped = |n: i64| n >= i64::from(COUNT_CAP);
+    let counts: Vec<_> = builtin
+        .iter()
+        .map(|(name, _)| {
+            let n = numbers.next().unwrap_or_default();
+            context! { name => name, count => n, capped => capped(n) }
+        })
+        .collect();
+    let saved: Vec<_> = views
+        .iter()
+        .zip(&saved_filters)
+        .map(|(v, filter)| {
+            let n = filter.as_ref().and_then(|_| numbers.next());
+            context! {
+                id => v.id, name => &v.name, shared => v.agent_id.is_none(), count => n,
+                capped => n.is_some_and(capped),
+            }
+        })
+        .collect();
     let may_share = session
         .agent
         .role

@@ -456,6 +456,13 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
     );
     // Bo's note named her: it is in her Mentions view, and marked on the page.
     let page = ann.get("/?view=mentions").await;
+    assert!(
+        page.body.contains(
+            r#"data-view="mentions" href="/?view=mentions" class="active" aria-current="page">
+      <span>Mentions of me</span><span class="count">1</span>"#
+        ),
+        "the Mentions count is hers alone"
+    );
     assert!(page.body.contains("Router down at HQ") && !page.body.contains("Invoice question"));
     let page = ann.get(&format!("/t/{}", desk.urgent)).await;
     assert!(
