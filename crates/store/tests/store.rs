@@ -1232,7 +1232,10 @@ async fn views_of_several_statuses_page_and_focus_picks_the_most_urgent(store: S
         vec![expected.len() as i64, 9, listed.len() as i64]
     );
     assert_eq!(
-        store.count_tickets(std::slice::from_ref(&filter), 5).await.unwrap(),
+        store
+            .count_tickets(std::slice::from_ref(&filter), 5)
+            .await
+            .unwrap(),
         vec![5],
         "counts stop at the cap"
     );

@@ -18,14 +18,6 @@ use rapport_core::{Actor, Permission, Priority, Role, TicketStatus};
 use rapport_store::{Ctx, InboxPatch, InboxTemplate, NewAgent, NewMacro, StoreError};
 use serde::Deserialize;
 
-fn require(session: &AgentSession, permission: Permission) -> Result<(), PageError> {
-    if session.agent.role.allows(permission) {
-        Ok(())
-    } else {
-        Err(PageError::not_found())
-    }
-}
-
 fn ctx(session: &AgentSession) -> Ctx {
     Ctx {
         actor: Actor::agent(session.agent.id),
@@ -65,7 +57,7 @@ async fn render(
     } else {
         Permission::ManageSettings
     };
-    require(session, permission)?;
+    session.require_to_see(permission)?;
     let data = match section {
         "agents" => context! {
             agents => state.store.list_agents().await?,
@@ -151,7 +143,7 @@ pub async fn create_agent(
     State(state): State<AppState>,
     SessionForm { session, form }: SessionForm<AgentSession, AgentForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageAgents)?;
+    session.require_to_see(Permission::ManageAgents)?;
     let result = async {
         let role = Role::parse(&form.role)?;
         if form.password.chars().count() < super::login::MIN_PASSWORD_CHARS {
@@ -199,7 +191,7 @@ pub async fn create_team(
     State(state): State<AppState>,
     SessionForm { session, form }: SessionForm<AgentSession, TeamForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = state
         .store
         .create_team(ctx(&session), &form.name, &form.description)
@@ -219,7 +211,7 @@ pub async fn add_member(
     Path(team): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, MemberForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = match form.agent.parse::<i64>() {
         Ok(agent) => state
             .store
@@ -314,7 +306,7 @@ pub async fn create_inbox(
     State(state): State<AppState>,
     SessionForm { session, form }: SessionForm<AgentSession, InboxForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = async {
         let patch = form.patch(false)?;
         Ok(state
@@ -331,7 +323,7 @@ pub async fn update_inbox(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, InboxForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = async {
         let patch = form.patch(true)?;
         let inbox = state.store.update_inbox(ctx(&session), id, patch).await?;
@@ -380,7 +372,7 @@ pub async fn create_field(
     State(state): State<AppState>,
     SessionForm { session, form }: SessionForm<AgentSession, FieldForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = async {
         let field_type = FieldType::parse(&form.field_type)?;
         let options = form
@@ -422,7 +414,7 @@ pub async fn save_macro(
     State(state): State<AppState>,
     SessionForm { session, form }: SessionForm<AgentSession, MacroForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     let result = async {
         let actions = MacroActions {
             status: (!form.status.is_empty())
@@ -458,7 +450,7 @@ pub async fn delete_macro(
     Path(id): Path<i64>,
     SessionForm { session, .. }: SessionForm<AgentSession, MemberForm>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageSettings)?;
+    session.require_to_see(Permission::ManageSettings)?;
     match state.store.delete_macro(ctx(&session), id).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => {
             Ok(Redirect::to("/admin/macros").into_response())
@@ -483,7 +475,7 @@ pub async fn update_agent(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, AgentChange>,
 ) -> Result<Response, PageError> {
-    require(&session, Permission::ManageAgents)?;
+    session.require_to_see(Permission::ManageAgents)?;
     let result = async {
         let role = Role::parse(&form.role)?;
         if !role.is_staff() {

@@ -109,10 +109,7 @@ pub async fn submit(
     }
     let email = form.email.trim().to_lowercase();
     let account_key = format!("account:{email}");
-    let address_key = match peer {
-        Some(Extension(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
-        None => "address:unknown".to_string(),
-    };
+    let address_key = super::session::client_key("address", peer);
     let since = Millis(now().0 - WINDOW_MS);
     let refuse = |key: &str, status| {
         render_form(
@@ -291,10 +288,7 @@ pub async fn second_factor(
             .use_recovery_code(ctx, agent_id, &two_factor::recovery_hash(&form.code))
             .await?;
     if !passed {
-        let address_key = match peer {
-            Some(Extension(ConnectInfo(addr))) => format!("address:{}", addr.ip()),
-            None => "address:unknown".to_string(),
-        };
+        let address_key = super::session::client_key("address", peer);
         state
             .store
             .record_login_failure(&[account_key, address_key], now())

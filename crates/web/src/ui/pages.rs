@@ -243,11 +243,7 @@ pub async fn views(
             }
         })
         .collect();
-    let may_share = session
-        .agent
-        .role
-        .allows(rapport_core::Permission::ManageSettings)
-        || session.agent.role == rapport_core::Role::Supervisor;
+    let may_share = session.manages_shared();
     Ok(templates().render(
         "views.html",
         session.lang,
@@ -334,9 +330,7 @@ pub async fn customer(
     session: AgentSession,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::ReadCustomers) {
-        return Err(PageError::not_found());
-    }
+    session.require_to_see(Permission::ReadCustomers)?;
     let context = customer_context(&state, id, None).await?;
     Ok(templates().render(
         "customer.html",
@@ -381,17 +375,8 @@ pub async fn customer_context(
         .as_deref()
         .and_then(|z| local_time(now(), z));
     let siblings = match customer.organization_id {
-        Some(org) => state
-            .store
-            .list_customers(
-                &CustomerFilter {
-                    organization_id: Some(org),
-                    ..Default::default()
-                },
-                PageRequest::first(10),
-            )
+        Some(org) => organization_people(state, org, 10)
             .await?
-            .items
             .into_iter()
             .filter(|c| c.id != customer.id)
             .map(|c| context! { id => c.id, name => c.name })
@@ -414,9 +399,7 @@ pub async fn attachment(
     session: AgentSession,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::ReadTickets) {
-        return Err(PageError::not_found());
-    }
+    session.require_to_see(Permission::ReadTickets)?;
     Ok(axum::response::IntoResponse::into_response(
         crate::api::emails::attachment_download(&state, id).await?,
     ))
@@ -450,9 +433,7 @@ pub async fn save_view(
             .collect();
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     custom_filter(&query, session.agent.id)?;
-    let shared = form.shared.is_some()
-        && (session.agent.role.allows(Permission::ManageSettings)
-            || session.agent.role == rapport_core::Role::Supervisor);
+    let shared = form.shared.is_some() && session.manages_shared();
     let view = rapport_store::NewView {
         agent_id: (!shared).then_some(session.agent.id),
         name: form.name,
@@ -475,8 +456,7 @@ pub async fn delete_view(
         SaveViewForm,
     >,
 ) -> Result<Response, PageError> {
-    let may_delete_shared = session.agent.role.allows(Permission::ManageSettings)
-        || session.agent.role == rapport_core::Role::Supervisor;
+    let may_delete_shared = session.manages_shared();
     let ctx = rapport_store::Ctx {
         actor: rapport_core::Actor::agent(session.agent.id),
         at: now(),
@@ -494,21 +474,9 @@ pub async fn organization(
     session: AgentSession,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::ReadCustomers) {
-        return Err(PageError::not_found());
-    }
+    session.require_to_see(Permission::ReadCustomers)?;
     let org = state.store.organization(id).await?;
-    let people = state
-        .store
-        .list_customers(
-            &CustomerFilter {
-                organization_id: Some(id),
-                ..Default::default()
-            },
-            PageRequest::first(100),
-        )
-        .await?
-        .items;
+    let people = organization_people(&state, id, 100).await?;
     let filter = TicketFilter {
         organization_id: Some(id),
         ..Default::default()
@@ -524,4 +492,21 @@ pub async fn organization(
         session.lang,
         context! { me => &session.agent, csrf => &session.csrf, org => org, people => people, rows => row_views(&tickets, &agents) },
     ))
+}
+
+/// The first `limit` people of an organisation.
+async fn organization_people(
+    state: &AppState,
+    organization: i64,
+    limit: u32,
+) -> Result<Vec<rapport_store::Customer>, PageError> {
+    let filter = CustomerFilter {
+        organization_id: Some(organization),
+        ..Default::default()
+    };
+    Ok(state
+        .store
+        .list_customers(&filter, PageRequest::first(limit))
+        .await?
+        .items)
 }

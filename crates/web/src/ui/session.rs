@@ -3,7 +3,7 @@
 //! it needs no storage and a page from one session is useless in another. Cookies are
 //! `HttpOnly` and `SameSite=Lax`, and `Secure` when Rapport is served over HTTPS.
 
-use super::i18n;
+use super::{PageError, i18n};
 use crate::AppState;
 use crate::auth::{hex, token_hash};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -120,6 +120,50 @@ impl FromRequestParts<AppState> for AgentSession {
             }),
             _ => Err(to_login()),
         }
+    }
+}
+
+impl AgentSession {
+    /// Pages the role may not see do not exist for it (404, as for anything not theirs).
+    pub fn require_to_see(&self, permission: rapport_core::Permission) -> Result<(), PageError> {
+        if self.agent.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(PageError::not_found())
+        }
+    }
+
+    /// Changes the role may not make are refused, saying why (403).
+    pub fn require_to_do(&self, permission: rapport_core::Permission) -> Result<(), PageError> {
+        if self.agent.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(PageError(crate::problem::Problem::forbidden(format!(
+                "your role ({}) may not do this",
+                self.agent.role.as_str()
+            ))))
+        }
+    }
+
+    /// Supervisors and admins look after what everyone shares (views, for one).
+    pub fn manages_shared(&self) -> bool {
+        self.agent
+            .role
+            .allows(rapport_core::Permission::ManageSettings)
+            || self.agent.role == rapport_core::Role::Supervisor
+    }
+}
+
+/// The key rate limits count a client under: `prefix:` and its address.
+pub fn client_key(
+    prefix: &str,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+) -> String {
+    match peer {
+        Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
+            format!("{prefix}:{}", addr.ip())
+        }
+        None => format!("{prefix}:unknown"),
     }
 }
 

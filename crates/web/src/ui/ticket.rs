@@ -223,9 +223,7 @@ pub async fn page(
     Path(id): Path<i64>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::ReadTickets) {
-        return Err(PageError::not_found());
-    }
+    session.require_to_see(Permission::ReadTickets)?;
     let draft = Draft {
         body: String::new(),
         stale: None,
@@ -240,9 +238,7 @@ pub async fn conversation(
     session: AgentSession,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::ReadTickets) {
-        return Err(PageError::not_found());
-    }
+    session.require_to_see(Permission::ReadTickets)?;
     let ticket = state.store.ticket(id).await?;
     let agents = state.store.list_agents().await?;
     let conversation = conversation_of(&state, &ticket, &agent_names(&agents)).await?;
@@ -439,11 +435,7 @@ pub async fn update(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, PropsForm>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::UpdateTickets) {
-        return Err(PageError(crate::problem::Problem::forbidden(
-            "your role may not change tickets",
-        )));
-    }
+    session.require_to_do(Permission::UpdateTickets)?;
     let mut fields = serde_json::Map::new();
     for def in state.store.list_custom_fields().await? {
         if let Some(raw) = form.rest.get(&format!("field.{}", def.key)) {
@@ -537,11 +529,7 @@ pub async fn done(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, DoneForm>,
 ) -> Result<Response, PageError> {
-    if !session.agent.role.allows(Permission::UpdateTickets) {
-        return Err(PageError(crate::problem::Problem::forbidden(
-            "your role may not change tickets",
-        )));
-    }
+    session.require_to_do(Permission::UpdateTickets)?;
     let status = match form.status.as_deref() {
         Some("pending") => TicketStatus::Pending,
         _ => TicketStatus::Solved,
@@ -575,16 +563,6 @@ fn ticket_named(text: &str) -> Result<i64, PageError> {
         })
 }
 
-fn require_update(session: &AgentSession) -> Result<(), PageError> {
-    if session.agent.role.allows(Permission::UpdateTickets) {
-        Ok(())
-    } else {
-        Err(PageError(crate::problem::Problem::forbidden(
-            "your role may not change tickets",
-        )))
-    }
-}
-
 fn agent_ctx(session: &AgentSession) -> Ctx {
     Ctx {
         actor: Actor::agent(session.agent.id),
@@ -604,7 +582,7 @@ pub async fn link(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, OtherTicket>,
 ) -> Result<Response, PageError> {
-    require_update(&session)?;
+    session.require_to_do(Permission::UpdateTickets)?;
     let other = ticket_named(&form.other)?;
     state
         .store
@@ -619,7 +597,7 @@ pub async fn merge(
     Path(id): Path<i64>,
     SessionForm { session, form }: SessionForm<AgentSession, OtherTicket>,
 ) -> Result<Response, PageError> {
-    require_update(&session)?;
+    session.require_to_do(Permission::UpdateTickets)?;
     let target = ticket_named(&form.other)?;
     let merged = state
         .store
@@ -634,7 +612,7 @@ pub async fn split(
     Path((id, message)): Path<(i64, i64)>,
     SessionForm { session, .. }: SessionForm<AgentSession, OtherTicket>,
 ) -> Result<Response, PageError> {
-    require_update(&session)?;
+    session.require_to_do(Permission::UpdateTickets)?;
     let belongs = state
         .store
         .list_messages(id, PageRequest::first(200))
@@ -683,7 +661,7 @@ pub async fn apply_macro(
     let ticket = state.store.ticket(id).await?;
     let actions = &chosen.actions;
     if actions.status.is_some() || actions.priority.is_some() || !actions.add_tags.is_empty() {
-        require_update(&session)?;
+        session.require_to_do(Permission::UpdateTickets)?;
         let mut tags = ticket.tags.clone();
         tags.extend(actions.add_tags.iter().cloned());
         let patch = TicketPatch {
