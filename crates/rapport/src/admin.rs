@@ -54,6 +54,13 @@ pub enum AdminCommand {
         #[arg(long)]
         team: Option<String>,
     },
+    /// Print a single-use portal sign-in link for a customer (valid 20 minutes), to hand
+    /// over yourself, e.g. when their mail does not arrive.
+    PortalLink {
+        /// The customer's email address.
+        #[arg(long)]
+        email: String,
+    },
     /// Set a new password for an agent (generated and printed, or read with --password-stdin);
     /// their sessions end.
     ResetPassword {
@@ -71,8 +78,29 @@ fn system() -> Ctx {
     }
 }
 
-pub async fn run(cmd: AdminCommand, store: &dyn Store) -> anyhow::Result<()> {
+pub async fn run(cmd: AdminCommand, store: &dyn Store, base_url: &str) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::PortalLink { email } => {
+            let filter = rapport_store::CustomerFilter {
+                email: Some(email.clone()),
+                ..Default::default()
+            };
+            let customer = store
+                .list_customers(&filter, rapport_store::PageRequest::first(1))
+                .await?
+                .items
+                .into_iter()
+                .next()
+                .with_context(|| format!("--email: no customer has the email {email}"))?;
+            let link =
+                rapport_web::ui::portal::handed_over_link(store, base_url, customer.id).await?;
+            println!(
+                "portal sign-in link for {} (single use, 20 minutes):",
+                customer.name
+            );
+            println!("{link}");
+            Ok(())
+        }
         AdminCommand::CreateInbox {
             name,
             addresses,

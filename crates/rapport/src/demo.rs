@@ -31,9 +31,28 @@ pub struct Summary {
     pub token: String,
     pub added: bool,
     pub tickets: usize,
+    /// A demo customer's name and a fresh portal sign-in link for them.
+    pub portal: Option<(String, String)>,
 }
 
 impl Summary {
+    /// Makes a portal sign-in link for a demo customer, so the portal can be tried without
+    /// any mail set up.
+    pub async fn portal_link(&mut self, store: &dyn Store, base_url: &str) -> anyhow::Result<()> {
+        let first = store
+            .list_customers(&Default::default(), rapport_store::PageRequest::first(1))
+            .await?
+            .items
+            .into_iter()
+            .next();
+        if let Some(customer) = first {
+            let link =
+                rapport_web::ui::portal::handed_over_link(store, base_url, customer.id).await?;
+            self.portal = Some((customer.name, link));
+        }
+        Ok(())
+    }
+
     pub fn print(&self, base_url: &str) {
         if self.added {
             println!(
@@ -46,6 +65,9 @@ impl Summary {
         println!("  Demo logins (password: {DEMO_PASSWORD}):");
         for (email, role) in &self.logins {
             println!("    {email:<34} {}", role.as_str());
+        }
+        if let Some((name, link)) = &self.portal {
+            println!("  Portal as {name} (single use, 20 minutes): {link}");
         }
         println!("  API token (new for this run): {}", self.token);
         println!(
@@ -419,6 +441,7 @@ pub async fn ensure_demo_data(store: Arc<dyn Store>) -> anyhow::Result<Summary> 
         token,
         added,
         tickets: TICKETS,
+        portal: None,
     })
 }
 

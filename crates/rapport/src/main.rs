@@ -115,7 +115,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Demo => {
             let store = open_store(&config).await?;
-            let summary = demo::ensure_demo_data(store.clone()).await?;
+            let mut summary = demo::ensure_demo_data(store.clone()).await?;
+            summary
+                .portal_link(store.as_ref(), &config.base_url)
+                .await?;
             serve(store, &config, Some(summary)).await
         }
         Command::Migrate => {
@@ -138,7 +141,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Admin(cmd) => {
             let store = open_store(&config).await?;
-            let result = admin::run(cmd, store.as_ref()).await;
+            let result = admin::run(cmd, store.as_ref(), &config.base_url).await;
             store.close().await;
             result
         }

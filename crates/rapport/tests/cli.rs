@@ -425,6 +425,14 @@ fn admin_commands_then_serve_answers_with_the_token() {
         .unwrap();
     assert!(reset.wait_with_output().unwrap().status.success());
 
+    let unknown_customer = run(
+        &dir,
+        &url,
+        &["admin", "portal-link", "--email", "nobody@x.example"],
+    );
+    assert_eq!(unknown_customer.status.code(), Some(1));
+    assert!(text(&unknown_customer.stderr).contains("--email: no customer"));
+
     let out = run(
         &dir,
         &url,
@@ -518,6 +526,16 @@ async fn demo_fills_a_realistic_help_desk_once() {
                 .map(str::to_string)
                 .expect("token printed");
             let (code, body) = demo.get("/api/v1/tickets?limit=3", Some(&token));
+            // The printed portal link opens the confirmation page (the portal without mail).
+            let portal = demo
+                .stdout
+                .iter()
+                .find_map(|l| l.split("/portal/auth/").nth(1))
+                .map(|token| format!("/portal/auth/{}", token.trim()))
+                .expect("a portal link printed");
+            let (portal_code, portal_page) = demo.get(&portal, None);
+            assert_eq!(portal_code, 200, "{portal_page}");
+            assert!(portal_page.contains("portal-confirm"));
             let lines = demo.stdout.clone();
             assert_eq!(demo.stop(), 0);
             (code, body, lines, token)

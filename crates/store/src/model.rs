@@ -670,13 +670,14 @@ pub struct ComposedMail {
     pub raw: Vec<u8>,
 }
 
-/// A single-use portal sign-in link (its token's SHA-256) and the email that carries it.
+/// A single-use portal sign-in link (its token's SHA-256) and the email that carries it
+/// (`None` when an admin hands the link over themselves).
 #[derive(Debug, Clone)]
 pub struct NewPortalLink {
     pub customer_id: i64,
     pub token_hash: String,
     pub expires_at: Millis,
-    pub mail: ComposedMail,
+    pub mail: Option<ComposedMail>,
 }
 
 /// A canned reply: text with placeholders, and the ticket changes it makes.

@@ -53,20 +53,23 @@ pub(super) async fn create_portal_link(
         params![&link.token_hash, link.customer_id, ctx.at.0, link.expires_at.0],
     )
     .await?;
-    c.execute(
-        "INSERT INTO outbox (kind, inbox_id, recipient, email_message_id, automatic, raw, status, \
-         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-        params![
-            OutboxKind::PortalLink.as_str(),
-            link.mail.inbox_id,
-            &link.mail.recipient,
-            &link.mail.email_message_id,
-            true,
-            link.mail.raw,
-            ctx.at.0
-        ],
-    )
-    .await?;
+    let recipient = link.mail.as_ref().map(|m| m.recipient.clone());
+    if let Some(mail) = link.mail {
+        c.execute(
+            "INSERT INTO outbox (kind, inbox_id, recipient, email_message_id, automatic, raw, status, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
+            params![
+                OutboxKind::PortalLink.as_str(),
+                mail.inbox_id,
+                &mail.recipient,
+                &mail.email_message_id,
+                true,
+                mail.raw,
+                ctx.at.0
+            ],
+        )
+        .await?;
+    }
     append_event(
         c,
         ctx,
@@ -74,7 +77,7 @@ pub(super) async fn create_portal_link(
         None,
         "customer",
         link.customer_id,
-        json!({ "recipient": link.mail.recipient }),
+        json!({ "recipient": recipient }),
     )
     .await
 }

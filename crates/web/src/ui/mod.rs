@@ -8,7 +8,7 @@ pub mod i18n;
 mod live;
 mod login;
 mod pages;
-mod portal;
+pub mod portal;
 mod session;
 mod ticket;
 mod two_factor;

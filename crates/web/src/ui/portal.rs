@@ -259,15 +259,45 @@ async fn send_link(
         customer_id: customer.id,
         token_hash: token_hash(&token),
         expires_at: Millis(at.0 + LINK_MS),
-        mail: ComposedMail {
+        mail: Some(ComposedMail {
             inbox_id: inbox.id,
             recipient: email.to_string(),
             email_message_id: message_id,
             raw,
-        },
+        }),
     };
     state.store.create_portal_link(ctx, link).await?;
     Ok(())
+}
+
+/// A sign-in link an admin hands to a customer themselves (`rapport admin portal-link`; the
+/// demo prints one): single-use and expiring like an emailed one, but sent by nobody.
+pub async fn handed_over_link(
+    store: &dyn rapport_store::Store,
+    base_url: &str,
+    customer_id: i64,
+) -> Result<String, rapport_store::StoreError> {
+    let token = new_secret("");
+    let at = now();
+    let link = NewPortalLink {
+        customer_id,
+        token_hash: token_hash(&token),
+        expires_at: Millis(at.0 + LINK_MS),
+        mail: None,
+    };
+    store
+        .create_portal_link(
+            Ctx {
+                actor: Actor::SYSTEM,
+                at,
+            },
+            link,
+        )
+        .await?;
+    Ok(format!(
+        "{}/portal/auth/{token}",
+        base_url.trim_end_matches('/')
+    ))
 }
 
 /// `GET /portal/auth/{token}`: asks the customer to confirm. Only the POST spends the link:
