@@ -236,7 +236,8 @@ pub trait Store: Send + Sync {
     async fn split_message(&self, ctx: Ctx, message_id: i64) -> Result<Ticket>;
     /// The agent's TOTP secret and whether it is enabled; `None` without one.
     async fn agent_totp(&self, agent_id: i64) -> Result<Option<(String, bool)>>;
-    /// Stores a new unconfirmed TOTP secret, or (None) turns two-factor off.
+    /// Stores a new unconfirmed TOTP secret (refused while two-factor is on), or (None) turns
+    /// two-factor off.
     async fn set_totp_secret(&self, ctx: Ctx, agent_id: i64, secret: Option<String>) -> Result<()>;
     /// Confirms the secret and replaces the recovery codes (their SHA-256).
     async fn enable_totp(
@@ -254,7 +255,11 @@ pub trait Store: Send + Sync {
         agent_id: i64,
         expires_at: Millis,
     ) -> Result<()>;
-    async fn login_challenge(&self, id_hash: &str, now: Millis) -> Result<Option<i64>>;
+    /// Takes one of a challenge's five code attempts; its agent, or `None` when the challenge
+    /// is unknown, expired or used up.
+    async fn claim_challenge_attempt(&self, id_hash: &str, now: Millis) -> Result<Option<i64>>;
+    /// Accepts a TOTP time step for an agent once (codes cannot be replayed).
+    async fn use_totp_step(&self, agent_id: i64, step: i64) -> Result<bool>;
     async fn delete_login_challenge(&self, id_hash: &str) -> Result<()>;
     /// The ticket focus mode offers `agent_id` next, never one of `skip`.
     async fn next_ticket_for(&self, agent_id: i64, skip: &[i64]) -> Result<Option<i64>>;

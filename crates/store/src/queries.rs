@@ -2365,9 +2365,16 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn login_challenge(&self, id_hash: &str, now: Millis) -> Result<Option<i64>> {
+    async fn claim_challenge_attempt(&self, id_hash: &str, now: Millis) -> Result<Option<i64>> {
         let id_hash = id_hash.to_string();
-        self.read(move |c| Box::pin(async move { web::login_challenge(c, &id_hash, now).await }))
+        self.write(move |c| {
+            Box::pin(async move { web::claim_challenge_attempt(c, &id_hash, now).await })
+        })
+        .await
+    }
+
+    async fn use_totp_step(&self, agent_id: i64, step: i64) -> Result<bool> {
+        self.write(move |c| Box::pin(web::use_totp_step(c, agent_id, step)))
             .await
     }
 

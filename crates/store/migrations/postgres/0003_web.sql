@@ -11,6 +11,8 @@ CREATE INDEX login_failures_key ON login_failures (key, at);
 -- Two-factor sign-in: a TOTP secret (enabled once a code from it was confirmed), single-use
 -- recovery codes (stored as SHA-256), and the challenge between password and code.
 ALTER TABLE agents ADD COLUMN totp_secret TEXT;
+-- The last time step a code was accepted for: a code works once.
+ALTER TABLE agents ADD COLUMN totp_last_step BIGINT;
 ALTER TABLE agents ADD COLUMN totp_enabled BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE recovery_codes (
     agent_id BIGINT NOT NULL REFERENCES agents (id),
@@ -21,7 +23,9 @@ CREATE TABLE recovery_codes (
 CREATE TABLE login_challenges (
     id_hash TEXT PRIMARY KEY,
     agent_id BIGINT NOT NULL REFERENCES agents (id),
-    expires_at BIGINT NOT NULL
+    expires_at BIGINT NOT NULL,
+    -- Codes tried against this challenge; it dies after five.
+    attempts BIGINT NOT NULL DEFAULT 0
 );
 
 -- Customers sign in to the portal with a single-use link sent by email.

@@ -554,6 +554,14 @@ pub(super) async fn merge_tickets(
             from.reference
         )));
     }
+    if from.customer.id != into.customer.id {
+        // The target's customer would see the other's conversation in the portal, and replies
+        // to the other's mail would thread to them: never silently.
+        return Err(StoreError::Conflict(format!(
+            "{} is {}'s and {} is {}'s; only tickets of the same customer can be merged (link them instead)",
+            from.reference, from.customer.name, into.reference, into.customer.name
+        )));
+    }
     if into.status == TicketStatus::Closed {
         return Err(StoreError::Conflict(format!(
             "{} is closed; merge into an open ticket",
@@ -712,6 +720,13 @@ pub(super) async fn set_totp_secret(
     secret: Option<String>,
 ) -> Result<()> {
     let was_enabled = agent_totp(c, agent_id).await?.is_some_and(|(_, on)| on);
+    if was_enabled && secret.is_some() {
+        // A new secret would switch the old one off: turning it off asks for the password.
+        return Err(StoreError::Conflict(
+            "two-factor sign-in is on; turn it off (with the password) before setting it up again"
+                .into(),
+        ));
+    }
     c.execute(
         "UPDATE agents SET totp_secret = $1, totp_enabled = $2, updated_at = $3 WHERE id = $4",
         params![secret.clone(), false, ctx.at.0, agent_id],
@@ -806,17 +821,32 @@ pub(super) async fn use_recovery_code(
     Ok(used == 1)
 }
 
-/// The agent a live sign-in challenge (password right, code still owed) belongs to.
-pub(super) async fn login_challenge(
+/// Takes one of a sign-in challenge's five code attempts (password right, code still owed):
+/// the agent it belongs to, or `None` when it is unknown, expired or used up. Counting and
+/// checking are one statement, so parallel guesses cannot share an attempt.
+pub(super) async fn claim_challenge_attempt(
     c: &mut dyn Conn,
     id_hash: &str,
     now: Millis,
 ) -> Result<Option<i64>> {
     c.int_opt(
-        "SELECT agent_id FROM login_challenges WHERE id_hash = $1 AND expires_at > $2",
+        "UPDATE login_challenges SET attempts = attempts + 1 \
+         WHERE id_hash = $1 AND expires_at > $2 AND attempts < 5 RETURNING agent_id",
         params![id_hash, now.0],
     )
     .await
+}
+
+/// Accepts a TOTP time step once: false when this step (or a later one) was used already.
+pub(super) async fn use_totp_step(c: &mut dyn Conn, agent_id: i64, step: i64) -> Result<bool> {
+    let used = c
+        .execute(
+            "UPDATE agents SET totp_last_step = $1 WHERE id = $2 \
+             AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            params![step, agent_id],
+        )
+        .await?;
+    Ok(used == 1)
 }
 
 /// Records each active staff member an internal note mentions (`@first name` or the part of

@@ -40,9 +40,18 @@ pub struct Next {
 }
 
 /// Only paths on this site: an open redirect would let a phishing link borrow our login.
+/// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so any of those could
+/// turn `/…` into `//elsewhere`: such paths are refused outright.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.chars()
+                    .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -123,13 +132,20 @@ pub async fn submit(
     if state.store.login_failures(&address_key, since).await? >= ADDRESS_FAILURES {
         return Ok(refuse("login_rate_limited", StatusCode::TOO_MANY_REQUESTS));
     }
-    if state.store.login_failures(&account_key, since).await? >= ACCOUNT_FAILURES {
+    // The attempt is counted before it is checked (and forgotten if it succeeds), so guesses
+    // sent in parallel cannot all slip under the limit together.
+    state
+        .store
+        .record_login_failure(std::slice::from_ref(&account_key), now())
+        .await?;
+    if state.store.login_failures(&account_key, since).await? > ACCOUNT_FAILURES {
         return Ok(refuse("login_locked", StatusCode::TOO_MANY_REQUESTS));
     }
     let login = state.store.agent_login(&email).await?;
     let (agent, hash) = match login {
         Some(l) if l.agent.active && l.agent.role.is_staff() => {
-            (Some(l.agent), l.password_hash.unwrap_or_default())
+            let hash = l.password_hash.unwrap_or_else(|| DUMMY_HASH.clone());
+            (Some(l.agent), hash)
         }
         _ => (None, DUMMY_HASH.clone()),
     };
@@ -140,7 +156,7 @@ pub async fn submit(
     let Some(agent) = agent.filter(|_| verified) else {
         state
             .store
-            .record_login_failure(&[account_key, address_key], now())
+            .record_login_failure(&[address_key], now())
             .await?;
         return Ok(refuse("login_failed", StatusCode::UNAUTHORIZED));
     };
@@ -246,12 +262,13 @@ pub async fn second_factor(
     if !same_token(&form.csrf, &super::session::csrf_token(&challenge)) {
         return Ok(csrf_refused());
     }
+    // Each try spends one of the challenge's five attempts, atomically.
     let Some(agent_id) = state
         .store
-        .login_challenge(&token_hash(&challenge), now())
+        .claim_challenge_attempt(&token_hash(&challenge), now())
         .await?
     else {
-        // Expired: start again from the password.
+        // Expired or used up: start again from the password.
         return Ok(Redirect::to("/login").into_response());
     };
     let agent = state.store.agent(agent_id).await?;
@@ -282,11 +299,15 @@ pub async fn second_factor(
         actor: Actor::agent(agent_id),
         at: now(),
     };
-    let passed = two_factor::code_is_valid(&secret, &form.code, unix)
-        || state
-            .store
-            .use_recovery_code(ctx, agent_id, &two_factor::recovery_hash(&form.code))
-            .await?;
+    let passed = match two_factor::code_step(&secret, &form.code, unix) {
+        Some(step) => state.store.use_totp_step(agent_id, step).await?,
+        None => {
+            state
+                .store
+                .use_recovery_code(ctx, agent_id, &two_factor::recovery_hash(&form.code))
+                .await?
+        }
+    };
     if !passed {
         let address_key = super::session::client_key("address", peer);
         state
@@ -477,6 +498,9 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/");
         assert_eq!(safe_next(None), "/");
     }
 }
@@ -493,10 +517,21 @@ pub async fn start_two_factor(
         actor: Actor::agent(session.agent.id),
         at: now(),
     };
-    state
+    match state
         .store
         .set_totp_secret(ctx, session.agent.id, Some(secret.clone()))
-        .await?;
+        .await
+    {
+        Ok(()) => {}
+        Err(rapport_store::StoreError::Conflict(why)) => {
+            let refused = Account {
+                error: Some(why),
+                ..Default::default()
+            };
+            return account_page(&state, &session, refused, StatusCode::CONFLICT).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
     let setup = Account {
         setup: Some((secret, url)),
         ..Default::default()
@@ -522,7 +557,13 @@ pub async fn confirm_two_factor(
         return Ok(Redirect::to("/password").into_response());
     };
     let unix = u64::try_from(now().0 / 1000).unwrap_or_default();
-    if !two_factor::code_is_valid(&secret, &form.code, unix) {
+    let step = two_factor::code_step(&secret, &form.code, unix);
+    // The code that confirms the setup is spent: it cannot sign anyone in afterwards.
+    let accepted = match step {
+        Some(step) => state.store.use_totp_step(session.agent.id, step).await?,
+        None => false,
+    };
+    if !accepted {
         let url = two_factor::setup_url(&secret, &session.agent.email).unwrap_or_default();
         let again = Account {
             error: Some(text(lang, "two_factor_wrong")),

@@ -34,12 +34,15 @@ pub fn setup_url(secret: &str, account: &str) -> Option<String> {
     totp(secret, account)?.to_url().ok()
 }
 
-/// Is `code` (six digits, spaces allowed) right for `secret` at `unix_seconds`?
-pub fn code_is_valid(secret: &str, code: &str, unix_seconds: u64) -> bool {
+/// The time step `code` (six digits, spaces allowed) is right for at `unix_seconds`, if any.
+/// The caller accepts each step once (`Store::use_totp_step`): RFC 6238 §5.2.
+pub fn code_step(secret: &str, code: &str, unix_seconds: u64) -> Option<i64> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    code.len() == 6
-        && code.bytes().all(|b| b.is_ascii_digit())
-        && totp(secret, "check").is_some_and(|t| t.check(&code, unix_seconds).is_some())
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let step = totp(secret, "check")?.check(&code, unix_seconds)?;
+    i64::try_from(step).ok()
 }
 
 /// Fresh recovery codes (`xxxx-xxxx`, lower-case letters and digits without look-alikes).
@@ -80,16 +83,18 @@ mod tests {
         let t = totp(&secret, "ann@example.com").unwrap();
         let now = 1_790_000_000;
         let code = t.generate(now).to_string();
-        assert!(code_is_valid(&secret, &code, now));
-        assert!(code_is_valid(
-            &secret,
-            &format!("{} {}", &code[..3], &code[3..]),
-            now
-        ));
-        assert!(code_is_valid(&secret, &code, now + 30), "one step of drift");
-        assert!(!code_is_valid(&secret, &code, now + 120));
-        assert!(!code_is_valid(&secret, "12345", now));
-        assert!(!code_is_valid("not base32!", &code, now));
+        let step = code_step(&secret, &code, now).expect("the current code");
+        assert_eq!(step, (now / 30) as i64);
+        let spaced = format!("{} {}", &code[..3], &code[3..]);
+        assert_eq!(code_step(&secret, &spaced, now), Some(step));
+        assert_eq!(
+            code_step(&secret, &code, now + 30),
+            Some(step),
+            "one step of drift"
+        );
+        assert_eq!(code_step(&secret, &code, now + 120), None);
+        assert_eq!(code_step(&secret, "12345", now), None);
+        assert_eq!(code_step("not base32!", &code, now), None);
         let url = setup_url(&secret, "ann@example.com").unwrap();
         assert!(
             url.starts_with("otpauth://totp/Rapport:ann%40example.com?"),

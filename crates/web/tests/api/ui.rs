@@ -1159,6 +1159,15 @@ async fn admins_configure_and_agents_use_macros_views_links(store: Arc<dyn Store
     );
     let page = ann.get(&format!("/t/{}", desk.normal)).await;
     assert!(page.body.contains("merged from"));
+    // Carla's conversation never lands in Dan's ticket.
+    let page = ann
+        .post(
+            &format!("/t/{}/merge", desk.normal),
+            &[("_csrf", &acsrf), ("other", &desk.dans.to_string())],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("same customer"));
     let page = ann
         .post(
             &format!("/t/{}/merge", desk.normal),
@@ -1185,13 +1194,18 @@ async fn admins_configure_and_agents_use_macros_views_links(store: Arc<dyn Store
 }
 
 /// The code an authenticator app would show now for a base32 secret.
-fn current_code(secret: &str) -> String {
+/// The code an authenticator app shows `steps` × 30 s from now.
+fn code_at(secret: &str, steps: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     totp_rs::Builder::new()
         .with_secret(secret)
         .build()
         .unwrap()
-        .generate_current()
+        .generate(now + steps * 30)
         .to_string()
 }
 
@@ -1223,7 +1237,7 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
     let page = ann
         .post(
             "/password/2fa/confirm",
-            &[("_csrf", &csrf), ("code", &current_code(&secret))],
+            &[("_csrf", &csrf), ("code", &code_at(&secret, 0))],
         )
         .await;
     assert_eq!(page.status, StatusCode::OK);
@@ -1261,13 +1275,38 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
             "/login/2fa",
             &[
                 ("_csrf", &challenge_csrf),
-                ("code", &current_code(&secret)),
+                ("code", &code_at(&secret, 1)),
                 ("next", "/"),
             ],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(again.get("/").await.status, StatusCode::OK);
+
+    // A code works once (RFC 6238 §5.2): seen over a shoulder, it is already spent.
+    let mut replayer = Visitor::new(&desk.base);
+    let replay_csrf = replayer.sign_in("ann@example.com", PASSWORD).await.csrf();
+    let page = replayer
+        .post(
+            "/login/2fa",
+            &[("_csrf", &replay_csrf), ("code", &code_at(&secret, 1))],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    // A challenge allows five tries, counted in one statement however many arrive at once.
+    let ann_id = desk.ann;
+    let challenge = rapport_web::auth::token_hash("a challenge");
+    let until = Millis(rapport_web::now().0 + 60_000);
+    desk.store
+        .create_login_challenge(&challenge, ann_id, until)
+        .await
+        .unwrap();
+    let tries = futures::future::join_all((0..8).map(|_| {
+        desk.store
+            .claim_challenge_attempt(&challenge, rapport_web::now())
+    }))
+    .await;
+    assert_eq!(tries.iter().filter(|t| matches!(t, Ok(Some(_)))).count(), 5);
 
     // A recovery code works once, however it is typed.
     let mut lost_phone = Visitor::new(&desk.base);
@@ -1288,7 +1327,7 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
     let page = stranger
         .post(
             "/login/2fa",
-            &[("_csrf", &csrf3), ("code", &current_code(&secret))],
+            &[("_csrf", &csrf3), ("code", &code_at(&secret, 1))],
         )
         .await;
     assert_eq!(page.location(), "/login");
