@@ -168,7 +168,12 @@
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) {
             const rowsEl = document.getElementById("rows");
-            if (html && rowsEl) { rowsEl.innerHTML = html; localizeTimes(rowsEl); select(selected); }
+            if (html && rowsEl) {
+              rowsEl.innerHTML = html;
+              if (window.htmx) window.htmx.process(rowsEl);
+              localizeTimes(rowsEl);
+              select(selected);
+            }
           });
       }, 1000);
     }

@@ -146,6 +146,9 @@ pub async fn create_agent(
     session.require_to_see(Permission::ManageAgents)?;
     let result = async {
         let role = Role::parse(&form.role)?;
+        if !role.is_staff() {
+            return Err(invalid("role", "customers are not agents"));
+        }
         if form.password.chars().count() < super::login::MIN_PASSWORD_CHARS {
             return Err(PageError(Problem::invalid(rapport_core::Invalid::new(
                 "password",

@@ -113,14 +113,22 @@ impl Live {
         let _ = self.tx.send(LiveMessage::Presence(ticket_id));
     }
 
+    /// Marks an agent as typing; tells the other pages at most every 2 seconds per agent,
+    /// however often a page reports.
     fn typing(&self, ticket_id: i64, agent_id: i64) {
-        let until = now().0 + TYPING_MS;
+        let now = now().0;
+        let mut changed = false;
         if let Some(list) = self.lock().get_mut(&ticket_id) {
             for v in list.iter_mut().filter(|v| v.agent_id == agent_id) {
-                v.typing_until = until;
+                if v.typing_until < now + TYPING_MS - 2_000 {
+                    v.typing_until = now + TYPING_MS;
+                    changed = true;
+                }
             }
         }
-        let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+        if changed {
+            let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+        }
     }
 
     /// The other agents on a ticket (one entry per agent, typing if any of their tabs is).
@@ -181,6 +189,25 @@ pub struct LiveQuery {
     ticket: Option<i64>,
 }
 
+/// How often an open stream checks that its session still holds.
+const SESSION_CHECK: Duration = Duration::from_secs(60);
+
+struct SessionWatch {
+    store: Arc<dyn Store>,
+    id_hash: String,
+    every: tokio::time::Interval,
+}
+
+impl SessionWatch {
+    async fn ended(&self) -> bool {
+        // A database hiccup keeps the stream; only a definite "no such session" ends it.
+        matches!(
+            self.store.session_agent(&self.id_hash, now()).await,
+            Ok(None)
+        )
+    }
+}
+
 /// Leaves the ticket when the stream ends (the page closed or the connection dropped).
 struct Presence {
     live: Arc<Live>,
@@ -209,17 +236,32 @@ pub async fn stream(
         ticket_id,
     });
     let ticket = q.ticket;
+    let watch = SessionWatch {
+        store: state.store.clone(),
+        id_hash: session.id_hash.clone(),
+        every: tokio::time::interval(SESSION_CHECK),
+    };
     let stream = futures::stream::unfold(
-        (rx, presence, live),
-        move |(mut rx, presence, live)| async move {
+        (rx, presence, live, watch),
+        move |(mut rx, presence, live, mut watch)| async move {
             loop {
-                let message = match rx.recv().await {
+                let received = tokio::select! {
+                    received = rx.recv() => received,
+                    _ = watch.every.tick() => {
+                        // A stream ends with its session (signed out, expired, deactivated).
+                        if watch.ended().await {
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                let message = match received {
                     Ok(m) => m,
                     Err(broadcast::error::RecvError::Lagged(_)) => LiveMessage::Resync,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
                 if let Some(event) = to_sse(&message, ticket, me, &live) {
-                    return Some((Ok(event), (rx, presence, live)));
+                    return Some((Ok(event), (rx, presence, live, watch)));
                 }
             }
         },

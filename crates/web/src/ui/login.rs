@@ -386,6 +386,39 @@ async fn account_page(
     Ok(response)
 }
 
+/// Checks a signed-in agent's current password, under the same per-account limit as
+/// sign-in, so a borrowed session cannot guess it: `Err` carries the message key.
+async fn check_current_password(
+    state: &AppState,
+    session: &AgentSession,
+    password: &str,
+) -> Result<Result<(), &'static str>, PageError> {
+    let account_key = format!("account:{}", session.agent.email.to_lowercase());
+    state
+        .store
+        .record_login_failure(std::slice::from_ref(&account_key), now())
+        .await?;
+    let since = Millis(now().0 - WINDOW_MS);
+    if state.store.login_failures(&account_key, since).await? > ACCOUNT_FAILURES {
+        return Ok(Err("login_locked"));
+    }
+    let hash = state
+        .store
+        .agent_login(&session.agent.email)
+        .await?
+        .and_then(|l| l.password_hash)
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let password = password.to_string();
+    let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    if !right {
+        return Ok(Err("password_current_wrong"));
+    }
+    state.store.clear_login_failures(&account_key).await?;
+    Ok(Ok(()))
+}
+
 #[derive(Deserialize)]
 pub struct PasswordChange {
     #[serde(default)]
@@ -425,30 +458,14 @@ pub async fn change_password(
         )
         .await;
     }
-    let hash = state
-        .store
-        .agent_login(&session.agent.email)
-        .await?
-        .and_then(|l| l.password_hash)
-        .unwrap_or_default();
-    let (current, new) = (form.current.clone(), form.new.clone());
-    let new_hash = tokio::task::spawn_blocking(move || {
-        verify_password(&current, &hash).then(|| hash_password(&new))
-    })
-    .await
-    .map_err(|e| PageError::internal(format!("password check failed: {e}")))?;
-    let new_hash = match new_hash {
-        None => {
-            return account_page(
-                &state,
-                &session,
-                refused("password_current_wrong"),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        Some(h) => h.map_err(|e| PageError::internal(e.to_string()))?,
-    };
+    if let Err(key) = check_current_password(&state, &session, &form.current).await? {
+        return account_page(&state, &session, refused(key), unprocessable).await;
+    }
+    let new = form.new.clone();
+    let new_hash = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|e| PageError::internal(format!("password hashing failed: {e}")))?
+        .map_err(|e| PageError::internal(e.to_string()))?;
     let ctx = Ctx {
         actor: Actor::agent(session.agent.id),
         at: now(),
@@ -596,19 +613,9 @@ pub async fn disable_two_factor(
     SessionForm { session, form }: SessionForm<AgentSession, CodeForm>,
 ) -> Result<Response, PageError> {
     let lang = session.lang;
-    let hash = state
-        .store
-        .agent_login(&session.agent.email)
-        .await?
-        .and_then(|l| l.password_hash)
-        .unwrap_or_default();
-    let password = form.password.clone();
-    let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    if !right {
+    if let Err(key) = check_current_password(&state, &session, &form.password).await? {
         let refused = Account {
-            error: Some(text(lang, "password_current_wrong")),
+            error: Some(text(lang, key)),
             ..Default::default()
         };
         return account_page(&state, &session, refused, StatusCode::UNPROCESSABLE_ENTITY).await;

@@ -228,6 +228,39 @@ fn escape(text: &str) -> String {
     minijinja::HtmlEscape(text).to_string()
 }
 
+/// The most items a page reads of one ticket's messages or events.
+const LIST_CAP: usize = 2_000;
+
+/// Every item of a paged store list (up to `LIST_CAP`), oldest first.
+pub(crate) async fn whole_list<T, F, Fut>(fetch: F) -> Result<Vec<T>, PageError>
+where
+    F: Fn(rapport_store::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = rapport_store::Result<rapport_store::Page<T>>>,
+{
+    whole_list_after(0, fetch).await
+}
+
+/// Every item after the one with id `after` (lists ordered by id).
+pub(crate) async fn whole_list_after<T, F, Fut>(after: i64, fetch: F) -> Result<Vec<T>, PageError>
+where
+    F: Fn(rapport_store::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = rapport_store::Result<rapport_store::Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut page = rapport_store::PageRequest {
+        after: (after > 0).then_some(rapport_store::Cursor { at: 0, id: after }),
+        limit: rapport_store::PageRequest::MAX_LIMIT,
+    };
+    loop {
+        let got = fetch(page).await?;
+        items.extend(got.items);
+        match got.next {
+            Some(next) if items.len() < LIST_CAP => page.after = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// An email's HTML made safe to show, with its inline images (`cid:`) pointing at the
 /// attachment URLs `url` makes.
 pub fn email_html(
@@ -300,6 +333,31 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/macros/save", post(admin::save_macro))
         .route("/admin/macros/{id}/delete", post(admin::delete_macro))
         .merge(portal::routes())
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// Every page: scripts and styles only from Rapport itself (the email HTML shown inside may
+/// keep its inline styles, nothing else), never framed, no referrer to other sites.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -186,7 +186,13 @@ async fn request_link(
         .into_iter()
         .next();
     if let Some(customer) = customer {
-        send_link(&state, &customer, &email, lang).await?;
+        // In the background: a known address must not answer measurably later than an unknown.
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = send_link(&state, &customer, &email, lang).await {
+                tracing::error!(customer = customer.id, error = ?e.0, "cannot send a portal sign-in link");
+            }
+        });
     }
     Ok(page(
         "portal/login.html",
@@ -322,14 +328,35 @@ async fn confirm_link(
             StatusCode::GONE,
         )
     };
+    // Only this browser may spend the link: another site cannot sign a visitor in to someone
+    // else's account by posting a link it holds (double-submit, as for the agents' sign-in).
+    let csrf = new_secret("");
     let mut response = page(
         "portal/login.html",
         lang,
         &inbox,
-        context! { sent => false, error => error, confirm => valid.then_some(token) },
+        context! { sent => false, error => error, confirm => valid.then_some(token), csrf => &csrf },
     );
     *response.status_mut() = status;
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(
+            LINK_CSRF_COOKIE,
+            &csrf,
+            LINK_MS / 1000,
+            state.ui.config.secure_cookies(),
+        ),
+    );
     Ok(response)
+}
+
+/// The confirmation page's double-submit cookie.
+const LINK_CSRF_COOKIE: &str = "rapport_portal_link";
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
 }
 
 /// `POST /portal/auth/{token}`: spends the link and signs the customer in.
@@ -337,8 +364,13 @@ async fn redeem(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(token): Path<String>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, PageError> {
     let lang = language(&headers);
+    let expected = super::session::cookie(&headers, LINK_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_token(&form.csrf, expected) {
+        return Ok(csrf_refused());
+    }
     let secret = new_secret("");
     let at = now();
     let session = NewSession {
@@ -490,11 +522,8 @@ async fn render_ticket(
     ticket: Ticket,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let messages: Vec<_> = state
-        .store
-        .list_messages(ticket.id, PageRequest::first(200))
+    let messages: Vec<_> = super::whole_list(|page| state.store.list_messages(ticket.id, page))
         .await?
-        .items
         .into_iter()
         .filter(|m| m.public)
         .collect();
@@ -716,12 +745,8 @@ async fn public_attachment(
     attachment: i64,
 ) -> Result<Response, PageError> {
     let ticket = visible_ticket(state, &session.customer, id).await?;
-    let messages = state
-        .store
-        .list_messages(ticket.id, PageRequest::first(200))
-        .await?;
+    let messages = super::whole_list(|page| state.store.list_messages(ticket.id, page)).await?;
     let public = messages
-        .items
         .iter()
         .filter(|m| m.public)
         .any(|m| m.attachments.iter().any(|a| a.id == attachment));

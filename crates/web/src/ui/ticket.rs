@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use rapport_core::update::TicketPatch;
 use rapport_core::{Actor, ActorKind, MessageKind, Permission, Priority, TicketStatus};
-use rapport_store::{Agent, Ctx, Event, Message, NewMessage, PageRequest, Ticket};
+use rapport_store::{Agent, Ctx, Event, Message, NewMessage, Ticket};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -127,18 +127,11 @@ async fn conversation_of(
     ticket: &Ticket,
     agents: &HashMap<i64, String>,
 ) -> Result<Conversation, PageError> {
-    let messages = state
-        .store
-        .list_messages(ticket.id, PageRequest::first(200))
-        .await?;
-    let events = state
-        .store
-        .list_events(ticket.id, PageRequest::first(200))
-        .await?;
+    let messages = super::whole_list(|page| state.store.list_messages(ticket.id, page)).await?;
+    let events = super::whole_list(|page| state.store.list_events(ticket.id, page)).await?;
     let last_event = state.store.last_ticket_event(ticket.id).await?;
     let customer = &ticket.customer.name;
     let mut entries: Vec<Entry> = messages
-        .items
         .into_iter()
         .map(|m| Entry {
             at: m.created_at.0,
@@ -146,7 +139,7 @@ async fn conversation_of(
             event: None,
         })
         .collect();
-    entries.extend(events.items.iter().filter_map(|e| {
+    entries.extend(events.iter().filter_map(|e| {
         event_view(e, agents, customer).map(|v| Entry {
             at: e.created_at.0,
             message: None,
@@ -258,12 +251,10 @@ pub struct ReplyForm {
     body: String,
     #[serde(default)]
     kind: String,
-    /// The newest event id the agent's page showed.
+    /// The newest event id the agent saw (when they started writing, or on the warning page
+    /// they confirmed).
     #[serde(default)]
     seen: i64,
-    /// Send even though the ticket changed since the page was rendered.
-    #[serde(default)]
-    confirm_stale: Option<String>,
     #[serde(default)]
     focus: Option<String>,
 }
@@ -276,24 +267,12 @@ async fn changes_since(
     me: i64,
     lang: &str,
 ) -> Result<Vec<String>, PageError> {
-    let events = state
-        .store
-        .list_events(
-            ticket_id,
-            PageRequest {
-                after: Some(rapport_store::Cursor { at: 0, id: seen }),
-                limit: 50,
-            },
-        )
-        .await?;
+    let events =
+        super::whole_list_after(seen, |page| state.store.list_events(ticket_id, page)).await?;
     let agents = agent_names(&state.store.list_agents().await?);
     let ticket = state.store.ticket(ticket_id).await?;
     let mut lines = Vec::new();
-    for e in events
-        .items
-        .iter()
-        .filter(|e| e.actor.agent_id() != Some(me))
-    {
+    for e in events.iter().filter(|e| e.actor.agent_id() != Some(me)) {
         let who = actor_name(&e.actor, &agents, &ticket.customer.name);
         let line = match e.kind.as_str() {
             "message.added" => {
@@ -316,6 +295,10 @@ async fn changes_since(
                 ),
                 None => continue,
             },
+            // Another ticket's conversation moved in.
+            "ticket.merged" if e.data.get("target").and_then(|t| t.as_i64()) == Some(ticket_id) => {
+                format!("{who}: {}", super::i18n::text(lang, "stale_merged"))
+            }
             _ => continue,
         };
         lines.push(line);
@@ -347,7 +330,9 @@ pub async fn reply(
         ))));
     }
     let focus = form.focus.is_some();
-    if form.confirm_stale.is_none() {
+    // Always checked: "Send anyway" carries the warning page's `seen`, so only changes made
+    // after the agent read the warning stop it again.
+    {
         let changes = changes_since(&state, id, form.seen, session.agent.id, session.lang).await?;
         if !changes.is_empty() {
             let stale = Stale {
@@ -613,11 +598,8 @@ pub async fn split(
     SessionForm { session, .. }: SessionForm<AgentSession, OtherTicket>,
 ) -> Result<Response, PageError> {
     session.require_to_do(Permission::UpdateTickets)?;
-    let belongs = state
-        .store
-        .list_messages(id, PageRequest::first(200))
+    let belongs = super::whole_list(|page| state.store.list_messages(id, page))
         .await?
-        .items
         .iter()
         .any(|m| m.id == message);
     if !belongs {

@@ -437,6 +437,8 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
         1,
         "nothing sent yet"
     );
+    // "Send anyway" carries what the warning showed; only later changes would stop it again.
+    let seen = ann_seen(&page.body);
     let page = ann
         .post(
             &format!("/t/{}/reply", desk.urgent),
@@ -664,22 +666,30 @@ async fn read_until(
 
 /// The sign-in link the outbox holds for `email`, if any.
 async fn link_for(store: &Arc<dyn Store>, email: &str) -> Option<String> {
-    let items = store
-        .claim_outbox(Millis(i64::MAX / 2), 60_000, 50)
-        .await
-        .unwrap();
-    items
-        .into_iter()
-        .filter(|i| i.recipient == email)
-        .find_map(|i| {
-            let raw = rapport_mail::parse::parse(&i.raw.unwrap()).text;
-            let at = raw.find("/portal/auth/")?;
-            let token: String = raw[at + 13..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect();
-            Some(format!("/portal/auth/{token}"))
-        })
+    // The link is queued in the background; give it a moment.
+    for _ in 0..50 {
+        let items = store
+            .claim_outbox(Millis(i64::MAX / 2), 60_000, 50)
+            .await
+            .unwrap();
+        let found = items
+            .into_iter()
+            .filter(|i| i.recipient == email)
+            .find_map(|i| {
+                let raw = rapport_mail::parse::parse(&i.raw.unwrap()).text;
+                let at = raw.find("/portal/auth/")?;
+                let token: String = raw[at + 13..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                Some(format!("/portal/auth/{token}"))
+            });
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
 }
 
 async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
@@ -713,16 +723,23 @@ async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
     let page = carla.get(&link).await;
     assert!(page.body.contains("id=\"portal-confirm\""));
     assert!(!carla.cookies.contains_key("rapport_portal"));
-    let page = carla.post(&link, &[]).await;
+    let confirm_csrf = page.csrf();
+    // Another site posting the link it holds gets nowhere: the form's token is this browser's.
+    let mut forger = Visitor::new(&desk.base);
+    assert_eq!(
+        forger.post(&link, &[("_csrf", &confirm_csrf)]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page = carla.post(&link, &[("_csrf", &confirm_csrf)]).await;
     assert_eq!(
         (page.status, page.location().as_str()),
         (StatusCode::SEE_OTHER, "/portal")
     );
-    let mut replay = Visitor::new(&desk.base);
-    assert_eq!(replay.get(&link).await.status, StatusCode::GONE);
-    let page = replay.post(&link, &[]).await;
+    let page = carla.post(&link, &[("_csrf", &confirm_csrf)]).await;
     assert_eq!(page.status, StatusCode::GONE, "a link works once");
     assert!(page.body.contains("class=\"flash error\""));
+    let mut replay = Visitor::new(&desk.base);
+    assert_eq!(replay.get(&link).await.status, StatusCode::GONE);
 
     let page = carla.get("/portal").await;
     assert!(page.body.contains("Router down at HQ") && page.body.contains("Invoice question"));
