@@ -145,10 +145,7 @@ pub async fn create_agent(
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ManageAgents)?;
     let result = async {
-        let role = Role::parse(&form.role)?;
-        if !role.is_staff() {
-            return Err(invalid("role", "customers are not agents"));
-        }
+        let role = staff_role(&form.role)?;
         if form.password.chars().count() < super::login::MIN_PASSWORD_CHARS {
             return Err(PageError(Problem::invalid(rapport_core::Invalid::new(
                 "password",
@@ -257,6 +254,16 @@ pub struct InboxForm {
     ack_subject: Option<String>,
     #[serde(default)]
     ack_body: Option<String>,
+}
+
+/// A role an agent can have (customers sign in to the portal, never here).
+fn staff_role(text: &str) -> Result<Role, PageError> {
+    let role = Role::parse(text)?;
+    if role.is_staff() {
+        Ok(role)
+    } else {
+        Err(invalid("role", "customers are not agents"))
+    }
 }
 
 fn invalid(field: &str, problem: impl Into<String>) -> PageError {
@@ -480,10 +487,7 @@ pub async fn update_agent(
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ManageAgents)?;
     let result = async {
-        let role = Role::parse(&form.role)?;
-        if !role.is_staff() {
-            return Err(invalid("role", "customers are not agents"));
-        }
+        let role = staff_role(&form.role)?;
         let active = form.active.is_some();
         if id == session.agent.id && (role != session.agent.role || !active) {
             return Err(invalid(
