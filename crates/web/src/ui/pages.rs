@@ -167,17 +167,14 @@ async fn listing(
     };
     filter.oldest_first = oldest_first;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state
-        .store
-        .list_tickets(
-            &filter,
-            PageRequest {
-                after,
-                limit: PAGE_SIZE,
-            },
-        )
-        .await?;
-    let agents = state.store.list_agents().await?;
+    let request = PageRequest {
+        after,
+        limit: PAGE_SIZE,
+    };
+    let (page, agents) = tokio::try_join!(
+        state.store.list_tickets(&filter, request),
+        state.store.list_agents()
+    )?;
     let mut query_pairs = custom;
     match q.saved {
         Some(id) => query_pairs = vec![("saved".into(), id.to_string())],
@@ -202,13 +199,14 @@ pub async fn views(
     session: AgentSession,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, PageError> {
-    let listing = listing(&state, &session, q).await?;
+    let (listing, views) = tokio::try_join!(listing(&state, &session, q), async {
+        Ok::<_, PageError>(state.store.list_views(session.agent.id).await?)
+    })?;
     // Every count of the navigation in one query: built-in views, then saved ones.
     let builtin: Vec<(&str, TicketFilter)> = VIEWS
         .iter()
         .filter_map(|v| view_filter(v, &session.agent).map(|f| (*v, f)))
         .collect();
-    let views = state.store.list_views(session.agent.id).await?;
     // A saved filter that no longer parses (a team deleted, say) shows without a count.
     let saved_filters: Vec<Option<TicketFilter>> = views
         .iter()
@@ -346,19 +344,34 @@ pub async fn customer_context(
     except_ticket: Option<i64>,
 ) -> Result<minijinja::Value, PageError> {
     let customer = state.store.customer(customer_id).await?;
-    let organization = match customer.organization_id {
-        Some(id) => Some(state.store.organization(id).await?),
-        None => None,
-    };
     let filter = TicketFilter {
         customer_id: Some(customer_id),
         ..Default::default()
     };
-    let tickets = state
-        .store
-        .list_tickets(&filter, PageRequest::first(20))
-        .await?;
-    let agents = state.store.list_agents().await?;
+    // Independent reads side by side: on PostgreSQL each is a round trip.
+    let (organization, tickets, agents, people) = tokio::try_join!(
+        async {
+            match customer.organization_id {
+                Some(id) => Ok::<_, PageError>(Some(state.store.organization(id).await?)),
+                None => Ok(None),
+            }
+        },
+        async {
+            Ok::<_, PageError>(
+                state
+                    .store
+                    .list_tickets(&filter, PageRequest::first(20))
+                    .await?,
+            )
+        },
+        async { Ok::<_, PageError>(state.store.list_agents().await?) },
+        async {
+            match customer.organization_id {
+                Some(org) => organization_people(state, org, 10).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    )?;
     let others: Vec<Ticket> = tickets
         .items
         .into_iter()
@@ -374,15 +387,11 @@ pub async fn customer_context(
         .time_zone
         .as_deref()
         .and_then(|z| local_time(now(), z));
-    let siblings = match customer.organization_id {
-        Some(org) => organization_people(state, org, 10)
-            .await?
-            .into_iter()
-            .filter(|c| c.id != customer.id)
-            .map(|c| context! { id => c.id, name => c.name })
-            .collect(),
-        None => Vec::new(),
-    };
+    let siblings: Vec<_> = people
+        .into_iter()
+        .filter(|c| c.id != customer.id)
+        .map(|c| context! { id => c.id, name => c.name })
+        .collect();
     Ok(context! {
         customer => customer,
         organization => organization,

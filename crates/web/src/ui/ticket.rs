@@ -127,9 +127,11 @@ async fn conversation_of(
     ticket: &Ticket,
     agents: &HashMap<i64, String>,
 ) -> Result<Conversation, PageError> {
-    let messages = super::whole_list(|page| state.store.list_messages(ticket.id, page)).await?;
-    let events = super::whole_list(|page| state.store.list_events(ticket.id, page)).await?;
-    let last_event = state.store.last_ticket_event(ticket.id).await?;
+    let (messages, events, last_event) = tokio::try_join!(
+        super::whole_list(|page| state.store.list_messages(ticket.id, page)),
+        super::whole_list(|page| state.store.list_events(ticket.id, page)),
+        async { Ok::<_, PageError>(state.store.last_ticket_event(ticket.id).await?) },
+    )?;
     let customer = &ticket.customer.name;
     let mut entries: Vec<Entry> = messages
         .into_iter()
@@ -179,17 +181,24 @@ async fn render_page(
     focus: bool,
     draft: Draft,
 ) -> Result<Response, PageError> {
-    let ticket = state.store.ticket(id).await?;
-    let agents = state.store.list_agents().await?;
+    let (ticket, agents) = tokio::try_join!(state.store.ticket(id), state.store.list_agents())?;
     let names = agent_names(&agents);
-    let conversation = conversation_of(state, &ticket, &names).await?;
-    let customer = customer_context(state, ticket.customer.id, Some(ticket.id)).await?;
-    let teams = state.store.list_teams().await?;
-    let fields = state.store.list_custom_fields().await?;
+    // Independent reads side by side: on PostgreSQL each is a round trip.
+    let (conversation, customer, (teams, fields, inbox, links, macros)) = tokio::try_join!(
+        conversation_of(state, &ticket, &names),
+        customer_context(state, ticket.customer.id, Some(ticket.id)),
+        async {
+            tokio::try_join!(
+                state.store.list_teams(),
+                state.store.list_custom_fields(),
+                state.store.inbox(ticket.inbox_id),
+                state.store.ticket_links(ticket.id),
+                state.store.list_macros(),
+            )
+            .map_err(PageError::from)
+        },
+    )?;
     let viewers = state.ui.live.others(ticket.id, session.agent.id);
-    let inbox = state.store.inbox(ticket.inbox_id).await?;
-    let links = state.store.ticket_links(ticket.id).await?;
-    let macros = state.store.list_macros().await?;
     let role = session.agent.role;
     Ok(templates().render(
         "ticket.html",
