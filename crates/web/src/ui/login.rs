@@ -378,7 +378,11 @@ async fn account_page(
         context! {
             me => &session.agent, csrf => &session.csrf, error => account.error, notice => account.notice,
             two_factor_on => totp.is_some_and(|(_, on)| on),
-            setup => account.setup.map(|(secret, url)| context! { secret => secret, url => url }),
+            setup => account.setup.map(|(secret, url)| {
+                // Our own SVG, made from our own URL: safe to put in the page as it is.
+                let qr = two_factor::setup_qr(&url).map(minijinja::Value::from_safe_string);
+                context! { secret => secret, url => url, qr => qr }
+            }),
             recovery_codes => account.recovery_codes,
         },
     );

@@ -34,6 +34,17 @@ pub fn setup_url(secret: &str, account: &str) -> Option<String> {
     totp(secret, account)?.to_url().ok()
 }
 
+/// The setup address as a QR code (SVG markup) for an authenticator app to scan.
+pub fn setup_qr(url: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(180, 180)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
 /// The time step `code` (six digits, spaces allowed) is right for at `unix_seconds`, if any.
 /// The caller accepts each step once (`Store::use_totp_step`): RFC 6238 §5.2.
 pub fn code_step(secret: &str, code: &str, unix_seconds: u64) -> Option<i64> {
@@ -96,6 +107,8 @@ mod tests {
         assert_eq!(code_step(&secret, "12345", now), None);
         assert_eq!(code_step("not base32!", &code, now), None);
         let url = setup_url(&secret, "ann@example.com").unwrap();
+        let qr = setup_qr(&url).unwrap();
+        assert!(qr.contains("<svg") && qr.contains("</svg>"));
         assert!(
             url.starts_with("otpauth://totp/Rapport:ann%40example.com?"),
             "{url}"

@@ -1240,6 +1240,14 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
     assert_eq!(page.status, StatusCode::OK);
     let secret = between(&page.body, "id=\"totp-secret\">", "<").to_string();
     assert_eq!(secret.len(), 32, "160 bits in base32");
+    let qr = page
+        .body
+        .find("id=\"totp-qr\"")
+        .map(|at| &page.body[at..at + 300]);
+    assert!(
+        qr.is_some_and(|q| q.contains("<svg")),
+        "a QR code to scan: {qr:?}"
+    );
     let page = ann
         .post(
             "/password/2fa/confirm",
