@@ -167,26 +167,42 @@ mod tests {
     }
 }
 
-/// The `@name` mentions in a note, lower-cased, each once ("@ann, @Bo.Lee!" → ann, bo.lee).
-pub fn mentions(text: &str) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('@') {
-        // An address (ann@example.com) is not a mention: the @ must start a word.
-        let starts_word = rest[..at]
+/// Where the `@name` mentions of a note are: the byte range of each name (after its `@`).
+/// The `@` must start a word, so an address (ann@example.com) is not a mention; a name is
+/// letters, digits and `.`, `_`, `-`, without trailing punctuation.
+pub fn mention_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find('@') {
+        let at = from + offset;
+        let starts_word = text[..at]
             .chars()
             .next_back()
             .is_none_or(|c| !c.is_alphanumeric());
-        let tail = &rest[at + 1..];
-        let name: String = tail
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            .collect();
-        let name = name.trim_end_matches(['.', '-', '_']).to_lowercase();
-        if starts_word && !name.is_empty() && !found.contains(&name) {
+        let start = at + 1;
+        let len = text[start..]
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map_or(text.len() - start, |(i, _)| i);
+        let name = text[start..start + len].trim_end_matches(['.', '-', '_']);
+        if starts_word && !name.is_empty() {
+            spans.push(start..start + name.len());
+            from = start + name.len();
+        } else {
+            from = start;
+        }
+    }
+    spans
+}
+
+/// The `@name` mentions in a note, lower-cased, each once ("@ann, @Bo.Lee!" → ann, bo.lee).
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for span in mention_spans(text) {
+        let name = text[span].to_lowercase();
+        if !found.contains(&name) {
             found.push(name);
         }
-        rest = tail;
     }
     found
 }

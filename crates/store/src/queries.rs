@@ -1280,12 +1280,8 @@ async fn search_tickets(
 /// `%text%` for LIKE, with the user's `%`, `_` and `\` taken literally.
 /// The ids of one page of `filter`'s tickets, newest update first.
 fn push_page_of_ids(q: &mut SqlBuilder, filter: &TicketFilter, after: Option<Cursor>, limit: i64) {
-    q.push("SELECT t.id FROM tickets t");
-    if filter.organization_id.is_some() {
-        q.push(" JOIN customers c ON c.id = t.customer_id");
-    }
-    q.push(" WHERE 1 = 1");
-    push_ticket_filter(q, filter);
+    q.push("SELECT t.id");
+    push_filtered_tickets(q, filter);
     push_after(q, after, filter.oldest_first);
     q.push(order_by(filter.oldest_first))
         .push(" LIMIT ")
@@ -1312,6 +1308,16 @@ fn push_after(q: &mut SqlBuilder, after: Option<Cursor>, oldest_first: bool) {
             .bind(after.at);
         q.push(" AND t.id").push(beyond).bind(after.id).push("))");
     }
+}
+
+/// `FROM tickets t … WHERE` the filter: customers join in only for an organisation filter.
+fn push_filtered_tickets(q: &mut SqlBuilder, filter: &TicketFilter) {
+    q.push(" FROM tickets t");
+    if filter.organization_id.is_some() {
+        q.push(" JOIN customers c ON c.id = t.customer_id");
+    }
+    q.push(" WHERE 1 = 1");
+    push_ticket_filter(q, filter);
 }
 
 /// The view filter as SQL conditions on `t` (tickets) and, for the organisation, `c`

@@ -150,12 +150,8 @@ pub(super) async fn count_tickets(
         if i > 0 {
             q.push(", ");
         }
-        q.push("(SELECT count(*) FROM (SELECT 1 FROM tickets t");
-        if filter.organization_id.is_some() {
-            q.push(" JOIN customers c ON c.id = t.customer_id");
-        }
-        q.push(" WHERE 1 = 1");
-        push_ticket_filter(&mut q, &filter);
+        q.push("(SELECT count(*) FROM (SELECT 1");
+        push_filtered_tickets(&mut q, &filter);
         q.push(" LIMIT ")
             .bind(i64::from(cap))
             .push(&format!(") AS capped{i})"));

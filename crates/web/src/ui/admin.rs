@@ -458,7 +458,7 @@ pub async fn save_macro(
 pub async fn delete_macro(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    SessionForm { session, .. }: SessionForm<AgentSession, MemberForm>,
+    SessionForm { session, .. }: SessionForm<AgentSession, super::session::NoFields>,
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ManageSettings)?;
     match state.store.delete_macro(ctx(&session), id).await {

@@ -3,7 +3,7 @@
 //! fans each new event out; every open page holds a Server-Sent Events stream. Presence (who
 //! else has a ticket open, who is typing) is kept here in memory, per process.
 
-use super::session::{AgentSession, SessionForm};
+use super::session::{AgentSession, NoFields, SessionForm};
 use crate::{AppState, now};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -283,14 +283,11 @@ fn to_sse(message: &LiveMessage, ticket: Option<i64>, me: i64, live: &Live) -> O
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 /// `POST /t/{id}/typing`: the agent is writing on this ticket.
 pub async fn typing(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    SessionForm { session, .. }: SessionForm<AgentSession, Empty>,
+    SessionForm { session, .. }: SessionForm<AgentSession, NoFields>,
 ) -> Response {
     state.ui.live.typing(id, session.agent.id);
     StatusCode::NO_CONTENT.into_response()

@@ -117,7 +117,7 @@ pub async fn submit(
         return Ok(csrf_refused());
     }
     let email = form.email.trim().to_lowercase();
-    let account_key = format!("account:{email}");
+    let account_key = account_key(&email);
     let address_key = super::session::client_key("address", peer);
     let since = Millis(now().0 - WINDOW_MS);
     let refuse = |key: &str, status| {
@@ -132,13 +132,7 @@ pub async fn submit(
     if state.store.login_failures(&address_key, since).await? >= ADDRESS_FAILURES {
         return Ok(refuse("login_rate_limited", StatusCode::TOO_MANY_REQUESTS));
     }
-    // The attempt is counted before it is checked (and forgotten if it succeeds), so guesses
-    // sent in parallel cannot all slip under the limit together.
-    state
-        .store
-        .record_login_failure(std::slice::from_ref(&account_key), now())
-        .await?;
-    if state.store.login_failures(&account_key, since).await? > ACCOUNT_FAILURES {
+    if !count_account_attempt(&state, &account_key).await? {
         return Ok(refuse("login_locked", StatusCode::TOO_MANY_REQUESTS));
     }
     let login = state.store.agent_login(&email).await?;
@@ -272,7 +266,7 @@ pub async fn second_factor(
         return Ok(Redirect::to("/login").into_response());
     };
     let agent = state.store.agent(agent_id).await?;
-    let account_key = format!("account:{}", agent.email.to_lowercase());
+    let account_key = account_key(&agent.email);
     let since = Millis(now().0 - WINDOW_MS);
     if state.store.login_failures(&account_key, since).await? >= ACCOUNT_FAILURES {
         state
@@ -331,12 +325,9 @@ pub async fn second_factor(
     start_session(&state, agent_id, form.next.as_deref()).await
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn logout(
     State(state): State<AppState>,
-    SessionForm { session, .. }: SessionForm<AgentSession, Empty>,
+    SessionForm { session, .. }: SessionForm<AgentSession, super::session::NoFields>,
 ) -> Result<Response, PageError> {
     state.store.delete_session(&session.id_hash).await?;
     let mut response = Redirect::to("/login").into_response();
@@ -390,6 +381,21 @@ async fn account_page(
     Ok(response)
 }
 
+/// The key an account's password attempts are counted under.
+fn account_key(email: &str) -> String {
+    format!("account:{}", email.trim().to_lowercase())
+}
+
+/// Counts a password attempt on an account before it is checked (a success forgets the
+/// account's attempts), so guesses sent in parallel cannot all slip under the limit
+/// together. False once the account is locked.
+async fn count_account_attempt(state: &AppState, account_key: &str) -> Result<bool, PageError> {
+    let key = account_key.to_string();
+    state.store.record_login_failure(&[key], now()).await?;
+    let since = Millis(now().0 - WINDOW_MS);
+    Ok(state.store.login_failures(account_key, since).await? <= ACCOUNT_FAILURES)
+}
+
 /// Checks a signed-in agent's current password, under the same per-account limit as
 /// sign-in, so a borrowed session cannot guess it: `Err` carries the message key.
 async fn check_current_password(
@@ -397,13 +403,8 @@ async fn check_current_password(
     session: &AgentSession,
     password: &str,
 ) -> Result<Result<(), &'static str>, PageError> {
-    let account_key = format!("account:{}", session.agent.email.to_lowercase());
-    state
-        .store
-        .record_login_failure(std::slice::from_ref(&account_key), now())
-        .await?;
-    let since = Millis(now().0 - WINDOW_MS);
-    if state.store.login_failures(&account_key, since).await? > ACCOUNT_FAILURES {
+    let account_key = account_key(&session.agent.email);
+    if !count_account_attempt(state, &account_key).await? {
         return Ok(Err("login_locked"));
     }
     let hash = state
@@ -529,7 +530,7 @@ mod tests {
 /// `POST /password/2fa/start`: a new secret to scan; two-factor is on once a code is confirmed.
 pub async fn start_two_factor(
     State(state): State<AppState>,
-    SessionForm { session, .. }: SessionForm<AgentSession, Empty>,
+    SessionForm { session, .. }: SessionForm<AgentSession, super::session::NoFields>,
 ) -> Result<Response, PageError> {
     let secret = two_factor::new_secret();
     let url = two_factor::setup_url(&secret, &session.agent.email)

@@ -197,30 +197,17 @@ fn format_datetime(at: Value, zone: Option<String>) -> String {
 /// `{{ body | mentions }}`: the text escaped, with each `@name` mention marked.
 fn mark_mentions(text: &str) -> Value {
     let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
-    while let Some(at) = rest.find('@') {
-        let starts_word = rest[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let name_len = rest[at + 1..]
-            .char_indices()
-            .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-')))
-            .map_or(rest.len() - at - 1, |(i, _)| i);
-        let name = rest[at + 1..at + 1 + name_len].trim_end_matches(['.', '-', '_']);
-        out.push_str(&escape(&rest[..at]));
-        if starts_word && !name.is_empty() {
-            out.push_str(&format!(
-                "<strong class=\"mention\">@{}</strong>",
-                escape(name)
-            ));
-            rest = &rest[at + 1 + name.len()..];
-        } else {
-            out.push('@');
-            rest = &rest[at + 1..];
-        }
+    let mut shown = 0;
+    for span in rapport_core::macros::mention_spans(text) {
+        // `span` starts after the `@`, which is one byte.
+        out.push_str(&escape(&text[shown..span.start - 1]));
+        out.push_str(&format!(
+            "<strong class=\"mention\">@{}</strong>",
+            escape(&text[span.clone()])
+        ));
+        shown = span.end;
     }
-    out.push_str(&escape(rest));
+    out.push_str(&escape(&text[shown..]));
     Value::from_safe_string(out)
 }
 

@@ -329,7 +329,8 @@ pub async fn customer(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ReadCustomers)?;
-    let context = customer_context(&state, id, None).await?;
+    let agents = state.store.list_agents().await?;
+    let context = customer_context(&state, id, None, &agents).await?;
     Ok(templates().render(
         "customer.html",
         session.lang,
@@ -342,6 +343,7 @@ pub async fn customer_context(
     state: &AppState,
     customer_id: i64,
     except_ticket: Option<i64>,
+    agents: &[Agent],
 ) -> Result<minijinja::Value, PageError> {
     let customer = state.store.customer(customer_id).await?;
     let filter = TicketFilter {
@@ -349,7 +351,7 @@ pub async fn customer_context(
         ..Default::default()
     };
     // Independent reads side by side: on PostgreSQL each is a round trip.
-    let (organization, tickets, agents, people) = tokio::try_join!(
+    let (organization, tickets, people) = tokio::try_join!(
         async {
             match customer.organization_id {
                 Some(id) => Ok::<_, PageError>(Some(state.store.organization(id).await?)),
@@ -364,7 +366,6 @@ pub async fn customer_context(
                     .await?,
             )
         },
-        async { Ok::<_, PageError>(state.store.list_agents().await?) },
         async {
             match customer.organization_id {
                 Some(org) => organization_people(state, org, 10).await,
@@ -396,8 +397,8 @@ pub async fn customer_context(
         customer => customer,
         organization => organization,
         local_time => local,
-        open => row_views(&open, &agents),
-        recent => row_views(&recent, &agents),
+        open => row_views(&open, agents),
+        recent => row_views(&recent, agents),
         colleagues => siblings,
     })
 }
@@ -462,7 +463,7 @@ pub async fn delete_view(
     Path(id): Path<i64>,
     super::session::SessionForm { session, .. }: super::session::SessionForm<
         AgentSession,
-        SaveViewForm,
+        super::session::NoFields,
     >,
 ) -> Result<Response, PageError> {
     let may_delete_shared = session.manages_shared();

@@ -413,12 +413,9 @@ async fn redeem(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn logout(
     State(state): State<AppState>,
-    SessionForm { session, .. }: SessionForm<PortalSession, Empty>,
+    SessionForm { session, .. }: SessionForm<PortalSession, super::session::NoFields>,
 ) -> Result<Response, PageError> {
     state.store.delete_portal_session(&session.id_hash).await?;
     let mut response = Redirect::to("/portal/login").into_response();

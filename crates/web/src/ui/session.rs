@@ -222,6 +222,10 @@ impl HasCsrf for PortalSession {
     }
 }
 
+/// A form that carries nothing but its CSRF token (sign out, delete, typing reports).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// A POSTed form from a session `S`, accepted only with that session's CSRF token (in the
 /// `_csrf` field, or the `X-CSRF-Token` header that htmx requests carry).
 pub struct SessionForm<S, T> {

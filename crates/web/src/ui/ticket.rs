@@ -186,7 +186,7 @@ async fn render_page(
     // Independent reads side by side: on PostgreSQL each is a round trip.
     let (conversation, customer, (teams, fields, inbox, links, macros)) = tokio::try_join!(
         conversation_of(state, &ticket, &names),
-        customer_context(state, ticket.customer.id, Some(ticket.id)),
+        customer_context(state, ticket.customer.id, Some(ticket.id), &agents),
         async {
             tokio::try_join!(
                 state.store.list_teams(),
