@@ -268,7 +268,13 @@ impl BusinessCalendar {
     /// (holidays on nearly every open day), returns `start` plus that limit: a due time that
     /// never arrives in practice.
     pub fn add_business_minutes(&self, start: Millis, minutes: i64) -> Millis {
-        let mut remaining = minutes.max(0).saturating_mul(MS_PER_MINUTE);
+        self.add_business_ms(start, minutes.saturating_mul(MS_PER_MINUTE))
+    }
+
+    /// [`Self::add_business_minutes`] to the millisecond: for clocks that paused part-way
+    /// through a minute.
+    pub fn add_business_ms(&self, start: Millis, ms: i64) -> Millis {
+        let mut remaining = ms.max(0);
         if remaining == 0 {
             return start;
         }

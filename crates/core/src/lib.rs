@@ -6,12 +6,14 @@
 
 pub mod access;
 pub mod calendar;
+pub mod commitment;
 pub mod contact;
 pub mod event;
 pub mod fields;
 pub mod macros;
 pub mod readback;
 pub mod search;
+pub mod sla;
 pub mod subject;
 pub mod tags;
 pub mod ticket;
