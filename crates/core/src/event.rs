@@ -111,10 +111,31 @@ pub enum EventKind {
     AgentMentioned,
     /// An agent's role or active flag changed.
     AgentChanged,
+    /// An SLA target is about to be missed (data: target, due time, who was notified).
+    SlaWarning,
+    /// An SLA target was missed (data: target, due time, the escalation taken).
+    SlaBreached,
+    SlaPolicySaved,
+    SlaPolicyDeleted,
+    CalendarSaved,
+    CalendarDeleted,
+    /// An agent committed to something on a ticket, by a due time.
+    CommitmentMade,
+    /// The owner was reminded of a commitment about to lapse.
+    CommitmentReminded,
+    CommitmentKept,
+    /// A commitment lapsed (or was fulfilled late) and was escalated.
+    CommitmentBroken,
+    CommitmentCancelled,
+    /// A customer asked for status (data: the message and why it counts).
+    TicketChased,
+    /// Something needs an agent's attention (an SLA warning or breach, a commitment); the
+    /// subject is that agent.
+    AgentAlerted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 29] = [
+    pub const ALL: [EventKind; 42] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -144,6 +165,19 @@ impl EventKind {
         Self::TwoFactorChanged,
         Self::AgentMentioned,
         Self::AgentChanged,
+        Self::SlaWarning,
+        Self::SlaBreached,
+        Self::SlaPolicySaved,
+        Self::SlaPolicyDeleted,
+        Self::CalendarSaved,
+        Self::CalendarDeleted,
+        Self::CommitmentMade,
+        Self::CommitmentReminded,
+        Self::CommitmentKept,
+        Self::CommitmentBroken,
+        Self::CommitmentCancelled,
+        Self::TicketChased,
+        Self::AgentAlerted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +211,19 @@ impl EventKind {
             Self::TwoFactorChanged => "agent.two_factor",
             Self::AgentMentioned => "agent.mentioned",
             Self::AgentChanged => "agent.changed",
+            Self::SlaWarning => "sla.warning",
+            Self::SlaBreached => "sla.breached",
+            Self::SlaPolicySaved => "sla.policy_saved",
+            Self::SlaPolicyDeleted => "sla.policy_deleted",
+            Self::CalendarSaved => "calendar.saved",
+            Self::CalendarDeleted => "calendar.deleted",
+            Self::CommitmentMade => "commitment.made",
+            Self::CommitmentReminded => "commitment.reminded",
+            Self::CommitmentKept => "commitment.kept",
+            Self::CommitmentBroken => "commitment.broken",
+            Self::CommitmentCancelled => "commitment.cancelled",
+            Self::TicketChased => "ticket.chased",
+            Self::AgentAlerted => "agent.alerted",
         }
     }
 }

@@ -110,6 +110,16 @@ impl Priority {
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         crate::parse_name("priority", "a priority", Self::ALL, Self::as_str, text)
     }
+
+    /// One step more urgent; `None` for urgent.
+    pub fn raised(self) -> Option<Self> {
+        match self {
+            Self::Low => Some(Self::Normal),
+            Self::Normal => Some(Self::High),
+            Self::High => Some(Self::Urgent),
+            Self::Urgent => None,
+        }
+    }
 }
 
 /// Focus mode's order (principle 2): the most urgent priority first; among equals, the

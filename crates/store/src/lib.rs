@@ -31,6 +31,7 @@ pub use error::StoreError;
 pub use model::*;
 
 use futures::future::BoxFuture;
+use rapport_core::calendar::CalendarConfig;
 use rapport_core::fields::FieldDef;
 use rapport_core::update::TicketPatch;
 use rapport_core::{Millis, Role};
@@ -270,6 +271,48 @@ pub trait Store: Send + Sync {
     /// Changes every time a write commits in this process: live views wait on it, then read
     /// the event log.
     fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    // SLA: calendars and policies (changing either recomputes open tickets' due times in the
+    // background), each ticket's clocks, commitments, the scheduler, kept and chase rates.
+    async fn list_calendars(&self) -> Result<Vec<Calendar>>;
+    async fn save_calendar(
+        &self,
+        ctx: Ctx,
+        id: Option<i64>,
+        name: String,
+        config: CalendarConfig,
+    ) -> Result<Calendar>;
+    /// Refused while a policy uses it.
+    async fn delete_calendar(&self, ctx: Ctx, id: i64) -> Result<()>;
+    /// In the order they are tried.
+    async fn list_sla_policies(&self) -> Result<Vec<SlaPolicy>>;
+    async fn save_sla_policy(
+        &self,
+        ctx: Ctx,
+        id: Option<i64>,
+        new: NewSlaPolicy,
+    ) -> Result<SlaPolicy>;
+    async fn delete_sla_policy(&self, ctx: Ctx, id: i64) -> Result<()>;
+    /// `None` for a ticket whose clocks never started (created before SLAs, untouched since).
+    async fn ticket_sla(&self, ticket_id: i64) -> Result<Option<TicketSla>>;
+    /// The most pressing due time of each of these tickets that has one running.
+    async fn sla_badges(&self, ticket_ids: &[i64]) -> Result<Vec<SlaBadge>>;
+    async fn commitments(&self, ticket_id: i64) -> Result<Vec<Commitment>>;
+    async fn make_commitment(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        new: NewCommitment,
+    ) -> Result<Commitment>;
+    /// A promise is done (kept, or broken if late); refused before a public reply told the
+    /// customer.
+    async fn fulfil_commitment(&self, ctx: Ctx, id: i64) -> Result<Commitment>;
+    async fn cancel_commitment(&self, ctx: Ctx, id: i64, reason: &str) -> Result<Commitment>;
+    /// Fires what is due at `now` (at most `limit` alarms of each kind) and does one chunk of
+    /// pending recomputation. Safe to run on several nodes at once.
+    async fn scheduler_pass(&self, now: Millis, limit: u32) -> Result<SchedulerPass>;
+    async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>>;
+    async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>>;
 }
 
 /// The one [`Store`] implementation, over either backend.

@@ -730,3 +730,165 @@ pub struct NewView {
     pub name: String,
     pub query: String,
 }
+
+/// A named business-hours calendar SLA policies count on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Calendar {
+    pub id: i64,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub config: CalendarConfig,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An SLA policy: when it applies, its targets and escalations, and the calendar they count on
+/// (none: the ticket's inbox hours).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaPolicy {
+    pub id: i64,
+    pub name: String,
+    /// Policies are tried in this order; the first whose conditions match applies.
+    pub position: i64,
+    pub conditions: rapport_core::sla::Conditions,
+    pub rules: rapport_core::sla::Rules,
+    pub calendar_id: Option<i64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSlaPolicy {
+    pub name: String,
+    pub position: i64,
+    pub conditions: rapport_core::sla::Conditions,
+    pub rules: rapport_core::sla::Rules,
+    pub calendar_id: Option<i64>,
+}
+
+/// One target of a ticket's SLA as agents and customers see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaTargetState {
+    pub target: rapport_core::sla::Target,
+    pub minutes: i64,
+    pub basis: rapport_core::sla::Basis,
+    /// `running`, `paused`, `met`, or `idle` (no cycle under way).
+    pub state: String,
+    pub due_at: Option<Millis>,
+    /// Business or calendar time left when paused, in minutes (negative: overdue).
+    pub remaining_minutes: Option<i64>,
+    pub met_at: Option<Millis>,
+    pub breached_at: Option<Millis>,
+}
+
+/// A ticket's SLA: the policy chosen and each target it sets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketSla {
+    pub ticket_id: i64,
+    /// `None`: no policy matched and the inbox's first-answer target applies.
+    pub policy_id: Option<i64>,
+    pub policy_name: Option<String>,
+    pub paused: bool,
+    pub targets: Vec<SlaTargetState>,
+    /// The most pressing running target and when it is due (in the past: overdue).
+    pub due_target: Option<rapport_core::sla::Target>,
+    pub due_at: Option<Millis>,
+    /// Targets missed on this ticket so far.
+    pub breaches: i64,
+}
+
+/// The most pressing SLA due time of a ticket, for badges in lists.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlaBadge {
+    pub ticket_id: i64,
+    pub target: rapport_core::sla::Target,
+    pub due_at: Millis,
+}
+
+/// What an agent promised on a ticket, by when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Commitment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: rapport_core::commitment::CommitmentKind,
+    pub description: String,
+    pub due_at: Millis,
+    pub remind_at: Millis,
+    pub status: rapport_core::commitment::CommitmentStatus,
+    pub owner_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub created_by: Option<i64>,
+    pub created_at: Millis,
+    /// When it was kept, broken or cancelled.
+    pub resolved_at: Option<Millis>,
+    pub reminded_at: Option<Millis>,
+    /// Why it was cancelled.
+    pub note: String,
+}
+
+/// When a new commitment is due: a time, or a quick choice resolved in the customer's time
+/// zone on the ticket's calendar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Due {
+    At(Millis),
+    Quick(rapport_core::commitment::QuickDue),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCommitment {
+    pub kind: rapport_core::commitment::CommitmentKind,
+    pub description: String,
+    pub due: Due,
+}
+
+/// Kept commitments among those that came due, for one agent, team, or everyone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeptRate {
+    /// `agent`, `team` or `overall`.
+    pub scope: String,
+    pub id: Option<i64>,
+    pub name: String,
+    pub kept: i64,
+    pub broken: i64,
+    /// Still open (not counted in the rate).
+    pub open: i64,
+    /// kept / (kept + broken); `None` until one came due.
+    pub rate: Option<f64>,
+}
+
+/// Tickets whose customer had to ask for status, per team.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChaseRate {
+    pub team_id: Option<i64>,
+    pub name: String,
+    /// Tickets created in the period.
+    pub tickets: i64,
+    /// Of those, tickets with at least one chase.
+    pub chased: i64,
+    pub chases: i64,
+    pub rate: Option<f64>,
+}
+
+/// What one scheduler pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SchedulerPass {
+    pub warnings: u32,
+    pub breaches: u32,
+    pub reminders: u32,
+    pub broken: u32,
+    /// Tickets whose due times were recomputed after a calendar or policy change.
+    pub recomputed: u32,
+}
+
+impl SchedulerPass {
+    pub fn is_idle(&self) -> bool {
+        *self == Self::default()
+    }
+}

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod email;
+mod sla;
 mod web;
 
 // ---------------------------------------------------------------------------------------------
@@ -771,6 +772,7 @@ async fn insert_ticket(
         solved_at: solved_at.map(Millis),
         closed_at: closed_at.map(Millis),
     };
+    sla::start_clocks(c, ctx, &ticket).await?;
     Ok(Created {
         value: ticket,
         replayed: false,
@@ -840,6 +842,15 @@ async fn insert_message(
     if new.send_email && new.kind == MessageKind::Reply {
         email::queue_reply(c, ctx, ticket_id, id).await?;
     }
+    match new.kind {
+        MessageKind::Customer => {
+            sla::on_customer_message(c, ctx, ticket_id, id, &new.body, status).await?
+        }
+        MessageKind::Reply => {
+            sla::on_ticket_event(c, ctx, ticket_id, sla::SlaEvent::PublicReply).await?
+        }
+        _ => {}
+    }
     c.execute(
         "UPDATE tickets SET updated_at = $1 WHERE id = $2",
         params![ctx.at.0, ticket_id],
@@ -876,7 +887,8 @@ async fn write_status(
         ticket_id,
         to_value(&change),
     )
-    .await
+    .await?;
+    sla::on_ticket_event(c, ctx, ticket_id, sla::SlaEvent::Status(after)).await
 }
 
 async fn apply_ticket_patch(
@@ -963,6 +975,13 @@ async fn apply_ticket_patch(
         params![ctx.at.0, id],
     )
     .await?;
+    // What SLA policy applies depends on these.
+    if changes.iter().any(|ch| {
+        matches!(ch.field.as_str(), "priority" | "tags" | "team_id")
+            || ch.field.starts_with("custom_fields.")
+    }) {
+        sla::on_ticket_event(c, ctx, id, sla::SlaEvent::Reselect).await?;
+    }
     load_ticket(c, id).await
 }
 
@@ -2423,5 +2442,98 @@ impl Store for SqlStore {
 
     fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         self.commits.subscribe()
+    }
+
+    async fn list_calendars(&self) -> Result<Vec<Calendar>> {
+        self.read(|c| Box::pin(sla::list_calendars(c))).await
+    }
+
+    async fn save_calendar(
+        &self,
+        ctx: Ctx,
+        id: Option<i64>,
+        name: String,
+        config: rapport_core::calendar::CalendarConfig,
+    ) -> Result<Calendar> {
+        self.write(move |c| Box::pin(sla::save_calendar(c, ctx, id, name, config)))
+            .await
+    }
+
+    async fn delete_calendar(&self, ctx: Ctx, id: i64) -> Result<()> {
+        self.write(move |c| Box::pin(sla::delete_calendar(c, ctx, id)))
+            .await
+    }
+
+    async fn list_sla_policies(&self) -> Result<Vec<SlaPolicy>> {
+        self.read(|c| Box::pin(sla::list_policies(c))).await
+    }
+
+    async fn save_sla_policy(
+        &self,
+        ctx: Ctx,
+        id: Option<i64>,
+        new: NewSlaPolicy,
+    ) -> Result<SlaPolicy> {
+        self.write(move |c| Box::pin(sla::save_policy(c, ctx, id, new)))
+            .await
+    }
+
+    async fn delete_sla_policy(&self, ctx: Ctx, id: i64) -> Result<()> {
+        self.write(move |c| Box::pin(sla::delete_policy(c, ctx, id)))
+            .await
+    }
+
+    async fn ticket_sla(&self, ticket_id: i64) -> Result<Option<TicketSla>> {
+        self.read(move |c| Box::pin(sla::ticket_sla(c, ticket_id)))
+            .await
+    }
+
+    async fn sla_badges(&self, ticket_ids: &[i64]) -> Result<Vec<SlaBadge>> {
+        let ids = ticket_ids.to_vec();
+        self.read(move |c| Box::pin(async move { sla::sla_badges(c, &ids).await }))
+            .await
+    }
+
+    async fn commitments(&self, ticket_id: i64) -> Result<Vec<Commitment>> {
+        self.read(move |c| Box::pin(sla::commitments(c, ticket_id)))
+            .await
+    }
+
+    async fn make_commitment(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        new: NewCommitment,
+    ) -> Result<Commitment> {
+        self.write(move |c| Box::pin(sla::make_commitment(c, ctx, ticket_id, new)))
+            .await
+    }
+
+    async fn fulfil_commitment(&self, ctx: Ctx, id: i64) -> Result<Commitment> {
+        self.write(move |c| Box::pin(sla::fulfil_commitment(c, ctx, id)))
+            .await
+    }
+
+    async fn cancel_commitment(&self, ctx: Ctx, id: i64, reason: &str) -> Result<Commitment> {
+        let reason = reason.to_string();
+        self.write(move |c| {
+            Box::pin(async move { sla::cancel_commitment(c, ctx, id, &reason).await })
+        })
+        .await
+    }
+
+    async fn scheduler_pass(&self, now: Millis, limit: u32) -> Result<SchedulerPass> {
+        self.write(move |c| Box::pin(sla::scheduler_pass(c, now, i64::from(limit))))
+            .await
+    }
+
+    async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>> {
+        self.read(move |c| Box::pin(sla::kept_rates(c, since)))
+            .await
+    }
+
+    async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>> {
+        self.read(move |c| Box::pin(sla::chase_rates(c, since)))
+            .await
     }
 }

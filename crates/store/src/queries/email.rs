@@ -648,18 +648,15 @@ async fn thread_or_open(
     } else {
         status_after_message(status, MessageKind::Customer).unwrap_or(status)
     };
+    let as_customer = Ctx {
+        actor: Actor::customer(author.id),
+        ..ctx
+    };
     if next != status {
-        write_status(
-            c,
-            Ctx {
-                actor: Actor::customer(author.id),
-                ..ctx
-            },
-            ticket_id,
-            status,
-            next,
-        )
-        .await?;
+        write_status(c, as_customer, ticket_id, status, next).await?;
+    }
+    if !automatic {
+        sla::on_customer_message(c, as_customer, ticket_id, message_id, &mail.body, status).await?;
     }
     c.execute(
         "UPDATE tickets SET updated_at = $1 WHERE id = $2",
