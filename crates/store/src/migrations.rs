@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_email.sql"),
     ),
     (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
+    (4, "sla", include_str!("../migrations/sqlite/0004_sla.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

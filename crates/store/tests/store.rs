@@ -13,6 +13,8 @@ type S = Arc<dyn Store>;
 
 #[path = "store/email.rs"]
 mod email;
+#[path = "store/sla.rs"]
+mod sla;
 
 const T0: i64 = 1_790_000_000_000;
 

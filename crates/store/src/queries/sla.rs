@@ -259,6 +259,9 @@ pub(super) async fn delete_policy(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result
 }
 
 async fn queue_recompute(c: &mut dyn Conn, ctx: Ctx, reason: &str) -> Result<()> {
+    // A recomputation reads the configuration as it is when it runs, so a new one makes any
+    // queued or half-done one redundant.
+    c.execute("DELETE FROM sla_recompute", params![]).await?;
     c.execute(
         "INSERT INTO sla_recompute (reason, created_at) VALUES ($1, $2)",
         params![reason, ctx.at.0],
@@ -1168,36 +1171,41 @@ async fn fire_commitment(
 /// One chunk of the oldest pending recomputation: open tickets after its cursor get their
 /// policy chosen again and their due times rescheduled.
 async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
-    let Some(job) = c
-        .query_opt(
-            &format!(
-                "SELECT id, after_ticket_id FROM sla_recompute ORDER BY id LIMIT 1{}",
-                c.skip_locked()
-            ),
-            params![],
-        )
-        .await?
-    else {
-        return Ok(0);
-    };
-    let (job_id, after) = (job.int(0)?, job.int(1)?);
-    let ids = c
-        .query(
-            &format!(
-                "SELECT s.ticket_id FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
-                 WHERE s.ticket_id > $1 AND t.status IN {OPEN_STATUSES} ORDER BY s.ticket_id LIMIT $2"
-            ),
-            params![after, RECOMPUTE_CHUNK],
-        )
-        .await?
-        .iter()
-        .map(|r| r.int(0))
-        .collect::<Result<Vec<_>>>()?;
-    let Some(last) = ids.last().copied() else {
+    // A job with nothing (left) to do is finished here and the next one looked at, so a pass
+    // is idle only when no recomputation remains.
+    let (job_id, ids) = loop {
+        let Some(job) = c
+            .query_opt(
+                &format!(
+                    "SELECT id, after_ticket_id FROM sla_recompute ORDER BY id LIMIT 1{}",
+                    c.skip_locked()
+                ),
+                params![],
+            )
+            .await?
+        else {
+            return Ok(0);
+        };
+        let (job_id, after) = (job.int(0)?, job.int(1)?);
+        let ids = c
+            .query(
+                &format!(
+                    "SELECT s.ticket_id FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
+                     WHERE s.ticket_id > $1 AND t.status IN {OPEN_STATUSES} ORDER BY s.ticket_id LIMIT $2"
+                ),
+                params![after, RECOMPUTE_CHUNK],
+            )
+            .await?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<Vec<_>>>()?;
+        if !ids.is_empty() {
+            break (job_id, ids);
+        }
         c.execute("DELETE FROM sla_recompute WHERE id = $1", params![job_id])
             .await?;
-        return Ok(0);
     };
+    let last = ids[ids.len() - 1];
     let setup = Setup::load(c).await?;
     let mut q = SqlBuilder::new(
         "SELECT ticket_id, policy_id, clocks, breaches FROM ticket_sla WHERE ticket_id IN (",
