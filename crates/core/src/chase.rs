@@ -5,7 +5,7 @@
 //!
 //! Like [`crate::tone`] and [`crate::readback`], this is a phrase list, not a model: the
 //! [`ChaseSignal`] names the words that matched, so anyone can see why a message counted, and
-//! a wrong call is fixed by editing one line of [`CUES`].
+//! a wrong call is fixed by editing one line of `CUES`.
 //!
 //! How it reads a message:
 //! - Only the first [`MAX_INPUT_CHARS`] characters: a chase is said up front, and the bound keeps
@@ -22,6 +22,11 @@
 //!   thanks for the thing ("thanks for the status update", "Danke, dass Sie nachgehakt
 //!   haben"), how-to questions ("Where can I see the status of my order?"), and waiting on
 //!   someone else ("still waiting for my colleague to send the file").
+//!
+//! Its limit, measured on `tests/chase/labelled.tsv`: it finds nearly every chase worded like the
+//! lines it was tuned on, but on three batches written afterwards without looking at the cues
+//! it found only 20–36% of the chases, with 67–82% precision. Customers ask "where are we" in
+//! endless ways; treat a missing signal as "don't know", not "not a chase".
 
 use std::sync::OnceLock;
 
@@ -266,18 +271,16 @@ impl<'a> Doc<'a> {
         })
     }
 
-    /// Someone else right after the cue: "still waiting for my colleague to send it", "haven't
-    /// heard back from the bank", "warte noch auf die Unterlagen von meinem Steuerberater".
-    /// The customer is waiting, but not on us.
-    fn third_party_after(&self, end: usize) -> bool {
-        let Some(sentence) = end.checked_sub(1).map(|k| self.words[k].sentence) else {
-            return false;
-        };
-        (end..(end + THIRD_PARTY_WINDOW).min(self.words.len()))
-            .take_while(|&k| self.words[k].sentence == sentence)
+    /// Someone else in the cue's clause, inside it or right after it: "still waiting for my
+    /// colleague to send it", "haven't heard back from the bank", "warte noch auf die Unterlagen
+    /// von meinem Steuerberater". The customer is waiting, but not on us. ("… the status today,
+    /// my landlord is asking" is a new clause: still a chase.)
+    fn third_party(&self, start: usize, end: usize) -> bool {
+        let clause = self.words[start].clause;
+        (start + 1..(end + THIRD_PARTY_WINDOW).min(self.words.len()))
+            .take_while(|&k| self.words[k].clause == clause)
             .any(|k| {
                 THIRD_PARTIES.contains(&self.words[k].norm.as_str())
-                    && k > 0
                     && POSSESSIVES.contains(&self.words[k - 1].norm.as_str())
             })
     }
@@ -400,6 +403,9 @@ const SOFTWARE_AFTER: &[&str] = &[
     "letter",
 ];
 
+/// "The latest version", not the latest news.
+const LATEST_PRODUCT: &[&str] = &["version", "model", "release", "firmware", "app", "update"];
+
 /// A status that is a thing on screen, not our progress: "what is the status code 403?"
 /// Also "Stand-by" and "Status-Code".
 const NOT_OUR_STATUS: &[&str] = &[
@@ -409,7 +415,7 @@ const NOT_OUR_STATUS: &[&str] = &[
 const CUES: &[Cue] = &[
     // --- English: asking for news outright ---------------------------------------------------
     Cue {
-        phrase: "any update|updates|news|word|progress|eta|movement|luck",
+        phrase: "any update|updates|news|word|progress|eta|movement|luck|development|developments",
         not_after: &[],
         not_before: SOFTWARE_AFTER,
     },
@@ -452,6 +458,40 @@ const CUES: &[Cue] = &[
     c("what happened to|with my"),
     c("coming along ?"),
     c("how far along"),
+    c("anything|something new ?"),
+    c("anything|something new regarding|about|on|with"),
+    Cue {
+        phrase: "whats the latest",
+        not_after: &[],
+        not_before: LATEST_PRODUCT,
+    },
+    Cue {
+        phrase: "what is the latest",
+        not_after: &[],
+        not_before: LATEST_PRODUCT,
+    },
+    c("information|info on|about when"),
+    c("an|the eta"),
+    c("eta on|for|please"),
+    c("progress of|on|with my|our|this"),
+    Cue {
+        phrase: "know ~ status|progress",
+        not_after: &[],
+        not_before: NOT_OUR_STATUS,
+    },
+    Cue {
+        phrase: "no activity|movement|progress",
+        not_after: &[],
+        not_before: &["bar", "indicator"],
+    },
+    // "yet" asks whether something has come: "Any feedback yet?", "Nothing yet?"
+    c("<reply>|nothing|update|updates|progress ~ yet ?"),
+    c("do you ~ know yet"),
+    c("<reply> coming"),
+    c("a nudge"),
+    c("nudging"),
+    c("when are you going to ~ fix|sort|resolve|solve|repair|refund|send|ship|reply|answer"),
+    c("when are you gonna ~ fix|sort|resolve|solve|repair|refund|send|ship|reply|answer"),
     c("did|has anything happen|happened"),
     c("is there a|any timeline|timeframe|eta"),
     // --- English: nobody answered ------------------------------------------------------------
@@ -488,7 +528,19 @@ const CUES: &[Cue] = &[
     c("when will|does|is ~ someone|somebody|anyone|anybody|you ~ <respond>"),
     c("when will|does|is ~ someone|somebody|anyone|anybody|you ~ get back"),
     c("respond|reply|revert to|on my|our"),
-    c("still being ~ looked|worked|handled|processed|dealt"),
+    c("being handled|processed|dealt|looked"),
+    c("still working|looking on|into this|it|my"),
+    c("anyone|anybody|someone|somebody ~ read|reads|reading"),
+    // A promise not kept: "promised to call me back and never did", "Sie wollten sich melden".
+    c("promised ~ <respond>"),
+    c("promised ~ get back"),
+    c("said ~ youd ~ <respond>"),
+    c("said ~ youd ~ get back"),
+    c("said ~ you would ~ <respond>"),
+    c("said ~ you would ~ get back"),
+    c("and never did"),
+    c("never called|replied|answered|responded|wrote"),
+    c("never got back"),
     c("youre|ure working|looking on|into this|it|my"),
     c("you are working|looking on|into this|it|my"),
     c("is anyone|anybody|someone|somebody looking|working|reading|handling"),
@@ -507,7 +559,7 @@ const CUES: &[Cue] = &[
     c("^ checking in"),
     c("circling|circle back"),
     c("bumping"),
-    c("^ bump|ping $"),
+    c("^ bump|ping|waiting $"),
     c("^ reminder"),
     c("gentle|friendly|quick|kind|polite|small|little reminder"),
     c("just a reminder"),
@@ -561,7 +613,12 @@ const CUES: &[Cue] = &[
     c("wie sieht es mit mein* ~ aus"),
     c("wie weit sind sie|ihr"),
     c("wie weit ist mein*"),
-    c("sachstand|zwischenstand|bearbeitungsstand|zwischenbericht"),
+    c("sachstand|zwischenstand|bearbeitungsstand|zwischenbericht|statusmeldung|statusupdate"),
+    c("gibt es ~ entwicklung*"),
+    c("was ist ~ mit mein*"),
+    c("schon absehbar"),
+    c("absehbar ?"),
+    c("absehbar wann|ob"),
     c("stand der dinge|bearbeitung"),
     c("stand|status ~ mitteilen|durchgeben|nennen"),
     Cue {
@@ -581,14 +638,21 @@ const CUES: &[Cue] = &[
     c("keine|keinerlei <reply> ~ erhalten|bekommen"),
     c("seit ~ <time> ~ keine|keinerlei <reply>"),
     c("nichts ~ gehört"),
-    c("niemand|keiner ~ meldet|antwortet|reagiert|zurückgerufen|gemeldet|geantwortet|reagiert"),
+    c("niemand|keiner ~ meldet|antwortet|reagiert|zurückgerufen|gemeldet|geantwortet"),
     c("meldet sich ~ jemand|niemand|keiner"),
     // "endlich" is impatience: "Bitte melden Sie sich endlich", "wann antworten Sie endlich".
     c("endlich ~ melden|antworten|reagieren|rückmeldung|antwort"),
     c("melden|antworten|reagieren sie ~ endlich"),
     c("bekomme|kriege|erhalte ich noch|überhaupt ~ <reply>"),
     c("wie lange ~ warten"),
-    c("schon|noch ~ etwas|was getan"),
+    c("schon|noch ~ etwas|was getan|passiert"),
+    c("untergegangen"),
+    c("liegt ~ noch bei ihnen"),
+    c("wann ~ höre|hören ~ von"),
+    c("wollten|wollte ~ melden|zurückrufen|rückmelden|antworten|anrufen"),
+    // Contacting again about it: "ich melde mich nochmal wegen meiner Anfrage".
+    c("nochmal|nochmals|erneut wegen|bzgl|bezüglich"),
+    c("noch mal|einmal wegen|bzgl|bezüglich"),
     c("etwas|was getan ?"),
     c("überhaupt angekommen|erhalten|gelesen"),
     c("anfrage|mail|email|nachricht ~ angekommen ?"),
@@ -662,7 +726,7 @@ const THIRD_PARTIES: &[&str] = &[
     "anwalt",
 ];
 const POSSESSIVES: &[&str] = &[
-    "my", "our", "the", "mein", "meine", "meinem", "meinen", "meiner", "unser", "unserem",
+    "my", "our", "the", "vom", "mein", "meine", "meinem", "meinen", "meiner", "unser", "unserem",
     "unserer", "der", "dem", "den", "die",
 ];
 
@@ -755,7 +819,7 @@ impl Compiled {
         if self.not_after.iter().any(before)
             || self.not_before.iter().any(after)
             || doc.thanked_for(at)
-            || doc.third_party_after(end)
+            || doc.third_party(at, end)
         {
             return None;
         }
@@ -881,6 +945,30 @@ mod tests {
     }
 
     #[test]
+    fn general_rules_from_round_three() {
+        for text in [
+            "Any feedback yet?",
+            "You said you'd call me back.",
+            "You said you would get back to me on Monday.",
+            "Someone promised to call me back and never did.",
+            "What's the latest on my refund?",
+            "Ist meine Mail untergegangen?",
+            "Ist da schon was passiert?",
+            "Sie wollten sich melden.",
+        ] {
+            assert!(chase(text), "should be a chase: {text}");
+        }
+        for text in [
+            "I haven't installed the update yet.",
+            "What's the latest version of the app?",
+            "Your website promised to get me a discount.",
+            "I know the status page says all green.",
+        ] {
+            assert!(!chase(text), "should not be a chase: {text}");
+        }
+    }
+
+    #[test]
     fn waiting_on_someone_else_is_not_a_chase() {
         assert!(!chase(
             "I'm still waiting for my colleague to send me the file."
@@ -891,6 +979,10 @@ mod tests {
         ));
         assert!(chase("I'm still waiting for my refund."));
         assert!(chase("Ich warte noch auf die Gutschrift."));
+        // Someone else in another clause does not make the chase theirs.
+        assert!(chase(
+            "I need to know the status today, my landlord is asking."
+        ));
     }
 
     #[test]

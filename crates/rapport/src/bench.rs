@@ -45,6 +45,15 @@ pub enum BenchCommand {
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
     },
+    /// Seed tickets with running SLA clocks (a quarter open), then measure how late the
+    /// scheduler fires due alarms and how long a calendar change takes to recompute.
+    Timers {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: u64,
+        /// Run on PostgreSQL instead (as for `bench create`).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: Option<String>,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -66,6 +75,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             rounds,
             postgres,
         } => crate::bench_pages::run(tickets.max(1), rounds.max(1), postgres.as_deref()).await,
+        BenchCommand::Timers { tickets, postgres } => {
+            crate::bench_timers::run(tickets.max(1), postgres.as_deref()).await
+        }
         BenchCommand::Smtp {
             concurrency,
             seconds,

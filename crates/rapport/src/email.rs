@@ -36,9 +36,8 @@ pub async fn reply_secret(store: &dyn Store) -> Result<Vec<u8>, StoreError> {
         .into_bytes())
 }
 
-fn now() -> Millis {
-    Millis(jiff::Timestamp::now().as_millisecond())
-}
+use rapport_core::commitment::CommitmentKind;
+use rapport_web::now;
 
 /// Receives mail into the store.
 pub struct Inbound {
@@ -528,6 +527,34 @@ fn language_for(item: &OutboxItem) -> String {
         .unwrap_or_else(|| item.inbox.language.clone())
 }
 
+/// What we have promised the customer and by when, repeated under every reply (principle 3).
+fn commitments_footer(item: &OutboxItem, language: &str) -> Option<String> {
+    if item.commitments.is_empty() {
+        return None;
+    }
+    let german = language == "de";
+    let zone = item
+        .customer_time_zone
+        .clone()
+        .unwrap_or_else(|| item.inbox.business_hours.time_zone.clone());
+    let mut lines = vec![if german {
+        "Was wir Ihnen zugesagt haben:".to_string()
+    } else {
+        "What we have promised you:".to_string()
+    }];
+    for c in &item.commitments {
+        let what = match (c.kind, c.description.is_empty(), german) {
+            (CommitmentKind::NextUpdate, true, false) => "Our next update".to_string(),
+            (CommitmentKind::NextUpdate, true, true) => "Unser nächstes Update".to_string(),
+            _ => c.description.clone(),
+        };
+        let by = if german { "bis" } else { "by" };
+        let when = templates::format_expected(c.due_at.0, &zone, language);
+        lines.push(format!("- {what}: {by} {when}"));
+    }
+    Some(lines.join("\n"))
+}
+
 /// The bytes of an outbox email: the same item always composes to the same bytes.
 pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String> {
     let Some(ticket) = &item.ticket else {
@@ -545,10 +572,13 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
     let rendered = match item.kind {
         OutboxKind::Ack => {
             let readback = read_back(&ticket.subject, &item.body);
-            let calendar = BusinessCalendar::new(&item.inbox.business_hours)
-                .map_err(|e| format!("the inbox's business hours are invalid: {e}"))?;
-            let due =
-                calendar.add_business_minutes(ticket.created_at, item.inbox.first_response_minutes);
+            // The SLA's due time; the inbox's target for a ticket whose clocks never started.
+            let due = match item.first_response_due {
+                Some(due) => due,
+                None => BusinessCalendar::new(&item.inbox.business_hours)
+                    .map_err(|e| format!("the inbox's business hours are invalid: {e}"))?
+                    .add_business_minutes(ticket.created_at, item.inbox.first_response_minutes),
+            };
             let zone = item
                 .customer_time_zone
                 .clone()
@@ -590,12 +620,12 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
             ));
         }
         OutboxKind::Reply => {
-            let mut r = templates::render_reply(
-                &item.body,
-                &item.inbox.signature,
-                &human_contact,
-                &reference,
-            );
+            let body = match commitments_footer(item, &language) {
+                Some(footer) => format!("{}\n\n{footer}", item.body.trim_end()),
+                None => item.body.clone(),
+            };
+            let mut r =
+                templates::render_reply(&body, &item.inbox.signature, &human_contact, &reference);
             r.subject = templates::reply_subject(&ticket.subject, &reference);
             r
         }

@@ -5,9 +5,11 @@ mod admin;
 mod bench;
 mod bench_pages;
 mod bench_smtp;
+mod bench_timers;
 mod config;
 mod demo;
 mod email;
+mod scheduler;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -251,7 +253,8 @@ async fn serve(
         config.base_url, config.base_url
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mail = start_mail(store.clone(), config, stopped.clone()).await?;
+    let mut workers = start_mail(store.clone(), config, stopped.clone()).await?;
+    workers.push(tokio::spawn(scheduler::run(store.clone(), stopped.clone())));
     if let Some(summary) = demo {
         summary.print(&config.base_url);
     }
@@ -271,7 +274,7 @@ async fn serve(
     };
     let (served, ()) = tokio::join!(http, signal);
     served.context("the HTTP server failed")?;
-    for task in mail {
+    for task in workers {
         let _ = task.await;
     }
     store.close().await;

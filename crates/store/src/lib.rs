@@ -311,6 +311,8 @@ pub trait Store: Send + Sync {
     /// Fires what is due at `now` (at most `limit` alarms of each kind) and does one chunk of
     /// pending recomputation. Safe to run on several nodes at once.
     async fn scheduler_pass(&self, now: Millis, limit: u32) -> Result<SchedulerPass>;
+    /// Whether a pass at `now` would find anything: a read, so idle polling writes nothing.
+    async fn scheduler_has_work(&self, now: Millis) -> Result<bool>;
     async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>>;
     async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>>;
 }

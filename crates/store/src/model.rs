@@ -397,6 +397,8 @@ pub struct TicketFilter {
     pub updated_since: Option<Millis>,
     /// Tickets whose internal notes mention this agent (the latest 1,000 mentions).
     pub mentioned: Option<i64>,
+    /// Tickets with SLA or commitment alerts for this agent (their latest 1,000).
+    pub alerted: Option<i64>,
     /// Only these tickets (the store fills it from `mentioned`).
     pub ticket_ids: Option<Vec<i64>>,
     /// List the longest-waiting first (oldest update) instead of the newest.
@@ -598,6 +600,10 @@ pub struct OutboxItem {
     pub thread_ids: Vec<String>,
     /// The inbox's template for this kind in the customer's language, when one is set.
     pub template: Option<InboxTemplate>,
+    /// When the ticket's SLA says the first answer is due (the read-back promises it).
+    pub first_response_due: Option<Millis>,
+    /// The ticket's open commitments when the mail is composed (a reply repeats them).
+    pub commitments: Vec<Commitment>,
 }
 
 /// A received email that is on no ticket: it could not be filed, or needed no ticket

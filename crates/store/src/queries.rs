@@ -2527,6 +2527,11 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn scheduler_has_work(&self, now: Millis) -> Result<bool> {
+        self.read(move |c| Box::pin(sla::scheduler_has_work(c, now)))
+            .await
+    }
+
     async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>> {
         self.read(move |c| Box::pin(sla::kept_rates(c, since)))
             .await

@@ -16,6 +16,10 @@
     });
   }
   localizeTimes(document);
+
+  // Typed due times are read in the agent's own zone.
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) document.querySelectorAll("input.agent-zone").forEach(function (el) { el.value = zone; });
   document.addEventListener("htmx:afterSwap", function (e) { localizeTimes(e.target); });
 
   function post(url) {

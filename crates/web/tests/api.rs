@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/sla.rs"]
+mod sla;
 #[path = "api/ui.rs"]
 mod ui;
 
@@ -812,6 +814,23 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/custom-fields", "get"),
         ("/api/v1/custom-fields", "post"),
         ("/api/v1/search", "get"),
+        ("/api/v1/calendars", "get"),
+        ("/api/v1/calendars", "post"),
+        ("/api/v1/calendars/{id}", "get"),
+        ("/api/v1/calendars/{id}", "put"),
+        ("/api/v1/calendars/{id}", "delete"),
+        ("/api/v1/sla-policies", "get"),
+        ("/api/v1/sla-policies", "post"),
+        ("/api/v1/sla-policies/{id}", "get"),
+        ("/api/v1/sla-policies/{id}", "put"),
+        ("/api/v1/sla-policies/{id}", "delete"),
+        ("/api/v1/tickets/{id}/sla", "get"),
+        ("/api/v1/tickets/{id}/commitments", "get"),
+        ("/api/v1/tickets/{id}/commitments", "post"),
+        ("/api/v1/commitments/{id}/fulfil", "post"),
+        ("/api/v1/commitments/{id}/cancel", "post"),
+        ("/api/v1/metrics/commitments", "get"),
+        ("/api/v1/metrics/chases", "get"),
         ("/healthz", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -830,6 +849,16 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         }
     }
     assert!(doc["components"]["schemas"]["Ticket"].is_object());
+    assert!(doc["components"]["schemas"]["TicketSla"].is_object());
+    assert!(
+        doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "sla"),
+        "{}",
+        doc["tags"]
+    );
     // Downloads are documented as bytes of their own media type, not JSON.
     let raw = &doc["paths"]["/api/v1/emails/{id}/raw"]["get"]["responses"]["200"]["content"];
     assert_eq!(

@@ -45,6 +45,8 @@ CREATE INDEX ticket_sla_policy ON ticket_sla (policy_id);
 CREATE TABLE sla_recompute (
     id INTEGER PRIMARY KEY,
     reason TEXT NOT NULL,
+    -- Choose each ticket's policy again (conditions changed), not just its due times.
+    reselect INTEGER NOT NULL DEFAULT 1,
     after_ticket_id INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
 );
@@ -73,12 +75,12 @@ CREATE INDEX commitments_ticket ON commitments (ticket_id, id);
 CREATE INDEX commitments_alarm ON commitments (alarm_at) WHERE alarm_at IS NOT NULL;
 CREATE INDEX commitments_resolved ON commitments (resolved_at);
 
--- A customer asking for status: the chase rate per team counts these.
+-- A customer asking for status. The chase rate per team counts these by the ticket's team
+-- now, like the tickets it divides by.
 CREATE TABLE chases (
     id INTEGER PRIMARY KEY,
     ticket_id INTEGER NOT NULL REFERENCES tickets (id),
     message_id INTEGER NOT NULL REFERENCES messages (id),
-    team_id INTEGER REFERENCES teams (id),
     reason TEXT NOT NULL,
     at INTEGER NOT NULL
 );

@@ -215,6 +215,10 @@ pub(super) async fn update_inbox(
     )
     .await
     .map_err(|e| e.conflict_or(|| "another inbox has this name or address".into()))?;
+    if patch.business_hours.is_some() || patch.first_response_minutes.is_some() {
+        // Tickets without a policy (or on a policy without a calendar) count on these.
+        sla::queue_recompute(c, ctx, &format!("inbox {id} hours changed"), false).await?;
+    }
     if let Some(team) = patch.team_id {
         c.execute(
             "UPDATE inboxes SET team_id = $1 WHERE id = $2",
@@ -1214,6 +1218,8 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
         body: String::new(),
         thread_ids: Vec::new(),
         template: None,
+        first_response_due: None,
+        commitments: Vec::new(),
     };
     let Some(ticket) = ticket else {
         return Ok(item);
@@ -1248,6 +1254,12 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
         .chain([item.inbox.language.as_str()])
         .collect();
     item.template = template_for(c, item.inbox.id, kind.as_str(), &languages).await?;
+    item.first_response_due = sla::first_response_due(c, ticket.id).await?;
+    item.commitments = sla::commitments(c, ticket.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == rapport_core::commitment::CommitmentStatus::Open)
+        .collect();
     item.ticket = Some(ticket);
     Ok(item)
 }

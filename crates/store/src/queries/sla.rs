@@ -109,16 +109,18 @@ pub(super) async fn save_calendar(
     let name = check_name(&name)?;
     // Parsing is the check: a calendar that parses can answer every question.
     let config = BusinessCalendar::new(&config)?.config();
+    if let Some(id) = id {
+        load_calendar(c, id).await?;
+    }
     unique_name(c, "calendars", &name, id).await?;
     let id = match id {
         Some(id) => {
-            load_calendar(c, id).await?;
             c.execute(
                 "UPDATE calendars SET name = $1, config = $2, updated_at = $3 WHERE id = $4",
                 params![&name, to_json(&config), ctx.at.0, id],
             )
             .await?;
-            queue_recompute(c, ctx, &format!("calendar {id} changed")).await?;
+            queue_recompute(c, ctx, &format!("calendar {id} changed"), false).await?;
             id
         }
         None => c
@@ -183,6 +185,9 @@ pub(super) async fn save_policy(
 ) -> Result<SlaPolicy> {
     let name = check_name(&new.name)?;
     new.rules.validate()?;
+    if let Some(id) = id {
+        load_policy(c, id).await?;
+    }
     unique_name(c, "sla_policies", &name, id).await?;
     if let Some(calendar) = new.calendar_id {
         load_calendar(c, calendar).await?;
@@ -203,7 +208,6 @@ pub(super) async fn save_policy(
     let (conditions, rules) = (to_json(&conditions), to_json(&new.rules));
     let id = match id {
         Some(id) => {
-            load_policy(c, id).await?;
             c.execute(
                 "UPDATE sla_policies SET name = $1, position = $2, conditions = $3, rules = $4, calendar_id = $5, \
                  updated_at = $6 WHERE id = $7",
@@ -222,7 +226,7 @@ pub(super) async fn save_policy(
             .int(0)?,
     };
     // Conditions and order decide which policy every open ticket has: all are looked at again.
-    queue_recompute(c, ctx, &format!("SLA policy {id} saved")).await?;
+    queue_recompute(c, ctx, &format!("SLA policy {id} saved"), true).await?;
     append_event(
         c,
         ctx,
@@ -245,7 +249,7 @@ pub(super) async fn delete_policy(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result
     .await?;
     c.execute("DELETE FROM sla_policies WHERE id = $1", params![id])
         .await?;
-    queue_recompute(c, ctx, &format!("SLA policy {id} deleted")).await?;
+    queue_recompute(c, ctx, &format!("SLA policy {id} deleted"), true).await?;
     append_event(
         c,
         ctx,
@@ -258,13 +262,27 @@ pub(super) async fn delete_policy(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result
     .await
 }
 
-async fn queue_recompute(c: &mut dyn Conn, ctx: Ctx, reason: &str) -> Result<()> {
+/// Queues a recomputation of every open ticket's due times; with `reselect`, their policies
+/// are chosen again too (conditions or order changed), else only the hours did.
+pub(super) async fn queue_recompute(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    reason: &str,
+    reselect: bool,
+) -> Result<()> {
     // A recomputation reads the configuration as it is when it runs, so a new one makes any
-    // queued or half-done one redundant.
+    // queued or half-done one redundant (keeping the stronger kind).
+    let pending = c
+        .query("SELECT reselect FROM sla_recompute", params![])
+        .await?;
+    let mut reselect = reselect;
+    for r in pending {
+        reselect |= r.bool(0)?;
+    }
     c.execute("DELETE FROM sla_recompute", params![]).await?;
     c.execute(
-        "INSERT INTO sla_recompute (reason, created_at) VALUES ($1, $2)",
-        params![reason, ctx.at.0],
+        "INSERT INTO sla_recompute (reason, reselect, created_at) VALUES ($1, $2, $3)",
+        params![reason, reselect, ctx.at.0],
     )
     .await?;
     Ok(())
@@ -402,35 +420,80 @@ async fn write_sla_row(c: &mut dyn Conn, ticket_id: i64, row: &SlaRow, insert: b
     Ok(())
 }
 
-/// The facts policy selection reads, for tickets already stored.
-async fn ticket_facts(c: &mut dyn Conn, ids: &[i64]) -> Result<Vec<(Ticket, Tier)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// What policy selection reads about a stored ticket.
+struct Facts {
+    inbox_id: i64,
+    priority: Priority,
+    status: TicketStatus,
+    tier: Tier,
+    tags: Vec<String>,
+    custom_fields: BTreeMap<String, Value>,
+}
+
+impl Facts {
+    fn view(&self) -> TicketFacts<'_> {
+        TicketFacts {
+            inbox_id: self.inbox_id,
+            priority: self.priority,
+            tier: self.tier,
+            tags: &self.tags,
+            custom_fields: &self.custom_fields,
+        }
     }
-    let mut q = SqlBuilder::new(TICKET_SELECT);
-    q.push(" WHERE t.id IN (")
-        .bind_list(ids.iter().copied())
-        .push(")");
-    let (sql, params) = q.parts();
-    let rows = c.query(sql, params).await?;
-    let tickets = complete_tickets(c, rows).await?;
+}
+
+/// The facts of these tickets: one query, plus tags and fields only when a policy asks.
+async fn load_facts(c: &mut dyn Conn, setup: &Setup, ids: &[i64]) -> Result<HashMap<i64, Facts>> {
+    let mut facts = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(facts);
+    }
     let mut q = SqlBuilder::new(
-        "SELECT t.id, o.tier FROM tickets t JOIN customers c ON c.id = t.customer_id \
-         JOIN organizations o ON o.id = c.organization_id WHERE t.id IN (",
+        "SELECT t.id, t.inbox_id, t.priority, t.status, o.tier FROM tickets t \
+         JOIN customers c ON c.id = t.customer_id LEFT JOIN organizations o ON o.id = c.organization_id \
+         WHERE t.id IN (",
     );
     q.bind_list(ids.iter().copied()).push(")");
     let (sql, params) = q.parts();
-    let mut tiers = HashMap::new();
     for r in c.query(sql, params).await? {
-        tiers.insert(r.int(0)?, Tier::parse(&r.text(1)?)?);
+        let tier = match r.opt_text(4)? {
+            Some(t) => Tier::parse(&t)?,
+            None => Tier::default(),
+        };
+        let ticket = Facts {
+            inbox_id: r.int(1)?,
+            priority: Priority::parse(&r.text(2)?)?,
+            status: TicketStatus::parse(&r.text(3)?)?,
+            tier,
+            tags: Vec::new(),
+            custom_fields: BTreeMap::new(),
+        };
+        facts.insert(r.int(0)?, ticket);
     }
-    Ok(tickets
-        .into_iter()
-        .map(|t| {
-            let tier = tiers.get(&t.id).copied().unwrap_or_default();
-            (t, tier)
-        })
-        .collect())
+    let wants = |f: fn(&Conditions) -> bool| setup.policies.iter().any(|p| f(&p.conditions));
+    if wants(|c| !c.tags.is_empty()) {
+        let mut q = SqlBuilder::new("SELECT ticket_id, tag FROM ticket_tags WHERE ticket_id IN (");
+        q.bind_list(ids.iter().copied()).push(")");
+        let (sql, params) = q.parts();
+        for r in c.query(sql, params).await? {
+            if let Some(f) = facts.get_mut(&r.int(0)?) {
+                f.tags.push(r.text(1)?);
+            }
+        }
+    }
+    if wants(|c| c.field.is_some()) {
+        let mut q = SqlBuilder::new(
+            "SELECT ticket_id, field_key, value FROM ticket_field_values WHERE ticket_id IN (",
+        );
+        q.bind_list(ids.iter().copied()).push(")");
+        let (sql, params) = q.parts();
+        for r in c.query(sql, params).await? {
+            if let Some(f) = facts.get_mut(&r.int(0)?) {
+                f.custom_fields.insert(r.text(1)?, json_text(&r.text(2)?)?);
+            }
+        }
+    }
+    Ok(facts)
 }
 
 async fn customer_tier(c: &mut dyn Conn, customer_id: i64) -> Result<Tier> {
@@ -446,16 +509,6 @@ async fn customer_tier(c: &mut dyn Conn, customer_id: i64) -> Result<Tier> {
     }
 }
 
-fn facts(ticket: &Ticket, tier: Tier) -> TicketFacts<'_> {
-    TicketFacts {
-        inbox_id: ticket.inbox_id,
-        priority: ticket.priority,
-        tier,
-        tags: &ticket.tags,
-        custom_fields: &ticket.custom_fields,
-    }
-}
-
 /// A new ticket's clocks start, under the policy its facts choose.
 pub(super) async fn start_clocks(c: &mut dyn Conn, ctx: Ctx, ticket: &Ticket) -> Result<()> {
     let setup = Setup::load(c).await?;
@@ -465,7 +518,13 @@ pub(super) async fn start_clocks(c: &mut dyn Conn, ctx: Ctx, ticket: &Ticket) ->
     } else {
         customer_tier(c, ticket.customer.id).await?
     };
-    let policy_id = setup.select(&facts(ticket, tier));
+    let policy_id = setup.select(&TicketFacts {
+        inbox_id: ticket.inbox_id,
+        priority: ticket.priority,
+        tier,
+        tags: &ticket.tags,
+        custom_fields: &ticket.custom_fields,
+    });
     let (rules, calendar) = setup.rules(policy_id, ticket.inbox_id)?;
     let mut clocks = SlaClocks::start(ctx.at, ticket.status);
     clocks.schedule(&rules, calendar);
@@ -500,11 +559,11 @@ pub(super) async fn on_ticket_event(
         (existing, _) => {
             // The policy is chosen again, or for the first time: a ticket from before SLAs
             // existed starts its clocks now.
-            let (ticket, tier) = ticket_facts(c, &[ticket_id])
+            let ticket = load_facts(c, &setup, &[ticket_id])
                 .await?
-                .pop()
+                .remove(&ticket_id)
                 .ok_or_else(|| StoreError::not_found("ticket", TicketRef(ticket_id)))?;
-            let policy_id = setup.select(&facts(&ticket, tier));
+            let policy_id = setup.select(&ticket.view());
             let row = match existing {
                 Some(row) => SlaRow { policy_id, ..row },
                 None => {
@@ -565,9 +624,8 @@ pub(super) async fn on_customer_message(
         None => return Ok(()),
     };
     c.execute(
-        "INSERT INTO chases (ticket_id, message_id, team_id, reason, at) \
-         SELECT id, $1, team_id, $2, $3 FROM tickets WHERE id = $4",
-        params![message_id, &reason, ctx.at.0, ticket_id],
+        "INSERT INTO chases (ticket_id, message_id, reason, at) VALUES ($1, $2, $3, $4)",
+        params![ticket_id, message_id, &reason, ctx.at.0],
     )
     .await?;
     append_event(
@@ -656,6 +714,13 @@ pub(super) async fn ticket_sla(c: &mut dyn Conn, ticket_id: i64) -> Result<Optio
         due_at: due.map(|d| d.1),
         breaches: row.breaches,
     }))
+}
+
+/// When the first response is due, while it runs.
+pub(super) async fn first_response_due(c: &mut dyn Conn, ticket_id: i64) -> Result<Option<Millis>> {
+    Ok(sla_row(c, ticket_id)
+        .await?
+        .and_then(|row| row.clocks.first_response.due_at))
 }
 
 pub(super) async fn sla_badges(c: &mut dyn Conn, ids: &[i64]) -> Result<Vec<SlaBadge>> {
@@ -892,6 +957,12 @@ async fn keep_commitments(
 /// a public reply since the promise was made.
 pub(super) async fn fulfil_commitment(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<Commitment> {
     let commitment = load_commitment(c, id).await?;
+    if commitment.status != CommitmentStatus::Open {
+        return Err(StoreError::Conflict(format!(
+            "commitment {id} is already {}",
+            commitment.status.as_str()
+        )));
+    }
     let told = c
         .int_opt(
             "SELECT id FROM messages WHERE ticket_id = $1 AND kind = 'reply' AND created_at >= $2 LIMIT 1",
@@ -967,6 +1038,18 @@ pub(super) async fn scheduler_pass(
     }
     pass.recomputed = recompute_step(c).await?;
     Ok(pass)
+}
+
+pub(super) async fn scheduler_has_work(c: &mut dyn Conn, now: Millis) -> Result<bool> {
+    let due = c
+        .int_opt(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM ticket_sla WHERE alarm_at <= $1) \
+             OR EXISTS (SELECT 1 FROM commitments WHERE alarm_at <= $1) \
+             OR EXISTS (SELECT 1 FROM sla_recompute)",
+            params![now.0],
+        )
+        .await?;
+    Ok(due.is_some())
 }
 
 async fn fire_sla(
@@ -1173,11 +1256,11 @@ async fn fire_commitment(
 async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
     // A job with nothing (left) to do is finished here and the next one looked at, so a pass
     // is idle only when no recomputation remains.
-    let (job_id, ids) = loop {
+    let (job_id, ids, reselect) = loop {
         let Some(job) = c
             .query_opt(
                 &format!(
-                    "SELECT id, after_ticket_id FROM sla_recompute ORDER BY id LIMIT 1{}",
+                    "SELECT id, after_ticket_id, reselect FROM sla_recompute ORDER BY id LIMIT 1{}",
                     c.skip_locked()
                 ),
                 params![],
@@ -1186,7 +1269,7 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
         else {
             return Ok(0);
         };
-        let (job_id, after) = (job.int(0)?, job.int(1)?);
+        let (job_id, after, reselect) = (job.int(0)?, job.int(1)?, job.bool(2)?);
         let ids = c
             .query(
                 &format!(
@@ -1200,7 +1283,7 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
             .map(|r| r.int(0))
             .collect::<Result<Vec<_>>>()?;
         if !ids.is_empty() {
-            break (job_id, ids);
+            break (job_id, ids, reselect);
         }
         c.execute("DELETE FROM sla_recompute WHERE id = $1", params![job_id])
             .await?;
@@ -1222,16 +1305,19 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
         rows.insert(r.int(0)?, row);
     }
     let mut done = 0;
-    for (ticket, tier) in ticket_facts(c, &ids).await? {
-        let Some(mut row) = rows.remove(&ticket.id) else {
+    let facts = load_facts(c, &setup, &ids).await?;
+    for id in &ids {
+        let (Some(mut row), Some(ticket)) = (rows.remove(id), facts.get(id)) else {
             continue;
         };
         let before = (row.policy_id, row.clocks.clone());
-        row.policy_id = setup.select(&facts(&ticket, tier));
+        if reselect {
+            row.policy_id = setup.select(&ticket.view());
+        }
         let (rules, calendar) = setup.rules(row.policy_id, ticket.inbox_id)?;
         row.clocks.schedule(&rules, calendar);
         if (row.policy_id, &row.clocks) != (before.0, &before.1) {
-            write_sla_row(c, ticket.id, &row, false).await?;
+            write_sla_row(c, *id, &row, false).await?;
         }
         done += 1;
     }

@@ -161,25 +161,29 @@ pub(super) async fn count_tickets(
     (0..row.0.len()).map(|i| row.int(i)).collect()
 }
 
-/// Turns "mentions this agent" into the tickets of their latest 1,000 mentions: a short list
-/// of ids the database looks up directly, where a subquery in the filter would have it walk
-/// every open ticket asking whether it is among them.
+/// Turns "mentions this agent" (and "alerts for this agent") into the tickets of their latest
+/// 1,000 such events: a short list of ids the database looks up directly, where a subquery in
+/// the filter would have it walk every open ticket asking whether it is among them.
 pub(super) async fn resolve_mentions(
     c: &mut dyn Conn,
     mut filter: TicketFilter,
 ) -> Result<TicketFilter> {
-    if let Some(agent) = filter.mentioned.take() {
-        let ids = c
+    let wanted = [
+        (filter.mentioned.take(), EventKind::AgentMentioned),
+        (filter.alerted.take(), EventKind::AgentAlerted),
+    ];
+    for (agent, kind) in wanted {
+        let Some(agent) = agent else { continue };
+        let mut ids = c
             .query(
                 "SELECT ticket_id FROM events WHERE subject_type = 'agent' AND subject_id = $1 \
                  AND kind = $2 ORDER BY id DESC LIMIT 1000",
-                params![agent, EventKind::AgentMentioned.as_str()],
+                params![agent, kind.as_str()],
             )
             .await?
             .iter()
             .map(|r| r.int(0))
             .collect::<Result<Vec<i64>>>()?;
-        let mut ids: Vec<i64> = ids;
         ids.sort_unstable();
         ids.dedup();
         filter.ticket_ids = Some(match filter.ticket_ids.take() {

@@ -7,6 +7,7 @@ pub mod emails;
 pub mod health;
 pub mod inboxes;
 pub mod search;
+pub mod sla;
 pub mod tickets;
 
 use crate::AppState;
@@ -36,6 +37,7 @@ use utoipa_axum::routes;
         (name = "directory", description = "Agents, teams, inboxes, custom fields, tags"),
         (name = "search", description = "Full-text search"),
         (name = "email", description = "Received emails and their attachments"),
+        (name = "sla", description = "SLA policies, business-hours calendars, commitments and their rates"),
     )
 )]
 struct ApiDoc;
@@ -84,7 +86,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
             directory::create_custom_field
         ))
         .routes(routes!(directory::list_tags))
-        .routes(routes!(search::search));
+        .routes(routes!(search::search))
+        .routes(routes!(sla::list_calendars, sla::create_calendar))
+        .routes(routes!(
+            sla::get_calendar,
+            sla::update_calendar,
+            sla::delete_calendar
+        ))
+        .routes(routes!(sla::list_sla_policies, sla::create_sla_policy))
+        .routes(routes!(
+            sla::get_sla_policy,
+            sla::update_sla_policy,
+            sla::delete_sla_policy
+        ))
+        .routes(routes!(sla::ticket_sla))
+        .routes(routes!(sla::list_commitments, sla::make_commitment))
+        .routes(routes!(sla::fulfil_commitment))
+        .routes(routes!(sla::cancel_commitment))
+        .routes(routes!(sla::kept_rates))
+        .routes(routes!(sla::chase_rates));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(health::healthz))

@@ -209,6 +209,7 @@ impl TicketQuery {
             organization_id: self.organization,
             updated_since,
             mentioned: None,
+            alerted: None,
             ticket_ids: None,
             oldest_first: false,
         })

@@ -97,7 +97,9 @@ async fn render(
                 priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             }
         }
-        _ => return Err(PageError::not_found()),
+        other => super::sla::admin_section(state, other, edit)
+            .await?
+            .ok_or_else(PageError::not_found)?,
     };
     let mut response = templates().render(
         "admin.html",
@@ -109,7 +111,7 @@ async fn render(
 }
 
 /// After a change: back to the section; a refused change shows the section with the reason.
-async fn outcome<T>(
+pub(super) async fn outcome<T>(
     state: &AppState,
     session: &AgentSession,
     section: &str,

@@ -10,6 +10,7 @@ mod login;
 mod pages;
 pub mod portal;
 mod session;
+mod sla;
 mod ticket;
 mod two_factor;
 
@@ -113,6 +114,7 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "login_2fa.html",
     "organization.html",
     "password.html",
+    "reports.html",
     "search.html",
     "ticket.html",
     "ticket_rows.html",
@@ -319,6 +321,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/fields/new", post(admin::create_field))
         .route("/admin/macros/save", post(admin::save_macro))
         .route("/admin/macros/{id}/delete", post(admin::delete_macro))
+        .route("/admin/calendars/save", post(sla::save_calendar))
+        .route("/admin/calendars/{id}/delete", post(sla::delete_calendar))
+        .route("/admin/sla/save", post(sla::save_policy))
+        .route("/admin/sla/{id}/delete", post(sla::delete_policy))
+        .route("/t/{id}/commitments", post(sla::make))
+        .route("/t/{id}/commitments/{commitment}/fulfil", post(sla::fulfil))
+        .route("/t/{id}/commitments/{commitment}/cancel", post(sla::cancel))
+        .route("/reports", get(sla::report))
         .merge(portal::routes())
         .layer(axum::middleware::map_response(page_headers))
 }

@@ -20,7 +20,15 @@ pub const COUNT_CAP: u32 = 1000;
 const PAGE_SIZE: u32 = 50;
 
 /// The built-in views, in the order the navigation shows them.
-pub const VIEWS: [&str; 6] = ["mine", "unassigned", "team", "pending", "mentions", "all"];
+pub const VIEWS: [&str; 7] = [
+    "mine",
+    "unassigned",
+    "team",
+    "pending",
+    "mentions",
+    "alerts",
+    "all",
+];
 
 const OPEN: [TicketStatus; 2] = [TicketStatus::New, TicketStatus::Open];
 const ACTIVE: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
@@ -53,6 +61,11 @@ pub fn view_filter(view: &str, agent: &Agent) -> Option<TicketFilter> {
             mentioned: Some(agent.id),
             ..Default::default()
         },
+        "alerts" => TicketFilter {
+            statuses: ACTIVE.to_vec(),
+            alerted: Some(agent.id),
+            ..Default::default()
+        },
         "all" => TicketFilter::default(),
         _ => return None,
     };
@@ -70,6 +83,8 @@ pub struct RowView {
     pub customer: String,
     pub assignee: Option<String>,
     pub updated_at: i64,
+    /// The most pressing SLA due time, when a clock runs (see [`with_sla`]).
+    pub sla: Option<super::sla::BadgeView>,
 }
 
 pub fn row_views(tickets: &[Ticket], agents: &[Agent]) -> Vec<RowView> {
@@ -87,8 +102,19 @@ pub fn row_views(tickets: &[Ticket], agents: &[Agent]) -> Vec<RowView> {
                 .assignee_id
                 .and_then(|id| names.get(&id).map(|n| n.to_string())),
             updated_at: t.updated_at.0,
+            sla: None,
         })
         .collect()
+}
+
+/// Rows with their SLA badges: one query for the page.
+pub async fn with_sla(state: &AppState, mut rows: Vec<RowView>) -> Result<Vec<RowView>, PageError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut badges = super::sla::badges(state.store.sla_badges(&ids).await?);
+    for row in &mut rows {
+        row.sla = badges.remove(&row.id);
+    }
+    Ok(rows)
 }
 
 #[derive(Deserialize, Default)]
@@ -185,7 +211,7 @@ async fn listing(
         query_pairs.push(("sort".into(), "oldest".into()));
     }
     Ok(Listing {
-        rows: row_views(&page.items, &agents),
+        rows: with_sla(state, row_views(&page.items, &agents)).await?,
         next: page.next.map(encode_cursor),
         query: serde_urlencoded::to_string(&query_pairs).unwrap_or_default(),
         view,
@@ -296,7 +322,7 @@ pub async fn search(
     };
     let agents = state.store.list_agents().await?;
     let tickets: Vec<Ticket> = hits.iter().map(|h| h.ticket.clone()).collect();
-    let rows = row_views(&tickets, &agents);
+    let rows = with_sla(&state, row_views(&tickets, &agents)).await?;
     let results: Vec<_> = rows
         .into_iter()
         .zip(hits.iter())
@@ -500,7 +526,7 @@ pub async fn organization(
     Ok(templates().render(
         "organization.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, org => org, people => people, rows => row_views(&tickets, &agents) },
+        context! { me => &session.agent, csrf => &session.csrf, org => org, people => people, rows => with_sla(&state, row_views(&tickets, &agents)).await? },
     ))
 }
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use minijinja::context;
+use minijinja::{Value, context};
 use rapport_core::calendar::BusinessCalendar;
 use rapport_core::{Actor, Channel, MessageKind, Millis, TicketStatus};
 use rapport_mail::compose::{OutboundEmail, compose};
@@ -489,8 +489,9 @@ async fn tickets(
     ))
 }
 
-/// What we promised and by when: until the first public answer, the expected answer time
-/// from the inbox's business hours and first-answer target, in the customer's zone.
+/// What we promised and by when: until the first public answer, the expected answer time (the
+/// ticket's SLA first-response due time; the inbox's target when its clocks never started),
+/// in the customer's zone.
 async fn promise(
     state: &AppState,
     ticket: &Ticket,
@@ -502,15 +503,47 @@ async fn promise(
         return Ok(None);
     }
     let inbox = state.store.inbox(ticket.inbox_id).await?;
-    let Ok(calendar) = BusinessCalendar::new(&inbox.business_hours) else {
-        return Ok(None);
+    let sla_due = state.store.ticket_sla(ticket.id).await?.and_then(|sla| {
+        sla.targets
+            .into_iter()
+            .find(|t| t.target == rapport_core::sla::Target::FirstResponse)
+            .and_then(|t| t.due_at)
+    });
+    let due = match sla_due {
+        Some(due) => due,
+        None => {
+            let Ok(calendar) = BusinessCalendar::new(&inbox.business_hours) else {
+                return Ok(None);
+            };
+            calendar.add_business_minutes(ticket.created_at, inbox.first_response_minutes)
+        }
     };
-    let due = calendar.add_business_minutes(ticket.created_at, inbox.first_response_minutes);
     let zone = customer
         .time_zone
         .clone()
         .unwrap_or_else(|| inbox.business_hours.time_zone.clone());
     Ok(Some(format_expected(due.0, &zone, lang)))
+}
+
+/// The commitments still open on a ticket, with their due times in the customer's zone.
+async fn open_commitments(
+    state: &AppState,
+    ticket: &Ticket,
+    customer: &Customer,
+    lang: &str,
+) -> Result<Vec<Value>, PageError> {
+    let zone = customer.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    Ok(state
+        .store
+        .commitments(ticket.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == rapport_core::commitment::CommitmentStatus::Open)
+        .map(|c| {
+            context! { kind => c.kind, description => c.description,
+            due => format_expected(c.due_at.0, &zone, lang) }
+        })
+        .collect())
 }
 
 async fn render_ticket(
@@ -525,7 +558,10 @@ async fn render_ticket(
         .filter(|m| m.public)
         .collect();
     let answered = messages.iter().any(|m| m.kind == MessageKind::Reply);
-    let expected = promise(state, &ticket, &session.customer, session.lang, answered).await?;
+    let (expected, commitments) = tokio::try_join!(
+        promise(state, &ticket, &session.customer, session.lang, answered),
+        open_commitments(state, &ticket, &session.customer, session.lang)
+    )?;
     let inbox = state.store.inbox(ticket.inbox_id).await?;
     let views: Vec<_> = messages
         .into_iter()
@@ -547,7 +583,7 @@ async fn render_ticket(
         session.lang,
         &inbox,
         context! { customer => &session.customer, csrf => &session.csrf, ticket => ticket,
-        messages => views, expected => expected, error => error },
+        messages => views, expected => expected, commitments => commitments, error => error },
     ))
 }
 

@@ -48,6 +48,7 @@ struct EventView {
     field: Option<String>,
     before: Option<String>,
     after: Option<String>,
+    detail: Option<String>,
 }
 
 fn actor_name(actor: &Actor, agents: &HashMap<i64, String>, customer: &str) -> String {
@@ -76,10 +77,19 @@ fn shown(value: &serde_json::Value, agents: &HashMap<i64, String>, field: &str) 
 /// Which events the conversation shows between messages: changes and mail, not the
 /// "message added" entries the messages themselves stand for.
 fn event_view(e: &Event, agents: &HashMap<i64, String>, customer: &str) -> Option<EventView> {
-    // Messages stand for themselves; mentions reach the agent through their view.
-    if e.kind == "message.added" || e.kind == "agent.mentioned" {
+    // Messages stand for themselves; mentions and alerts reach the agent through their views.
+    if matches!(
+        e.kind.as_str(),
+        "message.added" | "agent.mentioned" | "agent.alerted"
+    ) {
         return None;
     }
+    // What an SLA, commitment or chase event was about: the target, the promise, the reason.
+    let detail = ["target", "description", "reason"]
+        .iter()
+        .find_map(|key| e.data.get(*key).and_then(|v| v.as_str()))
+        .filter(|text| !text.is_empty())
+        .map(str::to_string);
     let field = e
         .data
         .get("field")
@@ -98,6 +108,7 @@ fn event_view(e: &Event, agents: &HashMap<i64, String>, customer: &str) -> Optio
         field,
         before,
         after,
+        detail,
     })
 }
 
@@ -174,6 +185,21 @@ struct Draft {
     error: Option<String>,
 }
 
+/// The ticket page again, with what a form on it had refused.
+pub(super) async fn render_error(
+    state: &AppState,
+    session: &AgentSession,
+    id: i64,
+    error: String,
+) -> Result<Response, PageError> {
+    let draft = Draft {
+        body: String::new(),
+        stale: None,
+        error: Some(error),
+    };
+    render_page(state, session, id, false, draft).await
+}
+
 async fn render_page(
     state: &AppState,
     session: &AgentSession,
@@ -184,9 +210,10 @@ async fn render_page(
     let (ticket, agents) = tokio::try_join!(state.store.ticket(id), state.store.list_agents())?;
     let names = agent_names(&agents);
     // Independent reads side by side: on PostgreSQL each is a round trip.
-    let (conversation, customer, (teams, fields, inbox, links, macros)) = tokio::try_join!(
+    let (conversation, customer, sla, (teams, fields, inbox, links, macros)) = tokio::try_join!(
         conversation_of(state, &ticket, &names),
         customer_context(state, ticket.customer.id, Some(ticket.id), &agents),
+        super::sla::panel(state, ticket.id),
         async {
             tokio::try_join!(
                 state.store.list_teams(),
@@ -208,7 +235,7 @@ async fn render_page(
             ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event,
             c => customer, agents => agents.iter().filter(|a| a.active && a.role.is_staff()).collect::<Vec<_>>(),
             teams => teams, fields => fields, viewers => viewers, inbox => inbox,
-            links => links, macros => macros,
+            links => links, macros => macros, sla => sla,
             statuses => TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             can_reply => role.allows(Permission::PublicReply),
