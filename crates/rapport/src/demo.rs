@@ -7,6 +7,7 @@ use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use rapport_core::commitment::{CommitmentKind, QuickDue};
 use rapport_core::contact::Tier;
 use rapport_core::fields::{FieldDef, FieldType};
 use rapport_core::update::TicketPatch;
@@ -14,8 +15,8 @@ use rapport_core::{
     Actor, Channel, Formality, MessageKind, Millis, Preferences, Priority, Role, TicketStatus,
 };
 use rapport_store::{
-    Ctx, Idempotency, NewAgent, NewCustomer, NewMessage, NewOrganization, NewTicket, Requester,
-    Store,
+    Ctx, Due, Idempotency, NewAgent, NewCommitment, NewCustomer, NewMessage, NewOrganization,
+    NewTicket, Requester, Store,
 };
 use rapport_web::auth;
 use std::sync::Arc;
@@ -595,6 +596,7 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
         at: Millis(now.0 - 95 * DAY),
     };
 
+    seed_sla(store.as_ref(), system).await?;
     let mut org_domains = Vec::new();
     for (i, company) in COMPANIES.iter().enumerate().take(ORGANIZATIONS) {
         let slug: String = company
@@ -725,6 +727,90 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tighter targets for large customers' urgent work, a standard policy for everyone else,
+/// both on a support-hours calendar with Berlin's holidays.
+async fn seed_sla(store: &dyn Store, system: Ctx) -> anyhow::Result<()> {
+    use rapport_core::calendar::{CalendarConfig, IntervalConfig, WeekConfig};
+    use rapport_core::sla::{Actions, Basis, Conditions, Rules, TargetRule, Targets};
+    let calendar = store
+        .save_calendar(
+            system,
+            None,
+            "Berlin support hours".into(),
+            CalendarConfig {
+                time_zone: "Europe/Berlin".into(),
+                hours: WeekConfig::weekdays(&[IntervalConfig::new("08:00", "18:00")]),
+                holidays: ["12-24", "12-25", "12-26", "12-31", "01-01"]
+                    .map(String::from)
+                    .to_vec(),
+            },
+        )
+        .await?;
+    let business = |minutes| {
+        Some(TargetRule {
+            minutes,
+            basis: Basis::Business,
+        })
+    };
+    let policies = [
+        (
+            "Enterprise urgent",
+            Conditions {
+                tiers: vec![Tier::Enterprise, Tier::Strategic],
+                priorities: vec![Priority::Urgent, Priority::High],
+                ..Conditions::default()
+            },
+            Targets {
+                first_response: business(60),
+                next_response: business(120),
+                periodic_update: business(240),
+                resolution: business(1_440),
+            },
+            Actions {
+                notify_assignee: true,
+                notify_supervisors: true,
+                raise_priority: true,
+                reassign_team_id: None,
+            },
+        ),
+        (
+            "Standard",
+            Conditions::default(),
+            Targets {
+                first_response: business(240),
+                next_response: business(480),
+                periodic_update: business(1_440),
+                resolution: business(4_800),
+            },
+            Actions {
+                notify_assignee: true,
+                notify_supervisors: true,
+                ..Actions::default()
+            },
+        ),
+    ];
+    for (position, (name, conditions, targets, on_breach)) in policies.into_iter().enumerate() {
+        let rules = Rules {
+            targets,
+            warn_before_minutes: 30,
+            on_warning: Actions {
+                notify_assignee: true,
+                ..Actions::default()
+            },
+            on_breach,
+        };
+        let new = rapport_store::NewSlaPolicy {
+            name: name.into(),
+            position: position as i64 + 1,
+            conditions,
+            rules,
+            calendar_id: Some(calendar.id),
+        };
+        store.save_sla_policy(system, None, new).await?;
+    }
+    Ok(())
+}
+
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MINUTE;
 
@@ -823,6 +909,43 @@ impl TicketPlan {
         }
     }
 
+    /// The first reply commits to the next update a day later (and every fifth ticket to a
+    /// replacement within three days): tickets answered or solved in time keep them. Tickets
+    /// still open promise their next update for the customer's tomorrow morning.
+    async fn commit(&self, store: &dyn Store, id: i64, when: Ctx) -> anyhow::Result<()> {
+        let open = matches!(
+            self.status,
+            TicketStatus::Open | TicketStatus::Pending | TicketStatus::OnHold
+        );
+        let (ctx, due) = if open {
+            let now = Ctx {
+                at: rapport_web::now(),
+                ..when
+            };
+            (now, Due::Quick(QuickDue::TomorrowMorning))
+        } else if self.index % 8 == 3 {
+            // Promised sooner than the next answer came: broken.
+            (when, Due::At(Millis(when.at.0 + self.step)))
+        } else {
+            (when, Due::At(Millis(when.at.0 + DAY)))
+        };
+        let next_update = NewCommitment {
+            kind: CommitmentKind::NextUpdate,
+            description: String::new(),
+            due,
+        };
+        store.make_commitment(ctx, id, next_update).await?;
+        if self.index.is_multiple_of(5) {
+            let promise = NewCommitment {
+                kind: CommitmentKind::Promise,
+                description: format!("A replacement {} ships within three days", self.product),
+                due: Due::At(Millis(ctx.at.0 + 3 * DAY)),
+            };
+            store.make_commitment(ctx, id, promise).await?;
+        }
+        Ok(())
+    }
+
     async fn write(self, store: &dyn Store, admin_id: i64) -> anyhow::Result<()> {
         let s = self.scenario;
         let at = |n: i64| Millis(self.start + n * self.step);
@@ -876,6 +999,7 @@ impl TicketPlan {
         store
             .add_message(as_agent(1), id, reply(s.reply), None)
             .await?;
+        self.commit(store, id, as_agent(1)).await?;
         if let Some(helper) = self.helper {
             let note = NewMessage {
                 send_email: false,

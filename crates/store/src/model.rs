@@ -781,7 +781,8 @@ pub struct SlaTargetState {
     pub target: rapport_core::sla::Target,
     pub minutes: i64,
     pub basis: rapport_core::sla::Basis,
-    /// `running`, `paused`, `met`, or `idle` (no cycle under way).
+    /// `running`, `paused`, `met`, `stopped` (the ticket was solved first) or `idle` (no cycle
+    /// under way).
     pub state: String,
     pub due_at: Option<Millis>,
     /// Business or calendar time left when paused, in minutes (negative: overdue).

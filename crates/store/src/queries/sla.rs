@@ -689,6 +689,8 @@ pub(super) async fn ticket_sla(c: &mut dyn Conn, ticket_id: i64) -> Result<Optio
                 (None, _, _) => "idle",
                 (Some(_), Some(_), _) => "met",
                 (Some(_), None, Some(_)) => "running",
+                // Solved without this target being reached: it no longer counts.
+                (Some(_), None, None) if row.clocks.solved => "stopped",
                 (Some(_), None, None) => "paused",
             };
             Some(SlaTargetState {

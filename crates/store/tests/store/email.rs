@@ -1228,7 +1228,7 @@ async fn postgres_upgrades_from_the_foundation_release() {
 }
 
 /// Runs an upgrade test on a fresh PostgreSQL database (required when `CI=true`).
-async fn on_scratch_postgres<F, Fut>(test: F)
+pub(super) async fn on_scratch_postgres<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()>,

@@ -830,3 +830,76 @@ rapport_store::on_both_backends!(
     calendar_changes_recompute_open_tickets,
     concurrent_scheduler_passes_fire_each_alarm_once,
 );
+
+/// A database the workspace release made upgrades to the SLA schema: its open ticket has no
+/// clocks until something happens to it, then they start from that moment under the inbox's
+/// first-answer target, and commitments can be made on it.
+async fn upgrade_from_the_workspace_release(url: String) {
+    const WEB_DATA: &str = "
+        INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Lee', 1, 1);
+        INSERT INTO customer_emails (email, customer_id, is_primary) VALUES ('ann@ann.example', 7, TRUE);
+        INSERT INTO tickets (id, subject, status, priority, channel, customer_id, inbox_id, created_at, updated_at)
+            VALUES (10001, 'Router drops Wi-Fi', 'open', 'normal', 'email', 7, 1, 1, 1);
+        INSERT INTO messages (ticket_id, kind, channel, author_customer_id, body, created_at)
+            VALUES (10001, 'customer', 'email', 7, 'It drops every evening.', 1);";
+    rapport_store::database_at_version(&url, 3, WEB_DATA)
+        .await
+        .unwrap();
+    let store: S = rapport_store::open(&url).await.unwrap();
+    assert!(store.ticket_sla(10001).await.unwrap().is_none());
+    assert!(
+        store
+            .scheduler_pass(Millis(T0), 10)
+            .await
+            .unwrap()
+            .is_idle()
+    );
+    store
+        .add_message(
+            Ctx {
+                actor: Actor::customer(7),
+                at: Millis(T0),
+            },
+            10001,
+            NewMessage {
+                kind: MessageKind::Customer,
+                channel: Channel::Email,
+                body: "Still dropping.".into(),
+                send_email: false,
+                attachments: vec![],
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let state = sla(&store, 10001).await;
+    assert_eq!(state.policy_id, None);
+    // The inbox's default 480 business minutes on 09–17 UTC from Monday 14:13: Tuesday 14:13.
+    assert_eq!(state.due_at, Some(Millis(T0 + 24 * HOUR)));
+    let made = store
+        .make_commitment(
+            ctx(T0),
+            10001,
+            NewCommitment {
+                kind: CommitmentKind::NextUpdate,
+                description: String::new(),
+                due: Due::Quick(QuickDue::InTwoHours),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.due_at, Millis(T0 + 2 * HOUR));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrades_from_the_workspace_release() {
+    let dir = rapport_store::testing::TestDb::temp_dir();
+    upgrade_from_the_workspace_release(format!("sqlite://{}", dir.join("old.db").display())).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_upgrades_from_the_workspace_release() {
+    super::email::on_scratch_postgres(upgrade_from_the_workspace_release).await;
+}
