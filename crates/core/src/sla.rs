@@ -16,6 +16,7 @@
 
 use crate::calendar::BusinessCalendar;
 use crate::contact::Tier;
+use crate::time::millis_as_int;
 use crate::{Invalid, Millis, Priority, TicketStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -271,26 +272,50 @@ pub fn first_match<'p, P>(
 /// the target's basis can change without the history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clock {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub started_at: Option<Millis>,
     /// `None` while paused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub running_since: Option<Millis>,
     #[serde(default)]
     pub used_business_ms: i64,
     #[serde(default)]
     pub used_calendar_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub met_at: Option<Millis>,
     /// When the target is due, while it runs and the policy has it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub due_at: Option<Millis>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub warn_at: Option<Millis>,
     #[serde(default)]
     pub warned: bool,
     /// When this cycle's target was missed (the due time, not when it was noticed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "millis_as_int"
+    )]
     pub breached_at: Option<Millis>,
 }
 

@@ -55,6 +55,22 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
+/// `#[serde(with = "millis_as_int")]` on an `Option<Millis>`: stored as a plain integer, for
+/// internal JSON read and written in bulk (SLA clocks), where RFC 3339 text would cost
+/// formatting, parsing and space on every row.
+pub mod millis_as_int {
+    use super::Millis;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+        value.map(|m| m.0).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(Millis))
+    }
+}
+
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Millis {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

@@ -6,7 +6,7 @@ use crate::bench::{Scratch, ms, percentile};
 use rapport_core::calendar::{CalendarConfig, IntervalConfig, WeekConfig};
 use rapport_core::sla::{Basis, Conditions, Rules, TargetRule, Targets};
 use rapport_core::{Actor, Channel, Millis, Priority, TicketStatus};
-use rapport_store::{Ctx, NewSlaPolicy, NewTicket, Requester, Store};
+use rapport_store::{Ctx, NewSlaPolicy, NewTicket, PageRequest, Requester, Store, TicketFilter};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -164,7 +164,21 @@ async fn run_on(tickets: u64, scratch: &Scratch) -> anyhow::Result<()> {
         (LAG_TICKETS * LAG_SPACING_MS) as f64 / 1000.0
     );
 
-    // Recompute: the office hours change; every open ticket's due times are recomputed.
+    // Recompute: the office hours change; every open ticket's due times are recomputed. An
+    // open ticket's due time must move with the hours.
+    let open_billing = TicketFilter {
+        statuses: vec![TicketStatus::Open],
+        tag: Some("billing".into()),
+        ..TicketFilter::default()
+    };
+    let probe = store
+        .list_tickets(&open_billing, PageRequest::first(1))
+        .await?
+        .items
+        .first()
+        .map(|t| t.id)
+        .ok_or_else(|| anyhow::anyhow!("no open ticket was seeded"))?;
+    let before = store.ticket_sla(probe).await?.and_then(|s| s.due_at);
     let changed = Instant::now();
     store
         .save_calendar(
@@ -183,6 +197,11 @@ async fn run_on(tickets: u64, scratch: &Scratch) -> anyhow::Result<()> {
         recomputed += u64::from(pass.recomputed);
     }
     let took = changed.elapsed();
+    let after = store.ticket_sla(probe).await?.and_then(|s| s.due_at);
+    anyhow::ensure!(
+        before.is_some() && after.is_some() && before != after,
+        "ticket {probe}'s due time did not move with the calendar: {before:?} → {after:?}"
+    );
     println!(
         "  recompute:         {recomputed} open tickets in {:.2}s after a calendar change ({:.0} tickets/s)",
         took.as_secs_f64(),

@@ -818,6 +818,106 @@ mod tests {
         db.finish().await;
     }
 
+    /// The read-back promises the SLA's first-response due time, and a reply repeats what we
+    /// have promised and by when, in the customer's zone and language.
+    #[tokio::test]
+    async fn read_backs_use_the_sla_and_replies_repeat_commitments() {
+        let db = rapport_store::testing::TestDb::sqlite().await;
+        let store = db.store.clone();
+        let system = Ctx {
+            actor: Actor::SYSTEM,
+            at: now(),
+        };
+        let always = rapport_core::calendar::CalendarConfig {
+            time_zone: "UTC".into(),
+            hours: rapport_core::calendar::WeekConfig::from_days(std::array::from_fn(|_| {
+                vec![rapport_core::calendar::IntervalConfig::new(
+                    "00:00", "24:00",
+                )]
+            })),
+            holidays: vec![],
+        };
+        let calendar = store
+            .save_calendar(system, None, "Always".into(), always)
+            .await
+            .unwrap();
+        let rules = rapport_core::sla::Rules::first_response_only(90);
+        let policy = rapport_store::NewSlaPolicy {
+            name: "Everyone".into(),
+            position: 1,
+            conditions: Default::default(),
+            rules,
+            calendar_id: Some(calendar.id),
+        };
+        store.save_sla_policy(system, None, policy).await.unwrap();
+        let inbound = Inbound {
+            store: store.clone(),
+            secret: b"s".to_vec(),
+            max_attachment_bytes: 1024,
+        };
+        let raw = b"From: Ann Lee <ann@example.com>\r\nTo: support@rapport.localhost\r\n\
+            Subject: Router broken\r\nMessage-ID: <sla1@example.com>\r\n\r\nIt died.\r\n";
+        let delivery = Delivery {
+            source: Source::Pipe,
+            envelope_from: None,
+            recipients: vec![],
+            inbox: Some("Support".into()),
+            raw: raw.to_vec(),
+        };
+        let ticket_id = inbound
+            .receive(delivery)
+            .await
+            .unwrap()
+            .ticket_id()
+            .unwrap();
+        let sla = store.ticket_sla(ticket_id).await.unwrap().unwrap();
+        let due = sla.due_at.unwrap();
+        let ack = store
+            .claim_outbox(now(), 60_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        let ack = rapport_mail::parse(&compose_item(&ack, b"s").unwrap());
+        let expected = rapport_mail::templates::format_expected(due.0, "UTC", "en");
+        assert!(ack.text.contains(&expected), "{expected} in {}", ack.text);
+
+        let promise = rapport_store::NewCommitment {
+            kind: rapport_core::commitment::CommitmentKind::Promise,
+            description: "A new router ships tomorrow".into(),
+            due: rapport_store::Due::At(Millis(now().0 + 86_400_000)),
+        };
+        let made = store
+            .make_commitment(system, ticket_id, promise)
+            .await
+            .unwrap();
+        let reply = rapport_store::NewMessage {
+            kind: rapport_core::MessageKind::Reply,
+            channel: rapport_core::Channel::Email,
+            body: "Sorry about that.".into(),
+            send_email: true,
+            attachments: vec![],
+        };
+        store
+            .add_message(system, ticket_id, reply, None)
+            .await
+            .unwrap();
+        let item = store
+            .claim_outbox(now(), 60_000, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.kind == OutboxKind::Reply)
+            .unwrap();
+        let text = rapport_mail::parse(&compose_item(&item, b"s").unwrap()).text;
+        let when = rapport_mail::templates::format_expected(made.due_at.0, "UTC", "en");
+        assert!(text.contains("What we have promised you:"), "{text}");
+        assert!(
+            text.contains(&format!("- A new router ships tomorrow: by {when}")),
+            "{text}"
+        );
+        db.finish().await;
+    }
+
     #[tokio::test]
     async fn null_senders_overlong_ids_and_office_files_are_read_carefully() {
         let db = rapport_store::testing::TestDb::sqlite().await;

@@ -214,6 +214,10 @@ impl Conn for PgConn<'_> {
         " FOR UPDATE SKIP LOCKED"
     }
 
+    fn statements_are_round_trips(&self) -> bool {
+        true
+    }
+
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
         if let Some(unwanted) = tsquery(excluded, " | ") {
             q.push(" AND NOT (t.search @@ to_tsquery('simple', ")

@@ -213,6 +213,9 @@ pub trait Conn: Send {
     /// claimers on other nodes skip rows already being claimed (PostgreSQL). SQLite has one
     /// writer, so its claims never overlap.
     fn skip_locked(&self) -> &'static str;
+    /// Whether a statement costs a network round trip (PostgreSQL), so many small statements
+    /// are worth folding into one; SQLite's cost about a microsecond each.
+    fn statements_are_round_trips(&self) -> bool;
 }
 
 /// Conveniences over [`Conn`], for every backend.

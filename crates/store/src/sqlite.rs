@@ -507,6 +507,10 @@ impl Conn for SqliteConn<'_> {
         ""
     }
 
+    fn statements_are_round_trips(&self) -> bool {
+        false
+    }
+
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
         if let Some(unwanted) = fts_expression(excluded, " OR ") {
             q.push(

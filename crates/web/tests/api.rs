@@ -13,6 +13,8 @@ use std::sync::Arc;
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_sla.rs"]
+mod ui_sla;
 
 struct Server {
     base: String,

@@ -932,6 +932,27 @@ async fn agent_works_a_ticket_on_its_page() {
     b.wait_for("form#reply button[name=kind][value=reply]")
         .await;
     b.wait_for("form#reply button[name=kind][value=note]").await;
+    // The SLA clock runs beside the conversation; a promise made with a quick choice shows
+    // with its countdown and goes out under the next reply.
+    b.wait_for_text(
+        "#sla .sla-target[data-target=first_response][data-state=running]",
+        "First response",
+    )
+    .await;
+    b.select("form#commitment-form select[name=kind]", "promise")
+        .await;
+    b.fill(
+        "form#commitment-form input[name=description]",
+        "A replacement router ships this week",
+    )
+    .await;
+    b.click("form#commitment-form button[name=quick][value=next_week]")
+        .await;
+    b.wait_for_text(
+        "#commitments .commitment[data-kind=promise]",
+        "A replacement router ships this week",
+    )
+    .await;
     b.screenshots("ticket").await;
 
     // A public reply shows in the conversation and leaves as mail to the customer.
@@ -946,9 +967,14 @@ async fn agent_works_a_ticket_on_its_page() {
         "A new firmware fixes this",
     )
     .await;
-    s.desk
+    let mail = s
+        .desk
         .wait_for_mail(ANN.0, "A new firmware fixes this")
         .await;
+    assert!(
+        mail.contains("What we have promised you") && mail.contains("A replacement router ships"),
+        "the reply repeats the promise: {mail}"
+    );
 
     // A note shows as a note, and the customer is never mailed it.
     b.fill(

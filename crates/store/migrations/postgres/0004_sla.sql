@@ -34,11 +34,14 @@ CREATE TABLE ticket_sla (
     due_target TEXT,
     due_at BIGINT,
     alarm_at BIGINT,
-    breaches BIGINT NOT NULL DEFAULT 0
+    breaches BIGINT NOT NULL DEFAULT 0,
+    -- Not solved: recomputation after a calendar or policy change walks only these.
+    open BOOLEAN NOT NULL DEFAULT TRUE
 );
 CREATE INDEX ticket_sla_alarm ON ticket_sla (alarm_at) WHERE alarm_at IS NOT NULL;
 CREATE INDEX ticket_sla_due ON ticket_sla (due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX ticket_sla_policy ON ticket_sla (policy_id);
+CREATE INDEX ticket_sla_open ON ticket_sla (ticket_id) WHERE open;
 
 -- A calendar or policy changed: the scheduler recomputes open tickets' due times in chunks,
 -- remembering how far it got, so a restart resumes instead of starting over or stopping.

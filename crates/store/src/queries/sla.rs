@@ -16,9 +16,9 @@ use std::collections::HashMap;
 
 /// A customer writing again this soon after their last message is adding detail, not chasing.
 const CHASE_GRACE_MS: i64 = 10 * 60_000;
-/// Tickets recomputed per scheduler step after a calendar or policy change.
+/// Tickets recomputed per scheduler step after a calendar or policy change: one transaction,
+/// which holds SQLite's writer for about a tenth of a second.
 const RECOMPUTE_CHUNK: i64 = 2_000;
-const OPEN_STATUSES: &str = "('new', 'open', 'pending', 'on_hold')";
 
 // ---------------------------------------------------------------------------------------------
 // Calendars and policies
@@ -392,31 +392,95 @@ async fn sla_row(c: &mut dyn Conn, ticket_id: i64) -> Result<Option<SlaRow>> {
     }))
 }
 
-async fn write_sla_row(c: &mut dyn Conn, ticket_id: i64, row: &SlaRow, insert: bool) -> Result<()> {
-    let due = row.clocks.nearest_due();
-    let alarm = row.clocks.next_alarm().map(|m| m.0);
-    let clocks = to_json(&row.clocks);
-    let (target, due_at) = (due.map(|d| d.0.as_str().to_string()), due.map(|d| d.1.0));
-    let sql = if insert {
-        "INSERT INTO ticket_sla (policy_id, clocks, due_target, due_at, alarm_at, breaches, ticket_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    } else {
-        "UPDATE ticket_sla SET policy_id = $1, clocks = $2, due_target = $3, due_at = $4, alarm_at = $5, \
-         breaches = $6 WHERE ticket_id = $7"
+/// How a ticket's SLA row is written.
+#[derive(Clone, Copy, PartialEq)]
+enum Write {
+    Insert,
+    Update,
+}
+
+/// The columns derived from the clocks: their JSON, the most pressing due time and the alarm.
+fn schedule_columns(clocks: &SlaClocks) -> [crate::sql::Value; 4] {
+    let due = clocks.nearest_due();
+    [
+        to_json(clocks).into(),
+        due.map(|d| d.0.as_str().to_string()).into(),
+        due.map(|d| d.1.0).into(),
+        clocks.next_alarm().map(|m| m.0).into(),
+    ]
+}
+
+async fn write_sla_row(c: &mut dyn Conn, ticket_id: i64, row: &SlaRow, how: Write) -> Result<()> {
+    let sql = match how {
+        Write::Insert => {
+            "INSERT INTO ticket_sla (clocks, due_target, due_at, alarm_at, policy_id, breaches, open, ticket_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        }
+        Write::Update => {
+            "UPDATE ticket_sla SET clocks = $1, due_target = $2, due_at = $3, alarm_at = $4, policy_id = $5, \
+             breaches = $6, open = $7 WHERE ticket_id = $8"
+        }
     };
-    c.execute(
-        sql,
-        params![
-            row.policy_id,
-            clocks,
-            target,
-            due_at,
-            alarm,
-            row.breaches,
-            ticket_id
-        ],
-    )
-    .await?;
+    let mut values = schedule_columns(&row.clocks).to_vec();
+    values.extend_from_slice(params![
+        row.policy_id,
+        row.breaches,
+        !row.clocks.solved,
+        ticket_id
+    ]);
+    c.execute(sql, &values).await?;
+    Ok(())
+}
+
+/// Recomputed schedules (and policies) of many tickets: on PostgreSQL one statement (one round
+/// trip) for the chunk. Only these columns change, so the other indexes are left alone.
+async fn write_schedules(c: &mut dyn Conn, rows: &[(i64, SlaRow)], policy: bool) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // SQLite rewrites an index whenever its column is SET, changed or not: the policy is set
+    // only when it was chosen again.
+    let set_policy = if policy {
+        ", policy_id = v.column6"
+    } else {
+        ""
+    };
+    if !c.statements_are_round_trips() {
+        // SQLite: single-row updates by primary key beat its join over a VALUES list.
+        let sql = if policy {
+            "UPDATE ticket_sla SET clocks = $1, due_target = $2, due_at = $3, alarm_at = $4, \
+             policy_id = $5 WHERE ticket_id = $6"
+        } else {
+            "UPDATE ticket_sla SET clocks = $1, due_target = $2, due_at = $3, alarm_at = $4 \
+             WHERE ticket_id = $5"
+        };
+        for (ticket_id, row) in rows {
+            let mut values = schedule_columns(&row.clocks).to_vec();
+            if policy {
+                values.extend_from_slice(params![row.policy_id]);
+            }
+            values.extend_from_slice(params![*ticket_id]);
+            c.execute(sql, &values).await?;
+        }
+        return Ok(());
+    }
+    let mut q = SqlBuilder::new(&format!(
+        "UPDATE ticket_sla SET clocks = v.column2, due_target = v.column3, due_at = v.column4, \
+         alarm_at = v.column5{set_policy} FROM (VALUES "
+    ));
+    for (i, (ticket_id, row)) in rows.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" }).bind(*ticket_id);
+        for value in schedule_columns(&row.clocks) {
+            q.push(", ").bind(value);
+        }
+        if policy {
+            q.push(", ").bind(row.policy_id);
+        }
+        q.push(")");
+    }
+    q.push(") AS v WHERE ticket_sla.ticket_id = v.column1");
+    let (sql, params) = q.parts();
+    c.execute(sql, params).await?;
     Ok(())
 }
 
@@ -533,7 +597,7 @@ pub(super) async fn start_clocks(c: &mut dyn Conn, ctx: Ctx, ticket: &Ticket) ->
         clocks,
         breaches: 0,
     };
-    write_sla_row(c, ticket.id, &row, true).await
+    write_sla_row(c, ticket.id, &row, Write::Insert).await
 }
 
 /// Applies `event` to a ticket's clocks and reschedules them.
@@ -572,7 +636,7 @@ pub(super) async fn on_ticket_event(
                         clocks: SlaClocks::start(ctx.at, ticket.status),
                         breaches: 0,
                     };
-                    write_sla_row(c, ticket_id, &row, true).await?;
+                    write_sla_row(c, ticket_id, &row, Write::Insert).await?;
                     row
                 }
             };
@@ -587,7 +651,7 @@ pub(super) async fn on_ticket_event(
         SlaEvent::Reselect => {}
     }
     row.clocks.schedule(&rules, calendar);
-    write_sla_row(c, ticket_id, &row, false).await?;
+    write_sla_row(c, ticket_id, &row, Write::Update).await?;
     match event {
         SlaEvent::PublicReply => {
             keep_commitments(c, ctx, ticket_id, Some(CommitmentKind::NextUpdate)).await
@@ -1069,7 +1133,7 @@ async fn fire_sla(
         .iter()
         .filter(|a| a.kind == AlarmKind::Breach)
         .count() as i64;
-    write_sla_row(c, ticket_id, &row, false).await?;
+    write_sla_row(c, ticket_id, &row, Write::Update).await?;
     let inbox_id = c
         .query_one(
             "SELECT inbox_id FROM tickets WHERE id = $1",
@@ -1220,7 +1284,8 @@ async fn fire_commitment(
             Some(commitment.ticket_id),
             "commitment",
             id,
-            json!({"owner_id": commitment.owner_id, "due_at": commitment.due_at}),
+            json!({"owner_id": commitment.owner_id, "due_at": commitment.due_at,
+                   "description": commitment.description}),
         )
         .await;
     }
@@ -1274,10 +1339,8 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
         let (job_id, after, reselect) = (job.int(0)?, job.int(1)?, job.bool(2)?);
         let ids = c
             .query(
-                &format!(
-                    "SELECT s.ticket_id FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
-                     WHERE s.ticket_id > $1 AND t.status IN {OPEN_STATUSES} ORDER BY s.ticket_id LIMIT $2"
-                ),
+                "SELECT ticket_id FROM ticket_sla WHERE open AND ticket_id > $1 \
+                 ORDER BY ticket_id LIMIT $2",
                 params![after, RECOMPUTE_CHUNK],
             )
             .await?
@@ -1307,6 +1370,7 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
         rows.insert(r.int(0)?, row);
     }
     let mut done = 0;
+    let mut changed = Vec::new();
     let facts = load_facts(c, &setup, &ids).await?;
     for id in &ids {
         let (Some(mut row), Some(ticket)) = (rows.remove(id), facts.get(id)) else {
@@ -1319,10 +1383,11 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
         let (rules, calendar) = setup.rules(row.policy_id, ticket.inbox_id)?;
         row.clocks.schedule(&rules, calendar);
         if (row.policy_id, &row.clocks) != (before.0, &before.1) {
-            write_sla_row(c, *id, &row, false).await?;
+            changed.push((*id, row));
         }
         done += 1;
     }
+    write_schedules(c, &changed, reselect).await?;
     c.execute(
         "UPDATE sla_recompute SET after_ticket_id = $1 WHERE id = $2",
         params![last, job_id],

@@ -532,7 +532,17 @@ async fn open_commitments(
     customer: &Customer,
     lang: &str,
 ) -> Result<Vec<Value>, PageError> {
-    let zone = customer.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    let zone = match &customer.time_zone {
+        Some(zone) => zone.clone(),
+        None => {
+            state
+                .store
+                .inbox(ticket.inbox_id)
+                .await?
+                .business_hours
+                .time_zone
+        }
+    };
     Ok(state
         .store
         .commitments(ticket.id)

@@ -164,10 +164,12 @@ fn local_time(text: &str, zone: &str) -> Result<Millis, PageError> {
     let civil: jiff::civil::DateTime = text
         .parse()
         .map_err(|_| invalid("due_at", "is not a date and time"))?;
-    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = jiff::tz::TimeZone::get(zone)
+        .map_err(|_| invalid("tz", format!("'{zone}' is not an IANA time zone")))?;
+    // A time a clock change skips is read as the moment after the gap, as calendars do.
     let zoned = civil
         .to_zoned(tz)
-        .map_err(|_| invalid("due_at", "does not exist in your time zone"))?;
+        .map_err(|_| invalid("due_at", "is out of range"))?;
     Ok(Millis(zoned.timestamp().as_millisecond()))
 }
 
@@ -478,7 +480,12 @@ fn parse_policy(form: &FormFields) -> Result<NewSlaPolicy, PageError> {
     };
     Ok(NewSlaPolicy {
         name: field(form, "name").to_string(),
-        position: minutes(form, "position")?.unwrap_or(1),
+        position: match field(form, "position") {
+            "" => 1,
+            text => text
+                .parse()
+                .map_err(|_| invalid("position", "is not a whole number"))?,
+        },
         conditions,
         rules: Rules {
             targets,

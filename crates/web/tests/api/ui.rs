@@ -12,24 +12,24 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const PASSWORD: &str = "a long enough password";
+pub(super) const PASSWORD: &str = "a long enough password";
 
 /// A browser without a browser: keeps cookies, never follows redirects.
-struct Visitor {
+pub(super) struct Visitor {
     base: String,
-    client: reqwest::Client,
+    pub(super) client: reqwest::Client,
     cookies: HashMap<String, String>,
-    language: &'static str,
+    pub(super) language: &'static str,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
 }
 
 impl Page {
-    fn location(&self) -> String {
+    pub(super) fn location(&self) -> String {
         self.headers
             .get(LOCATION)
             .map(|v| v.to_str().unwrap().to_string())
@@ -37,7 +37,7 @@ impl Page {
     }
 
     /// The value of the first hidden `_csrf` field.
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"_csrf\" value=\"")
@@ -48,7 +48,7 @@ impl Page {
 }
 
 impl Visitor {
-    fn new(base: &str) -> Self {
+    pub(super) fn new(base: &str) -> Self {
         Self {
             base: base.to_string(),
             client: reqwest::Client::builder()
@@ -68,7 +68,7 @@ impl Visitor {
             .join("; ")
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(super) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let resp = req
             .header("cookie", self.cookie_header())
             .header("accept-language", self.language)
@@ -94,17 +94,17 @@ impl Visitor {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         let req = self.client.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(super) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(req).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    pub(super) async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let csrf = self.get("/login").await.csrf();
         self.post(
             "/login",
@@ -119,27 +119,27 @@ impl Visitor {
     }
 }
 
-struct Desk {
-    store: Arc<dyn Store>,
-    base: String,
-    ann: i64,
-    bo: i64,
+pub(super) struct Desk {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) base: String,
+    pub(super) ann: i64,
+    pub(super) bo: i64,
     /// Customer tickets: Carla's urgent one (Ann's), Carla's normal one, Dan's.
-    urgent: i64,
-    normal: i64,
-    dans: i64,
-    carla: i64,
-    stop: tokio::sync::oneshot::Sender<()>,
+    pub(super) urgent: i64,
+    pub(super) normal: i64,
+    pub(super) dans: i64,
+    pub(super) carla: i64,
+    pub(super) stop: tokio::sync::oneshot::Sender<()>,
 }
 
-fn ctx(actor: Actor) -> Ctx {
+pub(super) fn ctx(actor: Actor) -> Ctx {
     Ctx {
         actor,
         at: rapport_web::now(),
     }
 }
 
-async fn open_desk(store: Arc<dyn Store>) -> Desk {
+pub(super) async fn open_desk(store: Arc<dyn Store>) -> Desk {
     let hash = auth::hash_password(PASSWORD).unwrap();
     let mut agents = Vec::new();
     for (email, name) in [
@@ -578,7 +578,7 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
     let _ = desk.stop.send(());
 }
 
-fn ann_seen(body: &str) -> String {
+pub(super) fn ann_seen(body: &str) -> String {
     let at = body.find("name=\"seen\" value=\"").unwrap();
     let rest = &body[at + 19..];
     rest[..rest.find('"').unwrap()].to_string()
@@ -665,7 +665,7 @@ async fn read_until(
 }
 
 /// The sign-in link the outbox holds for `email`, if any.
-async fn link_for(store: &Arc<dyn Store>, email: &str) -> Option<String> {
+pub(super) async fn link_for(store: &Arc<dyn Store>, email: &str) -> Option<String> {
     // The link is queued in the background; give it a moment.
     for _ in 0..50 {
         let items = store
