@@ -932,6 +932,7 @@ async fn agent_works_a_ticket_on_its_page() {
     b.wait_for("form#reply button[name=kind][value=reply]")
         .await;
     b.wait_for("form#reply button[name=kind][value=note]").await;
+    b.screenshots("ticket").await;
     // The SLA clock runs beside the conversation; a promise made with a quick choice shows
     // with its countdown and goes out under the next reply.
     b.wait_for_text(
@@ -953,7 +954,9 @@ async fn agent_works_a_ticket_on_its_page() {
         "A replacement router ships this week",
     )
     .await;
-    b.screenshots("ticket").await;
+    b.goto(&format!("/t/{id}")).await;
+    b.wait_for("#commitments .commitment[data-kind=promise] .sla").await;
+    b.screenshots("commitments").await;
 
     // A public reply shows in the conversation and leaves as mail to the customer.
     b.fill(
