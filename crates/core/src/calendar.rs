@@ -32,7 +32,8 @@ const MAX_OFFSET_MS: i64 = 26 * 60 * MS_PER_MINUTE;
 /// day can reach it.
 pub const SEARCH_LIMIT_MS: i64 = 50 * 31_556_952_000;
 
-const WEEKDAYS: [&str; 7] = [
+/// The days of a week as calendars name them, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",

@@ -1070,72 +1070,14 @@ mod tests {
     // The labelled set
     // -----------------------------------------------------------------------------------------
 
-    struct Example {
-        chase: bool,
-        text: String,
-        /// Written after the cues were tuned (below the "# Fresh" comment in the file).
-        fresh: bool,
-    }
+    use crate::labelled::{Confusion, Example};
 
     fn labelled() -> Vec<Example> {
-        let mut fresh = false;
-        let mut out = Vec::new();
-        for line in include_str!("../tests/chase/labelled.tsv").lines() {
-            if line.starts_with("# Fresh") {
-                fresh = true;
-            }
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (label, text) = line.split_once('\t').expect("label TAB text");
-            assert!(
-                label == "chase" || label == "other",
-                "unknown label {label:?}"
-            );
-            out.push(Example {
-                chase: label == "chase",
-                text: text.replace("\\n", "\n"),
-                fresh,
-            });
-        }
-        out
-    }
-
-    #[derive(Default)]
-    struct Confusion {
-        tp: usize,
-        fp: usize,
-        fneg: usize,
-        tn: usize,
-    }
-
-    impl Confusion {
-        fn add(&mut self, label: bool, predicted: bool) {
-            match (label, predicted) {
-                (true, true) => self.tp += 1,
-                (false, true) => self.fp += 1,
-                (true, false) => self.fneg += 1,
-                (false, false) => self.tn += 1,
-            }
-        }
-        fn precision(&self) -> f64 {
-            self.tp as f64 / (self.tp + self.fp).max(1) as f64
-        }
-        fn recall(&self) -> f64 {
-            self.tp as f64 / (self.tp + self.fneg).max(1) as f64
-        }
-        fn line(&self, name: &str) -> String {
-            format!(
-                "{name:<8} n={:<3} tp={:<3} fp={:<3} fn={:<3} tn={:<3} precision={:.3} recall={:.3}",
-                self.tp + self.fp + self.fneg + self.tn,
-                self.tp,
-                self.fp,
-                self.fneg,
-                self.tn,
-                self.precision(),
-                self.recall()
-            )
-        }
+        crate::labelled::read(
+            include_str!("../tests/chase/labelled.tsv"),
+            "chase",
+            "other",
+        )
     }
 
     /// Precision and recall on the labelled set, overall (asserted) and on the messages written
@@ -1153,19 +1095,19 @@ mod tests {
         let mut wrong = Vec::new();
         for e in &examples {
             let signal = detect_chase(&e.text);
-            all.add(e.chase, signal.is_some());
-            if e.fresh { &mut fresh } else { &mut tuned }.add(e.chase, signal.is_some());
-            if e.chase != signal.is_some() {
+            all.add(e.positive, signal.is_some());
+            if e.fresh { &mut fresh } else { &mut tuned }.add(e.positive, signal.is_some());
+            if e.positive != signal.is_some() {
                 wrong.push(format!(
                     "{}{} {:?}{}",
-                    if e.chase { "FN" } else { "FP" },
+                    if e.positive { "FN" } else { "FP" },
                     if e.fresh { " (fresh)" } else { "" },
                     e.text,
                     signal.map_or(String::new(), |s| format!(" <- {:?}", s.phrase))
                 ));
             }
         }
-        let chases = examples.iter().filter(|e| e.chase).count();
+        let chases = examples.iter().filter(|e| e.positive).count();
         println!("labelled set: {} messages, {chases} chases", examples.len());
         println!("{}", all.line("overall"));
         println!("{}", tuned.line("tuned"));

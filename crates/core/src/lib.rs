@@ -11,6 +11,8 @@ pub mod commitment;
 pub mod contact;
 pub mod event;
 pub mod fields;
+#[cfg(test)]
+mod labelled;
 pub mod macros;
 pub mod readback;
 pub mod search;

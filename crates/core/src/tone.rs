@@ -2161,73 +2161,10 @@ mod tests {
             .collect()
     }
 
-    /// One labelled message.
-    struct Example {
-        irate: bool,
-        text: String,
-        /// Written after the lexicon was tuned (below the "# Fresh" comment in the file).
-        fresh: bool,
-    }
+    use crate::labelled::{Confusion, Example};
 
     fn labelled() -> Vec<Example> {
-        let mut fresh = false;
-        let mut out = Vec::new();
-        for line in include_str!("../tests/tone/labelled.tsv").lines() {
-            if line.starts_with("# Fresh") {
-                fresh = true;
-            }
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (label, text) = line.split_once('\t').expect("label TAB text");
-            assert!(
-                label == "irate" || label == "calm",
-                "unknown label {label:?}"
-            );
-            out.push(Example {
-                irate: label == "irate",
-                text: text.replace("\\n", "\n"),
-                fresh,
-            });
-        }
-        out
-    }
-
-    #[derive(Default)]
-    struct Confusion {
-        tp: usize,
-        fp: usize,
-        fneg: usize,
-        tn: usize,
-    }
-
-    impl Confusion {
-        fn precision(&self) -> f64 {
-            self.tp as f64 / (self.tp + self.fp).max(1) as f64
-        }
-        fn recall(&self) -> f64 {
-            self.tp as f64 / (self.tp + self.fneg).max(1) as f64
-        }
-        fn add(&mut self, label: bool, predicted: bool) {
-            match (label, predicted) {
-                (true, true) => self.tp += 1,
-                (false, true) => self.fp += 1,
-                (true, false) => self.fneg += 1,
-                (false, false) => self.tn += 1,
-            }
-        }
-        fn line(&self, name: &str) -> String {
-            format!(
-                "{name:<8} n={:<3} tp={:<3} fp={:<3} fn={:<3} tn={:<3} precision={:.3} recall={:.3}",
-                self.tp + self.fp + self.fneg + self.tn,
-                self.tp,
-                self.fp,
-                self.fneg,
-                self.tn,
-                self.precision(),
-                self.recall()
-            )
-        }
+        crate::labelled::read(include_str!("../tests/tone/labelled.tsv"), "irate", "calm")
     }
 
     /// The evaluation the issue asks for: precision and recall of `irate` on the labelled set,
@@ -2248,10 +2185,10 @@ mod tests {
         let mut wrong = Vec::new();
         for (i, e) in examples.iter().enumerate() {
             let s = score(&e.text, &config);
-            all.add(e.irate, s.irate);
-            if i % 2 == 0 { &mut even } else { &mut odd }.add(e.irate, s.irate);
-            if e.fresh { &mut fresh } else { &mut tuned }.add(e.irate, s.irate);
-            if e.irate != s.irate {
+            all.add(e.positive, s.irate);
+            if i % 2 == 0 { &mut even } else { &mut odd }.add(e.positive, s.irate);
+            if e.fresh { &mut fresh } else { &mut tuned }.add(e.positive, s.irate);
+            if e.positive != s.irate {
                 let why: Vec<String> = s
                     .reasons
                     .iter()
@@ -2264,7 +2201,7 @@ mod tests {
                     .collect();
                 wrong.push(format!(
                     "{}{} score={:>3} {:?}\n      {}",
-                    if e.irate { "FN" } else { "FP" },
+                    if e.positive { "FN" } else { "FP" },
                     if e.fresh { " (fresh)" } else { "" },
                     s.score,
                     e.text,
@@ -2272,7 +2209,7 @@ mod tests {
                 ));
             }
         }
-        let irate = examples.iter().filter(|e| e.irate).count();
+        let irate = examples.iter().filter(|e| e.positive).count();
         println!("labelled set: {} messages, {irate} irate", examples.len());
         println!("{}", all.line("overall"));
         println!("{}", even.line("even"));

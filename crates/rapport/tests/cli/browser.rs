@@ -955,7 +955,8 @@ async fn agent_works_a_ticket_on_its_page() {
     )
     .await;
     b.goto(&format!("/t/{id}")).await;
-    b.wait_for("#commitments .commitment[data-kind=promise] .sla").await;
+    b.wait_for("#commitments .commitment[data-kind=promise] .sla")
+        .await;
     b.screenshots("commitments").await;
 
     // A public reply shows in the conversation and leaves as mail to the customer.

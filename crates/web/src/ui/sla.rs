@@ -9,7 +9,7 @@ use crate::{AppState, now};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use rapport_core::calendar::{CalendarConfig, IntervalConfig, WeekConfig};
+use rapport_core::calendar::{CalendarConfig, IntervalConfig, WEEKDAYS as DAYS, WeekConfig};
 use rapport_core::commitment::{CommitmentKind, CommitmentStatus, QuickDue};
 use rapport_core::contact::Tier;
 use rapport_core::sla::{
@@ -21,15 +21,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 const HOUR_MS: i64 = 3_600_000;
-const DAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 fn ctx(session: &AgentSession) -> Ctx {
     Ctx {
