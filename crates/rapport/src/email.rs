@@ -613,6 +613,17 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
                 None => templates::render_ack(&default, &ctx).map_err(|e| e.to_string())?,
             }
         }
+        OutboxKind::Alert => templates::Rendered {
+            subject: format!("[{reference}] {}", item.body),
+            text: format!(
+                "{}\n\n{reference}: {}\n{}: {}\n",
+                item.body,
+                ticket.subject,
+                ticket.customer.name,
+                ticket.customer.email.as_deref().unwrap_or("")
+            ),
+            html: String::new(),
+        },
         OutboxKind::PortalLink => {
             return Err(format!(
                 "outbox row {} is a portal link queued without its bytes",
@@ -630,6 +641,7 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
             r
         }
     };
+    let alert = item.kind == OutboxKind::Alert;
     let from_name = if item.inbox.from_name.is_empty() {
         item.inbox.name.clone()
     } else {
@@ -640,16 +652,26 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
             email: item.inbox.address.clone(),
             name: Some(from_name),
         },
-        reply_to: Some(reply_address(&item.inbox.address, ticket.id, secret)),
+        // An alert goes to an agent: outside the customer's thread, with no address that
+        // would file an answer on the ticket.
+        reply_to: (!alert).then(|| reply_address(&item.inbox.address, ticket.id, secret)),
         to: Mailbox {
             email: item.recipient.clone(),
-            name: Some(ticket.customer.name.clone()),
+            name: (!alert).then(|| ticket.customer.name.clone()),
         },
         subject: rendered.subject,
         message_id: item.email_message_id.clone(),
-        in_reply_to: item.thread_ids.last().cloned(),
-        references: item.thread_ids.clone(),
-        automatic: item.kind == OutboxKind::Ack,
+        in_reply_to: if alert {
+            None
+        } else {
+            item.thread_ids.last().cloned()
+        },
+        references: if alert {
+            Vec::new()
+        } else {
+            item.thread_ids.clone()
+        },
+        automatic: matches!(item.kind, OutboxKind::Ack | OutboxKind::Alert),
         date: item.created_at.0,
         text: rendered.text,
         html: rendered.html,
@@ -915,6 +937,61 @@ mod tests {
             text.contains(&format!("- A new router ships tomorrow: by {when}")),
             "{text}"
         );
+
+        // Not answered in time: the breach is emailed to an admin (the ticket has no owner and
+        // its team no supervisor), with no address that would file an answer on the ticket.
+        let admin = rapport_store::NewAgent {
+            email: "boss@rapport.localhost".into(),
+            name: "Boss".into(),
+            role: rapport_core::Role::Admin,
+            password_hash: None,
+        };
+        store.create_agent(system, admin).await.unwrap();
+        let other = inbound
+            .receive(Delivery {
+                source: Source::Pipe,
+                envelope_from: None,
+                recipients: vec![],
+                inbox: Some("Support".into()),
+                raw: b"From: Bo <bo@example.com>\r\nSubject: Fax broken\r\n\
+                      Message-ID: <sla2@example.com>\r\n\r\nIt died too.\r\n"
+                    .to_vec(),
+            })
+            .await
+            .unwrap()
+            .ticket_id()
+            .unwrap();
+        let due = store
+            .ticket_sla(other)
+            .await
+            .unwrap()
+            .unwrap()
+            .due_at
+            .unwrap();
+        let pass = store.scheduler_pass(Millis(due.0 + 1), 10).await.unwrap();
+        assert_eq!(pass.breaches, 1, "{pass:?}");
+        let alert = store
+            .claim_outbox(Millis(due.0 + 2), 60_000, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.kind == OutboxKind::Alert)
+            .expect("an alert mail");
+        assert_eq!(alert.recipient, "boss@rapport.localhost");
+        let raw = compose_item(&alert, b"s").unwrap();
+        let mail = rapport_mail::parse(&raw);
+        assert!(
+            mail.subject.contains(&format!(
+                "[{}] SLA target missed",
+                rapport_core::TicketRef(other)
+            )),
+            "{}",
+            mail.subject
+        );
+        assert!(mail.text.contains("Fax broken"), "{}", mail.text);
+        let headers = String::from_utf8_lossy(&raw).to_lowercase();
+        assert!(!headers.contains("reply-to:"), "no reply token: {headers}");
+        assert!(headers.contains("auto-submitted: auto-"), "{headers}");
         db.finish().await;
     }
 

@@ -560,6 +560,9 @@ pub enum OutboxKind {
     Reply,
     /// A portal sign-in link; composed when queued (it belongs to no ticket).
     PortalLink,
+    /// An alert to an agent about a ticket (SLA warning or breach, commitment reminder or
+    /// lapse); not part of the customer's thread.
+    Alert,
 }
 
 impl OutboxKind {
@@ -568,11 +571,12 @@ impl OutboxKind {
             Self::Ack => "ack",
             Self::Reply => "reply",
             Self::PortalLink => "portal_link",
+            Self::Alert => "alert",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ack, Self::Reply, Self::PortalLink]
+        [Self::Ack, Self::Reply, Self::PortalLink, Self::Alert]
             .into_iter()
             .find(|k| k.as_str() == text)
     }
@@ -594,7 +598,8 @@ pub struct OutboxItem {
     pub inbox: Inbox,
     pub customer_language: Option<String>,
     pub customer_time_zone: Option<String>,
-    /// The reply's text (kind `reply`), or the request's first message (kind `ack`).
+    /// The reply's text (kind `reply`), the request's first message (kind `ack`), or the
+    /// alert's text (kind `alert`).
     pub body: String,
     /// Message-IDs of the ticket's thread, oldest first, without this one.
     pub thread_ids: Vec<String>,

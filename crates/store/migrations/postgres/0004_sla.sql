@@ -90,3 +90,7 @@ CREATE TABLE chases (
 CREATE INDEX chases_at ON chases (at);
 CREATE INDEX chases_ticket ON chases (ticket_id);
 CREATE INDEX tickets_created ON tickets (created_at);
+
+-- Alerts to agents (SLA warnings and breaches, commitment reminders and lapses) go through the
+-- outbox too; their text is kept with the row.
+ALTER TABLE outbox ADD COLUMN body TEXT;

@@ -1093,17 +1093,13 @@ pub(super) async fn queue_reply(
     .await
 }
 
-/// Writes an outbox row with its final Message-ID, and records that id in the ticket's
-/// thread so an answer threads even before the mail has left.
-async fn queue(
+/// A Message-ID for mail about a ticket, in the domain of the inbox it came to.
+async fn new_message_id(
     c: &mut dyn Conn,
-    ctx: Ctx,
     kind: OutboxKind,
     ticket_id: i64,
     message_row_id: Option<i64>,
-    recipient: &str,
-    automatic: bool,
-) -> Result<()> {
+) -> Result<String> {
     let from = c
         .query_one(
             "SELECT i.address FROM inboxes i JOIN tickets t ON t.inbox_id = i.id WHERE t.id = $1",
@@ -1118,10 +1114,52 @@ async fn queue(
     // Random as well as unique: a Message-ID threads whatever answers it, so nobody may be
     // able to guess one and write into someone else's ticket.
     let nonce = format!("{:016x}", rand::random::<u64>());
-    let email_message_id = match message_row_id {
+    Ok(match message_row_id {
         Some(m) => format!("{reference}.m{m}.{nonce}@{domain}"),
         None => format!("{reference}.{}.{nonce}@{domain}", kind.as_str()),
+    })
+}
+
+/// An email to an active agent about a ticket. Its Message-ID stays out of the ticket's thread,
+/// so an agent answering it never writes into the customer's conversation.
+pub(super) async fn queue_alert(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    agent_id: i64,
+    text: &str,
+) -> Result<()> {
+    let Some(recipient) = c
+        .query_opt(
+            "SELECT email FROM agents WHERE id = $1 AND active = $2",
+            params![agent_id, true],
+        )
+        .await?
+    else {
+        return Ok(());
     };
+    let email_message_id = new_message_id(c, OutboxKind::Alert, ticket_id, None).await?;
+    c.execute(
+        "INSERT INTO outbox (kind, ticket_id, recipient, email_message_id, automatic, status, next_attempt_at, \
+         created_at, body) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7)",
+        params![OutboxKind::Alert.as_str(), ticket_id, recipient.text(0)?, &email_message_id, true, ctx.at.0, text],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes an outbox row with its final Message-ID, and records that id in the ticket's
+/// thread so an answer threads even before the mail has left.
+async fn queue(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    kind: OutboxKind,
+    ticket_id: i64,
+    message_row_id: Option<i64>,
+    recipient: &str,
+    automatic: bool,
+) -> Result<()> {
+    let email_message_id = new_message_id(c, kind, ticket_id, message_row_id).await?;
     let id = c
         .query_one(
             "INSERT INTO outbox (kind, ticket_id, message_row_id, recipient, email_message_id, automatic, status, \
@@ -1177,7 +1215,7 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
     let r = c
         .query_one(
             "SELECT o.id, o.kind, o.attempts, o.raw, o.recipient, o.email_message_id, o.created_at, o.ticket_id, \
-             o.message_row_id, cu.language, cu.time_zone, o.inbox_id FROM outbox o \
+             o.message_row_id, cu.language, cu.time_zone, o.inbox_id, o.body FROM outbox o \
              LEFT JOIN tickets t ON t.id = o.ticket_id LEFT JOIN customers cu ON cu.id = t.customer_id \
              WHERE o.id = $1",
             params![id],
@@ -1231,12 +1269,15 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
             ticket.id,
         ),
     };
-    item.body = c
-        .query_opt(body_sql.0, params![body_sql.1])
-        .await?
-        .map(|r| r.text(0))
-        .transpose()?
-        .unwrap_or_default();
+    item.body = match (kind, r.opt_text(12)?) {
+        (OutboxKind::Alert, Some(text)) => text,
+        _ => c
+            .query_opt(body_sql.0, params![body_sql.1])
+            .await?
+            .map(|r| r.text(0))
+            .transpose()?
+            .unwrap_or_default(),
+    };
     item.thread_ids = c
         .query(
             "SELECT message_id FROM email_message_ids WHERE ticket_id = $1 AND message_id <> $2 \

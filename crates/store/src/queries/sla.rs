@@ -1153,7 +1153,8 @@ async fn fire_sla(
                 (EventKind::SlaBreached, &rules.on_breach)
             }
         };
-        let notified = escalate(c, ctx, ticket_id, actions, kind.as_str()).await?;
+        let why = sla_alert(alarm.kind, alarm.target, alarm.due_at);
+        let notified = escalate(c, ctx, ticket_id, actions, &why).await?;
         append_event(
             c,
             ctx,
@@ -1169,13 +1170,46 @@ async fn fire_sla(
     Ok(())
 }
 
+/// Why agents are alerted: the event kind (in their Alerts view) and a sentence (emailed).
+struct Why {
+    kind: EventKind,
+    text: String,
+}
+
+fn sla_alert(kind: AlarmKind, target: Target, due: Millis) -> Why {
+    let target = target.as_str().replace('_', " ");
+    match kind {
+        AlarmKind::Warning => Why {
+            kind: EventKind::SlaWarning,
+            text: format!("SLA warning: the {target} is due at {due}."),
+        },
+        AlarmKind::Breach => Why {
+            kind: EventKind::SlaBreached,
+            text: format!("SLA target missed: the {target} was due at {due}."),
+        },
+    }
+}
+
+fn commitment_alert(kind: EventKind, commitment: &Commitment) -> Why {
+    let what = match commitment.description.as_str() {
+        "" => "the next update".to_string(),
+        text => format!("\"{text}\""),
+    };
+    let due = commitment.due_at;
+    let text = match kind {
+        EventKind::CommitmentReminded => format!("Reminder: {what} is due at {due}."),
+        _ => format!("Commitment broken: {what} was due at {due}."),
+    };
+    Why { kind, text }
+}
+
 /// Carries out `actions` on a ticket; returns the agents notified.
 async fn escalate(
     c: &mut dyn Conn,
     ctx: Ctx,
     ticket_id: i64,
     actions: &rapport_core::sla::Actions,
-    why: &str,
+    why: &Why,
 ) -> Result<Vec<i64>> {
     let ticket = c
         .query_one(
@@ -1236,8 +1270,9 @@ async fn supervisors(c: &mut dyn Conn, team: Option<i64>) -> Result<Vec<i64>> {
     rows.iter().map(|r| r.int(0)).collect()
 }
 
-/// An alert for one agent about a ticket: it shows in their Alerts view and live.
-async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &str) -> Result<()> {
+/// An alert for one agent about a ticket: it shows in their Alerts view and live, and is
+/// emailed to them.
+async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &Why) -> Result<()> {
     append_event(
         c,
         ctx,
@@ -1245,9 +1280,10 @@ async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &
         Some(ticket_id),
         "agent",
         agent_id,
-        json!({"reason": why}),
+        json!({"reason": why.kind.as_str(), "text": why.text}),
     )
-    .await
+    .await?;
+    email::queue_alert(c, ctx, ticket_id, agent_id, &why.text).await
 }
 
 async fn fire_commitment(
@@ -1268,14 +1304,8 @@ async fn fire_commitment(
         )
         .await?;
         if let Some(owner) = commitment.owner_id {
-            alert(
-                c,
-                ctx,
-                commitment.ticket_id,
-                owner,
-                EventKind::CommitmentReminded.as_str(),
-            )
-            .await?;
+            let why = commitment_alert(EventKind::CommitmentReminded, &commitment);
+            alert(c, ctx, commitment.ticket_id, owner, &why).await?;
         }
         return append_event(
             c,
@@ -1296,24 +1326,11 @@ async fn fire_commitment(
         notify_supervisors: true,
         ..Default::default()
     };
-    let notified = escalate(
-        c,
-        ctx,
-        commitment.ticket_id,
-        &actions,
-        EventKind::CommitmentBroken.as_str(),
-    )
-    .await?;
+    let why = commitment_alert(EventKind::CommitmentBroken, &commitment);
+    let notified = escalate(c, ctx, commitment.ticket_id, &actions, &why).await?;
     // The one who made the promise hears of it even if the ticket changed hands since.
     if let Some(owner) = commitment.owner_id.filter(|o| !notified.contains(o)) {
-        alert(
-            c,
-            ctx,
-            commitment.ticket_id,
-            owner,
-            EventKind::CommitmentBroken.as_str(),
-        )
-        .await?;
+        alert(c, ctx, commitment.ticket_id, owner, &why).await?;
     }
     Ok(())
 }

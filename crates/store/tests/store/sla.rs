@@ -243,6 +243,35 @@ async fn sla_clocks_follow_the_ticket_and_alarms_fire_once(store: S) {
     );
     let alerts = events_of(&store, ticket.id, "agent.alerted").await;
     assert!(alerts.iter().any(|e| e.subject_id == boss.id));
+    // Each alert is also emailed to its agent, outside the customer's thread.
+    let mails: Vec<OutboxItem> = store
+        .claim_outbox(Millis(T0 + 62 * MIN), 60_000, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| {
+            m.kind == OutboxKind::Alert && m.ticket.as_ref().map(|t| t.id) == Some(ticket.id)
+        })
+        .collect();
+    let to_boss = mails
+        .iter()
+        .find(|m| m.recipient == boss.email && m.body.starts_with("SLA target missed"))
+        .expect("the supervisor is emailed the breach");
+    assert!(
+        to_boss.body.contains("first response was due at"),
+        "{}",
+        to_boss.body
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.recipient == owner.email && m.body.starts_with("SLA warning"))
+    );
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.thread_ids.iter().all(|id| id != &m.email_message_id))
+    );
     let state = sla(&store, ticket.id).await;
     assert_eq!(state.breaches, 1);
     assert_eq!(
