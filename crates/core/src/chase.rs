@@ -28,6 +28,7 @@
 //! it found only 20–36% of the chases, with 67–82% precision. Customers ask "where are we" in
 //! endless ways; treat a missing signal as "don't know", not "not a chase".
 
+use crate::{excerpt, is_apostrophe};
 use std::sync::OnceLock;
 
 /// Longest input read, in characters; the rest is ignored.
@@ -77,7 +78,7 @@ pub fn detect_chase(text: &str) -> Option<ChaseSignal> {
             .all(|c| matches!(c, '?' | '!') || c.is_whitespace())
     {
         return Some(ChaseSignal {
-            phrase: shorten(bare),
+            phrase: excerpt(bare, MAX_PHRASE_CHARS),
         });
     }
     None
@@ -110,10 +111,6 @@ struct Doc<'a> {
     words: Vec<Word>,
     /// Per sentence: a how-to question ("Where can I see …", "Wie kann ich …").
     how_to: Vec<bool>,
-}
-
-fn is_apostrophe(c: char) -> bool {
-    matches!(c, '\'' | '’' | '´' | '`')
 }
 
 impl<'a> Doc<'a> {
@@ -247,7 +244,10 @@ impl<'a> Doc<'a> {
 
     /// The words `start..end` as the customer wrote them.
     fn phrase(&self, start: usize, end: usize) -> String {
-        shorten(&self.text[self.words[start].start..self.words[end - 1].end])
+        excerpt(
+            &self.text[self.words[start].start..self.words[end - 1].end],
+            MAX_PHRASE_CHARS,
+        )
     }
 
     /// "Thanks for …" / "Danke für …" / "Danke, dass …" shortly before `at`, with the thing
@@ -284,17 +284,6 @@ impl<'a> Doc<'a> {
                     && POSSESSIVES.contains(&self.words[k - 1].norm.as_str())
             })
     }
-}
-
-/// White space folded to single spaces, at most [`MAX_PHRASE_CHARS`] characters.
-fn shorten(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= MAX_PHRASE_CHARS {
-        return one_line;
-    }
-    let mut short: String = one_line.chars().take(MAX_PHRASE_CHARS - 1).collect();
-    short.push('…');
-    short
 }
 
 /// Lower case, umlauts and ß folded to their two-letter spellings, apostrophes dropped.

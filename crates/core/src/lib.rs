@@ -83,3 +83,20 @@ pub(crate) fn one_line(field: &str, raw: &str, max_chars: usize) -> Result<Strin
     }
     Ok(text)
 }
+
+/// White space folded to single spaces, at most `max_chars` characters (an ellipsis ends a
+/// shortened one): a message's own words quoted back as evidence for a finding.
+pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max_chars {
+        return one_line;
+    }
+    let mut short: String = one_line.chars().take(max_chars.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+/// The characters people type as an apostrophe.
+pub(crate) fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | '´' | '`')
+}

@@ -20,6 +20,7 @@
 //! - Strong technical words (FATAL, kill, abort, crash) are not in the lexicon, and capitals
 //!   inside quotes or made of log vocabulary ("ERROR", "TIMEOUT") are not shouting.
 
+use crate::{excerpt, is_apostrophe};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -304,7 +305,7 @@ struct Reasons {
 
 impl Reasons {
     fn add(&mut self, rule: ReasonKind, evidence: String, points: u32) {
-        let evidence = shorten(&evidence);
+        let evidence = excerpt(&evidence, MAX_EVIDENCE_CHARS);
         if !self.seen.insert((rule, evidence.to_lowercase())) {
             return;
         }
@@ -373,10 +374,6 @@ struct Ultimatums {
 
 fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”' | '„' | '«' | '»')
-}
-
-fn is_apostrophe(c: char) -> bool {
-    matches!(c, '\'' | '’' | '´' | '`')
 }
 
 impl<'a> Doc<'a> {
@@ -477,7 +474,7 @@ impl<'a> Doc<'a> {
         let (Some(first), Some(last)) = (self.tokens.get(start), self.tokens.get(end - 1)) else {
             return String::new();
         };
-        shorten(&self.text[first.start..last.end])
+        excerpt(&self.text[first.start..last.end], MAX_EVIDENCE_CHARS)
     }
 
     fn same_clause(&self, a: usize, b: usize) -> bool {
@@ -676,16 +673,6 @@ impl Doc<'_> {
     }
 }
 
-fn shorten(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= MAX_EVIDENCE_CHARS {
-        return one_line;
-    }
-    let mut short: String = one_line.chars().take(MAX_EVIDENCE_CHARS - 1).collect();
-    short.push('…');
-    short
-}
-
 /// Lower case, umlauts and ß folded to their two-letter spellings, typographic apostrophes to
 /// `'`, masking characters to the letters they hide.
 fn normalize(word: &str) -> String {
@@ -717,7 +704,10 @@ fn repeated_punctuation(text: &str) -> Vec<(String, u32)> {
         }
         let n = run.chars().count();
         if n >= 2 {
-            out.push((shorten(&run), if n >= 3 { 15 } else { 10 }));
+            out.push((
+                excerpt(&run, MAX_EVIDENCE_CHARS),
+                if n >= 3 { 15 } else { 10 },
+            ));
         }
         run.clear();
     }
