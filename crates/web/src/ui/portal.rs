@@ -495,14 +495,14 @@ async fn tickets(
 async fn promise(
     state: &AppState,
     ticket: &Ticket,
-    customer: &Customer,
+    inbox: &Inbox,
+    zone: &str,
     lang: &str,
     answered: bool,
 ) -> Result<Option<String>, PageError> {
     if answered || !matches!(ticket.status, TicketStatus::New | TicketStatus::Open) {
         return Ok(None);
     }
-    let inbox = state.store.inbox(ticket.inbox_id).await?;
     let sla_due = state.store.ticket_sla(ticket.id).await?.and_then(|sla| {
         sla.targets
             .into_iter()
@@ -518,31 +518,16 @@ async fn promise(
             calendar.add_business_minutes(ticket.created_at, inbox.first_response_minutes)
         }
     };
-    let zone = customer
-        .time_zone
-        .clone()
-        .unwrap_or_else(|| inbox.business_hours.time_zone.clone());
-    Ok(Some(format_expected(due.0, &zone, lang)))
+    Ok(Some(format_expected(due.0, zone, lang)))
 }
 
 /// The commitments still open on a ticket, with their due times in the customer's zone.
 async fn open_commitments(
     state: &AppState,
     ticket: &Ticket,
-    customer: &Customer,
+    zone: &str,
     lang: &str,
 ) -> Result<Vec<Value>, PageError> {
-    let zone = match &customer.time_zone {
-        Some(zone) => zone.clone(),
-        None => {
-            state
-                .store
-                .inbox(ticket.inbox_id)
-                .await?
-                .business_hours
-                .time_zone
-        }
-    };
     Ok(state
         .store
         .commitments(ticket.id)
@@ -551,7 +536,7 @@ async fn open_commitments(
         .filter(|c| c.status == rapport_core::commitment::CommitmentStatus::Open)
         .map(|c| {
             context! { kind => c.kind, description => c.description,
-            due => format_expected(c.due_at.0, &zone, lang) }
+            due => format_expected(c.due_at.0, zone, lang) }
         })
         .collect())
 }
@@ -568,11 +553,17 @@ async fn render_ticket(
         .filter(|m| m.public)
         .collect();
     let answered = messages.iter().any(|m| m.kind == MessageKind::Reply);
-    let (expected, commitments) = tokio::try_join!(
-        promise(state, &ticket, &session.customer, session.lang, answered),
-        open_commitments(state, &ticket, &session.customer, session.lang)
-    )?;
     let inbox = state.store.inbox(ticket.inbox_id).await?;
+    // Times in the customer's zone; the inbox's when we do not know theirs.
+    let zone = session
+        .customer
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| inbox.business_hours.time_zone.clone());
+    let (expected, commitments) = tokio::try_join!(
+        promise(state, &ticket, &inbox, &zone, session.lang, answered),
+        open_commitments(state, &ticket, &zone, session.lang)
+    )?;
     let views: Vec<_> = messages
         .into_iter()
         .map(|m| {
