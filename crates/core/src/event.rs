@@ -132,10 +132,31 @@ pub enum EventKind {
     /// Something needs an agent's attention (an SLA warning or breach, a commitment); the
     /// subject is that agent.
     AgentAlerted,
+    /// Routing gave a ticket an owner (data: the agent, why, needs matched and unmet).
+    TicketRouted,
+    /// A ticket's owner or team changed away from someone (data: from, to, the reason).
+    TicketTransferred,
+    /// A ticket was answered "we can't help — they can" (data: the referral, time to answer).
+    TicketReferred,
+    /// A customer message scored as irate (data: score, reasons, what was done).
+    TicketIrate,
+    InternalRequestCreated,
+    /// Someone wrote on an internal request (the asked team or the asker).
+    InternalRequestReplied,
+    InternalRequestDone,
+    InternalRequestCancelled,
+    /// An internal request passed its due time and was escalated to the team's lead.
+    InternalRequestOverdue,
+    /// An agent went online, away or offline.
+    AgentAvailabilityChanged,
+    /// An agent's skills, capacity or working hours changed.
+    AgentRoutingChanged,
+    /// A team's routing settings changed.
+    TeamChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 42] = [
+    pub const ALL: [EventKind; 54] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -178,6 +199,18 @@ impl EventKind {
         Self::CommitmentCancelled,
         Self::TicketChased,
         Self::AgentAlerted,
+        Self::TicketRouted,
+        Self::TicketTransferred,
+        Self::TicketReferred,
+        Self::TicketIrate,
+        Self::InternalRequestCreated,
+        Self::InternalRequestReplied,
+        Self::InternalRequestDone,
+        Self::InternalRequestCancelled,
+        Self::InternalRequestOverdue,
+        Self::AgentAvailabilityChanged,
+        Self::AgentRoutingChanged,
+        Self::TeamChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -224,6 +257,18 @@ impl EventKind {
             Self::CommitmentCancelled => "commitment.cancelled",
             Self::TicketChased => "ticket.chased",
             Self::AgentAlerted => "agent.alerted",
+            Self::TicketRouted => "ticket.routed",
+            Self::TicketTransferred => "ticket.transferred",
+            Self::TicketReferred => "ticket.referred",
+            Self::TicketIrate => "ticket.irate",
+            Self::InternalRequestCreated => "internal_request.created",
+            Self::InternalRequestReplied => "internal_request.replied",
+            Self::InternalRequestDone => "internal_request.done",
+            Self::InternalRequestCancelled => "internal_request.cancelled",
+            Self::InternalRequestOverdue => "internal_request.overdue",
+            Self::AgentAvailabilityChanged => "agent.availability",
+            Self::AgentRoutingChanged => "agent.routing",
+            Self::TeamChanged => "team.changed",
         }
     }
 }

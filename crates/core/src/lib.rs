@@ -15,6 +15,7 @@ pub mod fields;
 mod labelled;
 pub mod macros;
 pub mod readback;
+pub mod routing;
 pub mod search;
 pub mod sla;
 pub mod subject;

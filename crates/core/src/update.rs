@@ -33,6 +33,9 @@ pub struct TicketPatch {
     pub tags: Option<Vec<String>>,
     /// Sets the given fields; `null` clears one; fields not named are kept.
     pub custom_fields: Option<serde_json::Map<String, Value>>,
+    /// Why the ticket changes hands, when its owner or team changes away from someone (a
+    /// transfer); required of agents then, ignored otherwise.
+    pub transfer_reason: Option<String>,
 }
 
 impl TicketPatch {

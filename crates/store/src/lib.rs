@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
+pub use queries::{IRATE_TAG, TONE_SETTING};
 
 use futures::future::BoxFuture;
 use rapport_core::calendar::CalendarConfig;
@@ -315,6 +316,73 @@ pub trait Store: Send + Sync {
     async fn scheduler_has_work(&self, now: Millis) -> Result<bool>;
     async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>>;
     async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>>;
+
+    // Routing and ownership (principles 4, 5, 10): availability, skills, team routing,
+    // transfers, internal requests, honest noes, tone.
+    async fn agent_routing(&self, agent_id: i64, now: Millis) -> Result<AgentRouting>;
+    /// Every active agent's routing profile, with load and shift at `now`.
+    async fn list_agent_routing(&self, now: Millis) -> Result<Vec<AgentRouting>>;
+    async fn set_availability(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        availability: rapport_core::routing::Availability,
+    ) -> Result<AgentRouting>;
+    async fn update_agent_routing(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        patch: AgentRoutingPatch,
+    ) -> Result<AgentRouting>;
+    async fn update_team_routing(
+        &self,
+        ctx: Ctx,
+        team_id: i64,
+        routing: rapport_core::routing::TeamRouting,
+    ) -> Result<Team>;
+    /// A ticket's transfers, oldest first.
+    async fn transfers(&self, ticket_id: i64) -> Result<Vec<Transfer>>;
+    async fn create_internal_request(
+        &self,
+        ctx: Ctx,
+        new: NewInternalRequest,
+    ) -> Result<InternalRequest>;
+    /// With its replies.
+    async fn internal_request(&self, id: i64) -> Result<InternalRequest>;
+    async fn list_internal_requests(
+        &self,
+        filter: &InternalRequestFilter,
+    ) -> Result<Vec<InternalRequest>>;
+    /// Writes on an open request; `done` closes it (only the asked team may). The other side
+    /// is alerted. The customer never sees any of it.
+    async fn reply_internal_request(
+        &self,
+        ctx: Ctx,
+        id: i64,
+        body: &str,
+        done: bool,
+    ) -> Result<InternalRequest>;
+    /// A member of the asked team takes the request.
+    async fn take_internal_request(&self, ctx: Ctx, id: i64) -> Result<InternalRequest>;
+    /// The asker withdraws it.
+    async fn cancel_internal_request(&self, ctx: Ctx, id: i64, reason: &str)
+    -> Result<InternalRequest>;
+    /// The honest no: a public reply (emailed) with `body` and the referral, the ticket solved
+    /// as `referred`, and the time to the honest answer recorded — in one transaction.
+    async fn refer_ticket(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        body: &str,
+        referral: rapport_core::routing::Referral,
+    ) -> Result<ReferralRecord>;
+    async fn referral(&self, ticket_id: i64) -> Result<Option<ReferralRecord>>;
+    /// The scored customer messages of a ticket, oldest first.
+    async fn ticket_tone(&self, ticket_id: i64) -> Result<Vec<MessageTone>>;
+    async fn routing_metrics(&self, since: Millis, now: Millis) -> Result<RoutingMetrics>;
+    /// Re-offers tickets of owners away too long and gives queued tickets of routed teams an
+    /// owner. A read when there is nothing to do; safe on several nodes.
+    async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass>;
 }
 
 /// The one [`Store`] implementation, over either backend.

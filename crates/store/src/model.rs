@@ -131,6 +131,8 @@ pub struct Team {
     pub description: String,
     pub member_ids: Vec<i64>,
     pub created_at: Millis,
+    /// How new tickets get an owner, continuity, re-offering, internal requests' due time.
+    pub routing: rapport_core::routing::TeamRouting,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -399,6 +401,9 @@ pub struct TicketFilter {
     pub mentioned: Option<i64>,
     /// Tickets with SLA or commitment alerts for this agent (their latest 1,000).
     pub alerted: Option<i64>,
+    /// Unsolved tickets created before this time that never had a public reply: at risk of a
+    /// silent no.
+    pub unanswered_before: Option<Millis>,
     /// Only these tickets (the store fills it from `mentioned`).
     pub ticket_ids: Option<Vec<i64>>,
     /// List the longest-waiting first (oldest update) instead of the newest.
@@ -891,6 +896,8 @@ pub struct ChaseRate {
 /// What one scheduler pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SchedulerPass {
+    /// Internal requests escalated for being overdue.
+    pub overdue_requests: u32,
     pub warnings: u32,
     pub breaches: u32,
     pub reminders: u32,
@@ -903,4 +910,176 @@ impl SchedulerPass {
     pub fn is_idle(&self) -> bool {
         *self == Self::default()
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing, one touch, internal requests, honest answers, tone (principles 4, 5, 10)
+
+/// An agent as routing sees them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentRouting {
+    pub agent_id: i64,
+    pub availability: rapport_core::routing::Availability,
+    pub availability_since: Millis,
+    /// Most open tickets (new, open) routing gives them.
+    pub capacity: u32,
+    /// Working hours; none: always on shift.
+    pub calendar_id: Option<i64>,
+    pub skills: Vec<String>,
+    /// Open tickets (new, open) they own now.
+    pub load: u32,
+    /// Inside their working hours now.
+    pub on_shift: bool,
+    /// When routing last gave them a ticket (round robin's order).
+    pub last_assigned_at: Millis,
+}
+
+/// A change to an agent's routing profile; `None` keeps a value.
+#[derive(Debug, Clone, Default)]
+pub struct AgentRoutingPatch {
+    pub capacity: Option<u32>,
+    pub calendar_id: Option<Option<i64>>,
+    pub skills: Option<Vec<String>>,
+}
+
+/// A ticket changing hands: owner or team, from someone to someone else (or the queue).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transfer {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub from_agent_id: Option<i64>,
+    pub to_agent_id: Option<i64>,
+    pub from_team_id: Option<i64>,
+    pub to_team_id: Option<i64>,
+    pub reason: String,
+    /// Who moved it; `None` when routing or an escalation did.
+    pub by_agent_id: Option<i64>,
+    pub created_at: Millis,
+}
+
+/// The owner (or a staff member) asking another team for something specific, by a due time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InternalRequest {
+    pub id: i64,
+    /// The customer's ticket it helps with; `None` when staff ask as internal customers.
+    pub ticket_id: Option<i64>,
+    /// The ticket's subject, for lists.
+    pub ticket_subject: Option<String>,
+    pub requester_id: i64,
+    pub team_id: i64,
+    /// The team member working it, once someone took it.
+    pub assignee_id: Option<i64>,
+    pub body: String,
+    pub status: rapport_core::routing::InternalStatus,
+    pub due_at: Millis,
+    /// When it was escalated to the team's lead for being overdue.
+    pub escalated_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Done or cancelled.
+    pub closed_at: Option<Millis>,
+    /// Oldest first; empty in lists.
+    pub replies: Vec<InternalReply>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InternalReply {
+    pub id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInternalRequest {
+    pub ticket_id: Option<i64>,
+    pub team_id: i64,
+    pub body: String,
+    /// Else the team's `internal_due_minutes` from now.
+    pub due_at: Option<Millis>,
+}
+
+/// Which internal requests to list (newest first, at most 200).
+#[derive(Debug, Clone, Default)]
+pub struct InternalRequestFilter {
+    /// Asked of any of these teams.
+    pub team_ids: Vec<i64>,
+    pub requester_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    /// Only open ones.
+    pub open_only: bool,
+}
+
+/// The tone of one customer message (see `rapport_core::tone`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageTone {
+    pub message_id: i64,
+    pub score: u32,
+    pub irate: bool,
+    pub reasons: Vec<rapport_core::tone::Reason>,
+    pub created_at: Millis,
+}
+
+/// An honest no: who we referred the customer to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReferralRecord {
+    pub ticket_id: i64,
+    pub message_id: i64,
+    pub referred_to: String,
+    pub how_to_reach: String,
+    pub agent_id: Option<i64>,
+    /// From the ticket's creation to the reply that told the customer.
+    pub answered_after_ms: i64,
+    pub created_at: Millis,
+}
+
+/// Ownership and honesty over a period (tickets solved / requests closed since then).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoutingMetrics {
+    /// Tickets solved in the period.
+    pub resolved: i64,
+    /// Of those, tickets that never changed hands.
+    pub one_touch: i64,
+    pub one_touch_rate: Option<f64>,
+    /// Transfers per solved ticket.
+    pub transfers_per_ticket: Option<f64>,
+    /// Honest noes given in the period.
+    pub referred: i64,
+    /// Median time from a ticket's creation to its honest no, in minutes.
+    pub median_minutes_to_honest_answer: Option<i64>,
+    /// Per team asked: internal requests and the time spent waiting on them.
+    pub internal: Vec<InternalWait>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InternalWait {
+    pub team_id: i64,
+    pub name: String,
+    /// Asked in the period.
+    pub asked: i64,
+    /// Still open now (of those asked in the period).
+    pub open: i64,
+    /// Escalated for being overdue.
+    pub overdue: i64,
+    /// Minutes waited on this team: closed requests until closed, open ones until now.
+    pub waited_minutes: i64,
+    /// Median minutes from asking to done, over those done.
+    pub median_minutes_to_done: Option<i64>,
+}
+
+/// What one routing pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RoutingPass {
+    /// Queued tickets given an owner.
+    pub routed: u32,
+    /// Tickets taken back from owners away too long.
+    pub reoffered: u32,
 }

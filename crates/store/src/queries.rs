@@ -19,8 +19,11 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod email;
+mod routing;
 mod sla;
 mod web;
+
+pub use routing::{IRATE_TAG, TONE_SETTING};
 
 // ---------------------------------------------------------------------------------------------
 // Rows as stored, and their conversion into records. Column order follows the SELECTs below.
@@ -290,6 +293,36 @@ async fn team_memberships(c: &mut dyn Conn) -> Result<Vec<(i64, i64)>> {
         )
         .await?;
     rows.iter().map(|m| Ok((m.int(0)?, m.int(1)?))).collect()
+}
+
+async fn load_teams(c: &mut dyn Conn) -> Result<Vec<Team>> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT id, name, description, created_at, {} FROM teams ORDER BY id",
+                routing::TEAM_ROUTING_COLUMNS
+            ),
+            params![],
+        )
+        .await?;
+    let members = team_memberships(c).await?;
+    rows.iter()
+        .map(|r| {
+            let id = r.int(0)?;
+            Ok(Team {
+                id,
+                name: r.text(1)?,
+                description: r.text(2)?,
+                member_ids: members
+                    .iter()
+                    .filter(|(t, _)| *t == id)
+                    .map(|(_, a)| *a)
+                    .collect(),
+                created_at: Millis(r.int(3)?),
+                routing: routing::team_routing_from(r, 4)?,
+            })
+        })
+        .collect()
 }
 
 async fn load_customer(c: &mut dyn Conn, id: i64) -> Result<Customer> {
@@ -748,7 +781,8 @@ async fn insert_ticket(
         send_email: false,
         attachments: Vec::new(),
     };
-    insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
+    let first_id = insert_message_row(c, ctx, id, Actor::customer(customer_id), &first).await?;
+    let first_body = first.body;
     remember_key(c, &idem, "ticket", id, ctx.at).await?;
     // Everything stored is known here, so the ticket is built rather than read back (this is
     // the hottest write; the store tests check it equals what a read returns).
@@ -773,6 +807,17 @@ async fn insert_ticket(
         closed_at: closed_at.map(Millis),
     };
     sla::start_clocks(c, ctx, &ticket).await?;
+    let system = Ctx {
+        actor: Actor::SYSTEM,
+        ..ctx
+    };
+    let irate = routing::on_customer_message(c, ctx, id, first_id, &first_body).await?;
+    let routed = ticket.assignee_id.is_none() && routing::route_ticket(c, system, id).await?;
+    let ticket = if irate || routed {
+        load_ticket(c, id).await?
+    } else {
+        ticket
+    };
     Ok(Created {
         value: ticket,
         replayed: false,
@@ -844,18 +889,27 @@ async fn insert_message(
     }
     match new.kind {
         MessageKind::Customer => {
-            sla::on_customer_message(c, ctx, ticket_id, id, &new.body, status).await?
+            sla::on_customer_message(c, ctx, ticket_id, id, &new.body, status).await?;
+            routing::on_customer_message(c, ctx, ticket_id, id, &new.body).await?;
         }
         MessageKind::Reply => {
             sla::on_ticket_event(c, ctx, ticket_id, sla::SlaEvent::PublicReply).await?
         }
         _ => {}
     }
-    c.execute(
-        "UPDATE tickets SET updated_at = $1 WHERE id = $2",
-        params![ctx.at.0, ticket_id],
-    )
-    .await?;
+    if new.kind == MessageKind::Reply {
+        c.execute(
+            "UPDATE tickets SET updated_at = $1, first_reply_at = COALESCE(first_reply_at, $1) WHERE id = $2",
+            params![ctx.at.0, ticket_id],
+        )
+        .await?;
+    } else {
+        c.execute(
+            "UPDATE tickets SET updated_at = $1 WHERE id = $2",
+            params![ctx.at.0, ticket_id],
+        )
+        .await?;
+    }
     remember_key(c, &idem, "message", id, ctx.at).await?;
     Ok(Created {
         value: load_message(c, id).await?,
@@ -877,6 +931,14 @@ async fn write_status(
         params![after.as_str(), solved_at, closed_at, ticket_id],
     )
     .await?;
+    if before == TicketStatus::Solved && after != TicketStatus::Closed {
+        // Reopened: whatever resolved it (an honest no) no longer does.
+        c.execute(
+            "UPDATE tickets SET resolution = NULL WHERE id = $1",
+            params![ticket_id],
+        )
+        .await?;
+    }
     let change = Change::new("status", before, after);
     append_event(
         c,
@@ -917,6 +979,20 @@ async fn apply_ticket_patch(
     }
     if let Some(team) = next.team_id.filter(|t| Some(*t) != current.team_id) {
         ensure_team(c, team).await?;
+    }
+    // One owner: a ticket moving away from its owner or team is a transfer, with a reason.
+    let owner_moved = current.assignee_id.is_some() && next.assignee_id != current.assignee_id;
+    let team_moved = current.team_id.is_some() && next.team_id != current.team_id;
+    if owner_moved || team_moved {
+        routing::record_transfer(
+            c,
+            ctx,
+            id,
+            (current.assignee_id, current.team_id),
+            (next.assignee_id, next.team_id),
+            patch.transfer_reason.as_deref(),
+        )
+        .await?;
     }
     for change in &changes {
         match change.field.as_str() {
@@ -1395,6 +1471,10 @@ fn push_ticket_filter(q: &mut SqlBuilder, filter: &TicketFilter) {
     if let Some(since) = filter.updated_since {
         q.push(" AND t.updated_at >= ").bind(since.0);
     }
+    if let Some(before) = filter.unanswered_before {
+        q.push(" AND t.first_reply_at IS NULL AND t.status IN ('new', 'open', 'on_hold') AND t.created_at < ")
+            .bind(before.0);
+    }
     if let Some(ids) = &filter.ticket_ids {
         if ids.is_empty() {
             q.push(" AND 1 = 0");
@@ -1718,7 +1798,7 @@ impl Store for SqlStore {
                 )
                 .await?;
                 append_event(c, ctx, EventKind::TeamCreated, None, "team", id, json!({"name": name})).await?;
-                Ok(Team { id, name, description, member_ids: Vec::new(), created_at: ctx.at })
+                Ok(Team { id, name, description, member_ids: Vec::new(), created_at: ctx.at, routing: Default::default() })
             })
         })
         .await
@@ -1745,34 +1825,7 @@ impl Store for SqlStore {
     }
 
     async fn list_teams(&self) -> Result<Vec<Team>> {
-        self.read(|c| {
-            Box::pin(async move {
-                let rows = c
-                    .query(
-                        "SELECT id, name, description, created_at FROM teams ORDER BY id",
-                        params![],
-                    )
-                    .await?;
-                let members = team_memberships(c).await?;
-                rows.iter()
-                    .map(|r| {
-                        let id = r.int(0)?;
-                        Ok(Team {
-                            id,
-                            name: r.text(1)?,
-                            description: r.text(2)?,
-                            member_ids: members
-                                .iter()
-                                .filter(|(t, _)| *t == id)
-                                .map(|(_, a)| *a)
-                                .collect(),
-                            created_at: Millis(r.int(3)?),
-                        })
-                    })
-                    .collect()
-            })
-        })
-        .await
+        self.read(|c| Box::pin(load_teams(c))).await
     }
 
     async fn create_inbox(
@@ -2539,6 +2592,155 @@ impl Store for SqlStore {
 
     async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>> {
         self.read(move |c| Box::pin(sla::chase_rates(c, since)))
+            .await
+    }
+
+    async fn agent_routing(&self, agent_id: i64, now: Millis) -> Result<AgentRouting> {
+        self.read(move |c| Box::pin(routing::profile(c, agent_id, now)))
+            .await
+    }
+
+    async fn list_agent_routing(&self, now: Millis) -> Result<Vec<AgentRouting>> {
+        self.read(move |c| Box::pin(routing::profiles(c, None, now)))
+            .await
+    }
+
+    async fn set_availability(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        availability: rapport_core::routing::Availability,
+    ) -> Result<AgentRouting> {
+        self.write(move |c| Box::pin(routing::set_availability(c, ctx, agent_id, availability)))
+            .await
+    }
+
+    async fn update_agent_routing(
+        &self,
+        ctx: Ctx,
+        agent_id: i64,
+        patch: AgentRoutingPatch,
+    ) -> Result<AgentRouting> {
+        self.write(move |c| Box::pin(routing::update_agent_routing(c, ctx, agent_id, patch)))
+            .await
+    }
+
+    async fn update_team_routing(
+        &self,
+        ctx: Ctx,
+        team_id: i64,
+        settings: rapport_core::routing::TeamRouting,
+    ) -> Result<Team> {
+        self.write(move |c| {
+            Box::pin(async move {
+                routing::update_team_routing(c, ctx, team_id, settings).await?;
+                load_teams(c)
+                    .await?
+                    .into_iter()
+                    .find(|t| t.id == team_id)
+                    .ok_or_else(|| StoreError::not_found("team", team_id))
+            })
+        })
+        .await
+    }
+
+    async fn transfers(&self, ticket_id: i64) -> Result<Vec<Transfer>> {
+        self.read(move |c| Box::pin(routing::transfers(c, ticket_id)))
+            .await
+    }
+
+    async fn create_internal_request(
+        &self,
+        ctx: Ctx,
+        new: NewInternalRequest,
+    ) -> Result<InternalRequest> {
+        self.write(move |c| Box::pin(routing::create_request(c, ctx, new)))
+            .await
+    }
+
+    async fn internal_request(&self, id: i64) -> Result<InternalRequest> {
+        self.read(move |c| Box::pin(routing::load_request(c, id)))
+            .await
+    }
+
+    async fn list_internal_requests(
+        &self,
+        filter: &InternalRequestFilter,
+    ) -> Result<Vec<InternalRequest>> {
+        let filter = filter.clone();
+        self.read(move |c| Box::pin(async move { routing::list_requests(c, &filter).await }))
+            .await
+    }
+
+    async fn reply_internal_request(
+        &self,
+        ctx: Ctx,
+        id: i64,
+        body: &str,
+        done: bool,
+    ) -> Result<InternalRequest> {
+        let body = body.to_string();
+        self.write(move |c| {
+            Box::pin(async move { routing::reply_request(c, ctx, id, &body, done).await })
+        })
+        .await
+    }
+
+    async fn take_internal_request(&self, ctx: Ctx, id: i64) -> Result<InternalRequest> {
+        self.write(move |c| Box::pin(routing::take_request(c, ctx, id)))
+            .await
+    }
+
+    async fn cancel_internal_request(
+        &self,
+        ctx: Ctx,
+        id: i64,
+        reason: &str,
+    ) -> Result<InternalRequest> {
+        let reason = reason.to_string();
+        self.write(move |c| {
+            Box::pin(async move { routing::cancel_request(c, ctx, id, &reason).await })
+        })
+        .await
+    }
+
+    async fn refer_ticket(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        body: &str,
+        referral: rapport_core::routing::Referral,
+    ) -> Result<ReferralRecord> {
+        let body = body.to_string();
+        self.write(move |c| {
+            Box::pin(async move { routing::refer_ticket(c, ctx, ticket_id, &body, referral).await })
+        })
+        .await
+    }
+
+    async fn referral(&self, ticket_id: i64) -> Result<Option<ReferralRecord>> {
+        self.read(move |c| Box::pin(routing::referral_of(c, ticket_id)))
+            .await
+    }
+
+    async fn ticket_tone(&self, ticket_id: i64) -> Result<Vec<MessageTone>> {
+        self.read(move |c| Box::pin(routing::ticket_tone(c, ticket_id)))
+            .await
+    }
+
+    async fn routing_metrics(&self, since: Millis, now: Millis) -> Result<RoutingMetrics> {
+        self.read(move |c| Box::pin(routing::routing_metrics(c, since, now)))
+            .await
+    }
+
+    async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass> {
+        if !self
+            .read(move |c| Box::pin(routing::routing_has_work(c, now)))
+            .await?
+        {
+            return Ok(RoutingPass::default());
+        }
+        self.write(move |c| Box::pin(routing::routing_pass(c, now, i64::from(limit))))
             .await
     }
 }

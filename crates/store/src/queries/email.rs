@@ -661,6 +661,7 @@ async fn thread_or_open(
     }
     if !automatic {
         sla::on_customer_message(c, as_customer, ticket_id, message_id, &mail.body, status).await?;
+        routing::on_customer_message(c, as_customer, ticket_id, message_id, &mail.body).await?;
     }
     c.execute(
         "UPDATE tickets SET updated_at = $1 WHERE id = $2",

@@ -1070,7 +1070,10 @@ pub(super) async fn scheduler_pass(
     now: Millis,
     limit: i64,
 ) -> Result<SchedulerPass> {
-    let mut pass = SchedulerPass::default();
+    let mut pass = SchedulerPass {
+        overdue_requests: routing::fire_overdue_requests(c, now, limit).await?,
+        ..SchedulerPass::default()
+    };
     let ctx = Ctx {
         actor: Actor::SYSTEM,
         at: now,
@@ -1111,6 +1114,7 @@ pub(super) async fn scheduler_has_work(c: &mut dyn Conn, now: Millis) -> Result<
         .int_opt(
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM ticket_sla WHERE alarm_at <= $1) \
              OR EXISTS (SELECT 1 FROM commitments WHERE alarm_at <= $1) \
+             OR EXISTS (SELECT 1 FROM internal_requests WHERE alarm_at <= $1) \
              OR EXISTS (SELECT 1 FROM sla_recompute)",
             params![now.0],
         )
@@ -1171,9 +1175,9 @@ async fn fire_sla(
 }
 
 /// Why agents are alerted: the event kind (in their Alerts view) and a sentence (emailed).
-struct Why {
-    kind: EventKind,
-    text: String,
+pub(super) struct Why {
+    pub(super) kind: EventKind,
+    pub(super) text: String,
 }
 
 fn sla_alert(kind: AlarmKind, target: Target, due: Millis) -> Why {
@@ -1237,6 +1241,7 @@ async fn escalate(
             .reassign_team_id
             .filter(|t| Some(*t) != team)
             .map(Some),
+        transfer_reason: Some(format!("Escalation: {}", why.text)),
         ..TicketPatch::default()
     };
     if patch.priority.is_some() || patch.team_id.is_some() {
@@ -1246,7 +1251,7 @@ async fn escalate(
 }
 
 /// Active supervisors of `team` (every active supervisor and admin when it has none).
-async fn supervisors(c: &mut dyn Conn, team: Option<i64>) -> Result<Vec<i64>> {
+pub(super) async fn supervisors(c: &mut dyn Conn, team: Option<i64>) -> Result<Vec<i64>> {
     let rows = match team {
         Some(team) => {
             c.query(
@@ -1272,7 +1277,7 @@ async fn supervisors(c: &mut dyn Conn, team: Option<i64>) -> Result<Vec<i64>> {
 
 /// An alert for one agent about a ticket: it shows in their Alerts view and live, and is
 /// emailed to them.
-async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &Why) -> Result<()> {
+pub(super) async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &Why) -> Result<()> {
     append_event(
         c,
         ctx,
@@ -1416,7 +1421,7 @@ async fn recompute_step(c: &mut dyn Conn) -> Result<u32> {
 // ---------------------------------------------------------------------------------------------
 // Rates
 
-async fn names(c: &mut dyn Conn, table: &str) -> Result<HashMap<i64, String>> {
+pub(super) async fn names(c: &mut dyn Conn, table: &str) -> Result<HashMap<i64, String>> {
     let rows = c
         .query(&format!("SELECT id, name FROM {table}"), params![])
         .await?;

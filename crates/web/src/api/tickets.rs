@@ -210,6 +210,7 @@ impl TicketQuery {
             updated_since,
             mentioned: None,
             alerted: None,
+            unanswered_before: None,
             ticket_ids: None,
             oldest_first: false,
         })
@@ -266,6 +267,9 @@ pub struct UpdateTicket {
     /// Sets the named fields; `null` clears one.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Why the ticket changes hands: required when the owner or team changes away from
+    /// someone (a transfer, counted against the one-touch rate).
+    pub transfer_reason: Option<String>,
 }
 
 /// Changes a ticket. Each changed field is recorded in its history with before and after.
@@ -290,6 +294,7 @@ pub async fn update_ticket(
         team_id: u.team_id,
         tags: u.tags,
         custom_fields: u.custom_fields,
+        transfer_reason: u.transfer_reason,
     };
     Ok(Json(
         state.store.update_ticket(ctx(&caller), id, patch).await?,
