@@ -25,6 +25,10 @@ use crate::{Invalid, Millis, one_line, parse_name};
 /// The skill an irate customer needs (see `tone`).
 pub const DE_ESCALATION: &str = "de-escalation";
 
+/// How long a ticket may wait for its first substantive reply before supervisors see it as
+/// "at risk of a silent no", unless configured.
+pub const DEFAULT_SILENT_NO_HOURS: u32 = 48;
+
 /// Longest transfer reason, referral line or internal-request text, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 pub const MAX_REQUEST_CHARS: usize = 10_000;

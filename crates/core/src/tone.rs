@@ -3210,17 +3210,19 @@ mod tests {
 
     const LABELLED: &str = include_str!("../tests/tone/labelled.tsv");
 
-    /// The comment that starts the second development set, written to widen the lexicon after
-    /// the first fresh lines showed it overfitting.
+    /// The comments that start the second development set (written to widen the lexicon after
+    /// the first fresh lines showed it overfitting) and the third (written after that widening,
+    /// not tuned on).
     const DEV_SET_2: &str = "# Dev set 2";
+    const DEV_SET_3: &str = "# Dev set 3";
 
     fn labelled() -> Vec<Example> {
         crate::labelled::read(LABELLED, "irate", "calm")
     }
 
-    /// How many examples come before the second development set.
-    fn before_dev_set_2() -> usize {
-        let end = LABELLED.find(DEV_SET_2).unwrap_or(LABELLED.len());
+    /// How many examples come before the comment `marker`.
+    fn before(marker: &str) -> usize {
+        let end = LABELLED.find(marker).unwrap_or(LABELLED.len());
         crate::labelled::read(&LABELLED[..end], "irate", "calm").len()
     }
 
@@ -3238,18 +3240,21 @@ mod tests {
             Confusion::default(),
             Confusion::default(),
         );
-        let (mut tuned, mut fresh, mut dev2) = (
+        let (mut tuned, mut fresh, mut dev2, mut dev3) = (
+            Confusion::default(),
             Confusion::default(),
             Confusion::default(),
             Confusion::default(),
         );
-        let dev2_from = before_dev_set_2();
+        let (dev2_from, dev3_from) = (before(DEV_SET_2), before(DEV_SET_3));
         let mut wrong = Vec::new();
         for (i, e) in examples.iter().enumerate() {
             let s = score(&e.text, &config);
             all.add(e.positive, s.irate);
             if i % 2 == 0 { &mut even } else { &mut odd }.add(e.positive, s.irate);
-            let part = if i >= dev2_from {
+            let part = if i >= dev3_from {
+                &mut dev3
+            } else if i >= dev2_from {
                 &mut dev2
             } else if e.fresh {
                 &mut fresh
@@ -3271,7 +3276,9 @@ mod tests {
                 wrong.push(format!(
                     "{}{} score={:>3} {:?}\n      {}",
                     if e.positive { "FN" } else { "FP" },
-                    if i >= dev2_from {
+                    if i >= dev3_from {
+                        " (dev3)"
+                    } else if i >= dev2_from {
                         " (dev2)"
                     } else if e.fresh {
                         " (fresh)"
@@ -3292,6 +3299,7 @@ mod tests {
         println!("{}", tuned.line("tuned"));
         println!("{}", fresh.line("fresh"));
         println!("{}", dev2.line("dev2"));
+        println!("{}", dev3.line("dev3"));
         for w in &wrong {
             println!("  {w}");
         }

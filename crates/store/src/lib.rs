@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
-pub use queries::{IRATE_TAG, TONE_SETTING};
+pub use queries::{IRATE_TAG, SILENT_NO_SETTING, TONE_SETTING};
 
 use futures::future::BoxFuture;
 use rapport_core::calendar::CalendarConfig;

@@ -23,7 +23,7 @@ mod routing;
 mod sla;
 mod web;
 
-pub use routing::{IRATE_TAG, TONE_SETTING};
+pub use routing::{IRATE_TAG, SILENT_NO_SETTING, TONE_SETTING};
 
 // ---------------------------------------------------------------------------------------------
 // Rows as stored, and their conversion into records. Column order follows the SELECTs below.

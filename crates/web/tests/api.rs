@@ -9,10 +9,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/routing.rs"]
+mod routing;
 #[path = "api/sla.rs"]
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_routing.rs"]
+mod ui_routing;
 #[path = "api/ui_sla.rs"]
 mod ui_sla;
 

@@ -21,6 +21,9 @@ pub const IRATE_TAG: &str = "irate";
 /// Settings key of the tone scorer's configuration (`ToneConfig` as JSON).
 pub const TONE_SETTING: &str = "tone.config";
 
+/// Settings key of the hours after which an unanswered ticket is at risk of a silent no.
+pub const SILENT_NO_SETTING: &str = "honest.silent_no_hours";
+
 /// Statuses that count towards an agent's load and that routing hands out.
 const ROUTABLE: &str = "('new', 'open')";
 
