@@ -182,10 +182,11 @@ impl Needs {
         irate: bool,
     ) -> Self {
         let mut needs = BTreeSet::new();
-        if let Some(lang) = language.and_then(|l| normalize_tag(l).ok()) {
-            if known_skills.contains(&lang) {
-                needs.insert(lang);
-            }
+        if let Some(lang) = language
+            .and_then(|l| normalize_tag(l).ok())
+            .filter(|l| known_skills.contains(l))
+        {
+            needs.insert(lang);
         }
         needs.extend(tags.iter().filter(|t| known_skills.contains(*t)).cloned());
         if irate {

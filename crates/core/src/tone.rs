@@ -102,7 +102,8 @@ pub enum ReasonKind {
     /// ("I will", "I'm cancelling") next to a threat.
     Ultimatum,
     /// Repeat contact and long-standing failure ("third time", "still not fixed", "nobody
-    /// answers", "seit Wochen"), or a demand for a supervisor.
+    /// answers", "seit Wochen"), or a demand (a supervisor, "sort it out"; half weight when
+    /// asked politely).
     Escalation,
     /// Condemnation ("unacceptable", "ridiculous", "worst service", "Frechheit", "unverschämt").
     StrongComplaint,
@@ -783,7 +784,7 @@ enum Pat {
     Word(String),
     /// `word*`: any word starting so.
     Prefix(String),
-    /// `_`: any one word.
+    /// `_`: any one word but a negator.
     Any,
     /// `$`: the sentence ends here.
     SentenceEnd,
@@ -855,7 +856,10 @@ impl Entry {
                     j += 1;
                 }
                 Pat::Any => {
-                    same(j)?;
+                    // "bin _ sauer" is not "bin nicht sauer".
+                    if NEGATORS.contains(&same(j)?.norm.as_str()) {
+                        return None;
+                    }
                     j += 1;
                 }
                 Pat::SentenceEnd => {
@@ -1073,9 +1077,9 @@ fn repeat_contact(doc: &Doc, hits: &mut [Hit]) {
     for h in hits.iter_mut().filter(|h| h.flag == Flag::Repeat) {
         let sentence = tokens[h.start].sentence;
         let verb = |j: usize| {
-            tokens.get(j).is_some_and(|t| {
-                t.sentence == sentence && CONTACT_VERBS.contains(&t.norm.as_str())
-            })
+            tokens
+                .get(j)
+                .is_some_and(|t| t.sentence == sentence && CONTACT_VERBS.contains(&t.norm.as_str()))
         };
         let before = (h.start.saturating_sub(3)..h.start)
             .find(|&j| verb(j) && !taken[j..h.start].iter().any(|&t| t));
@@ -1659,7 +1663,9 @@ use ReasonKind as K;
 
 /// The cues, by kind and weight. Phrases are whole words in the order written; `word*` matches
 /// word endings, `_` any one word, `$` the end of a sentence, `|` the end and `^` the start of a
-/// clause. Umlauts may be written either way.
+/// clause (`_` never stands for a negator: "bin nicht sauer" is no "bin _ sauer"). Umlauts may be
+/// written either way. An entry worth 0 points only shadows a neutral use of a cue ("worst
+/// case"); an intensifier in front of a negative word is a rule of its own ([`intensified`]).
 ///
 /// Weights follow the labelling rule of the evaluation set (see its header): a cue that alone
 /// makes a message irate (condemnation, a real swear word, an insult, a legal or public threat,
@@ -2515,11 +2521,7 @@ const CUES: &[Group] = &[
         K::ThreatToLeave,
         35,
         Flag::Threat,
-        &[
-            "kunde zu bleiben",
-            "go elsewhere",
-            "going elsewhere",
-        ],
+        &["kunde zu bleiben", "go elsewhere", "going elsewhere"],
     ),
     (
         K::LegalThreat,
@@ -2621,7 +2623,9 @@ const CUES: &[Group] = &[
         K::Escalation,
         30,
         Flag::Repeat,
-        &["dreimal", "viermal", "fuenfmal", "zigmal", "x mal", "mehrfach", "mehrmals"],
+        &[
+            "dreimal", "viermal", "fuenfmal", "zigmal", "x mal", "mehrfach", "mehrmals",
+        ],
     ),
     (
         K::Escalation,
@@ -3309,6 +3313,35 @@ mod tests {
             all.precision(),
             all.recall()
         );
+    }
+
+    /// The blind held-out set (`tests/tone/holdout.tsv`): 180 messages written without reading
+    /// the scorer or its tuning set, and never tuned on. This is the honest figure.
+    #[test]
+    fn precision_and_recall_on_the_blind_holdout() {
+        let examples =
+            crate::labelled::read(include_str!("../tests/tone/holdout.tsv"), "irate", "calm");
+        assert!(examples.len() >= 180, "{} examples", examples.len());
+        let config = ToneConfig::default();
+        let mut all = Confusion::default();
+        for e in &examples {
+            let s = score(&e.text, &config);
+            all.add(e.positive, s.irate);
+            if e.positive != s.irate {
+                println!(
+                    "  {} score={:>3} {:?}",
+                    if e.positive { "FN" } else { "FP" },
+                    s.score,
+                    e.text
+                );
+            }
+        }
+        println!("{}", all.line("holdout"));
+        // Measured at 0.92 / 0.73 when the set was first run: recall misses the issue's 0.8
+        // (idioms the lexicon never saw). These floors guard against getting worse; the set
+        // stays untouched by tuning so the figure stays honest.
+        assert!(all.precision() >= 0.85, "precision {:.3}", all.precision());
+        assert!(all.recall() >= 0.70, "recall {:.3}", all.recall());
     }
 
     #[test]
