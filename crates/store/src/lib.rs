@@ -365,8 +365,12 @@ pub trait Store: Send + Sync {
     /// A member of the asked team takes the request.
     async fn take_internal_request(&self, ctx: Ctx, id: i64) -> Result<InternalRequest>;
     /// The asker withdraws it.
-    async fn cancel_internal_request(&self, ctx: Ctx, id: i64, reason: &str)
-    -> Result<InternalRequest>;
+    async fn cancel_internal_request(
+        &self,
+        ctx: Ctx,
+        id: i64,
+        reason: &str,
+    ) -> Result<InternalRequest>;
     /// The honest no: a public reply (emailed) with `body` and the referral, the ticket solved
     /// as `referred`, and the time to the honest answer recorded — in one transaction.
     async fn refer_ticket(

@@ -19,7 +19,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
     (4, "sla", include_str!("../migrations/sqlite/0004_sla.sql")),
-    (5, "routing", include_str!("../migrations/sqlite/0005_routing.sql")),
+    (
+        5,
+        "routing",
+        include_str!("../migrations/sqlite/0005_routing.sql"),
+    ),
 ];
 
 fn checksum(sql: &str) -> String {

@@ -13,6 +13,8 @@ type S = Arc<dyn Store>;
 
 #[path = "store/email.rs"]
 mod email;
+#[path = "store/routing.rs"]
+mod routing;
 #[path = "store/sla.rs"]
 mod sla;
 

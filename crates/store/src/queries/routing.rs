@@ -76,7 +76,16 @@ pub(super) async fn update_team_routing(
         ],
     )
     .await?;
-    append_event(c, ctx, EventKind::TeamChanged, None, "team", team_id, json!(routing)).await
+    append_event(
+        c,
+        ctx,
+        EventKind::TeamChanged,
+        None,
+        "team",
+        team_id,
+        json!(routing),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,8 +197,16 @@ pub(super) async fn set_availability(
         )
         .await?;
         let change = Change::new("availability", before.availability, availability);
-        append_event(c, ctx, EventKind::AgentAvailabilityChanged, None, "agent", agent_id, to_value(&change))
-            .await?;
+        append_event(
+            c,
+            ctx,
+            EventKind::AgentAvailabilityChanged,
+            None,
+            "agent",
+            agent_id,
+            to_value(&change),
+        )
+        .await?;
     }
     profile(c, agent_id, ctx.at).await
 }
@@ -223,8 +240,11 @@ pub(super) async fn update_agent_routing(
     }
     if let Some(skills) = &patch.skills {
         let skills = routing::normalize_skills(skills)?;
-        c.execute("DELETE FROM agent_skills WHERE agent_id = $1", params![agent_id])
-            .await?;
+        c.execute(
+            "DELETE FROM agent_skills WHERE agent_id = $1",
+            params![agent_id],
+        )
+        .await?;
         for skill in &skills {
             c.execute(
                 "INSERT INTO agent_skills (agent_id, skill) VALUES ($1, $2)",
@@ -291,6 +311,7 @@ async fn give(
     ctx: Ctx,
     ticket_id: i64,
     choice: &Choice,
+    pool: &[Candidate],
     transfer_reason: Option<String>,
 ) -> Result<()> {
     let patch = TicketPatch {
@@ -299,9 +320,12 @@ async fn give(
         ..TicketPatch::default()
     };
     apply_ticket_patch(c, ctx, ticket_id, patch).await?;
+    // Round robin's order must move forward even when concurrent writes carry clocks slightly
+    // out of order: after everyone else in the pool, at least.
+    let latest = pool.iter().map(|p| p.last_assigned_at.0).max().unwrap_or(0);
     c.execute(
         "UPDATE agents SET last_assigned_at = $1 WHERE id = $2",
-        params![ctx.at.0, choice.agent_id],
+        params![ctx.at.0.max(latest + 1), choice.agent_id],
     )
     .await?;
     append_event(
@@ -321,7 +345,10 @@ async fn give(
 /// take it now. Returns whether it got one.
 pub(super) async fn route_ticket(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64) -> Result<bool> {
     let Some(team_id) = c
-        .int_opt("SELECT team_id FROM tickets WHERE id = $1", params![ticket_id])
+        .int_opt(
+            "SELECT team_id FROM tickets WHERE id = $1",
+            params![ticket_id],
+        )
         .await?
     else {
         return Ok(false);
@@ -367,7 +394,7 @@ pub(super) async fn route_ticket(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64) -> 
     };
     match routing::choose(&routing, &pool, &needs, last_helper) {
         Some(choice) => {
-            give(c, ctx, ticket_id, &choice, None).await?;
+            give(c, ctx, ticket_id, &choice, &pool, None).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -389,12 +416,18 @@ async fn route_irate(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64) -> Result<()> {
     };
     if let Some(owner) = owner {
         let skills = skills_of(c, &[owner]).await?;
-        if skills.get(&owner).is_some_and(|s| s.iter().any(|k| k == DE_ESCALATION)) {
+        if skills
+            .get(&owner)
+            .is_some_and(|s| s.iter().any(|k| k == DE_ESCALATION))
+        {
             return Ok(());
         }
     }
     let (routing, members) = match team {
-        Some(team) => (team_routing(c, team).await?, Some(team_members(c, team).await?)),
+        Some(team) => (
+            team_routing(c, team).await?,
+            Some(team_members(c, team).await?),
+        ),
         None => (TeamRouting::default(), None),
     };
     let trained: Vec<Candidate> = candidates(&profiles(c, members.as_deref(), ctx.at).await?)
@@ -414,7 +447,7 @@ async fn route_irate(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64) -> Result<()> {
     match routing::choose(&routing, &trained, &needs, None) {
         Some(choice) => {
             let reason = "Irate customer: handed to an agent trained in de-escalation".to_string();
-            give(c, ctx, ticket_id, &choice, Some(reason)).await
+            give(c, ctx, ticket_id, &choice, &trained, Some(reason)).await
         }
         None => {
             let why = Why {
@@ -456,7 +489,9 @@ pub(super) async fn record_transfer(
         }
         None => "Changed by the system".to_string(),
     };
-    let by = (ctx.actor.kind == ActorKind::Agent).then_some(ctx.actor.id).flatten();
+    let by = (ctx.actor.kind == ActorKind::Agent)
+        .then_some(ctx.actor.id)
+        .flatten();
     let id = c
         .query_one(
             "INSERT INTO transfers (ticket_id, from_agent_id, to_agent_id, from_team_id, to_team_id, reason, \
@@ -484,7 +519,13 @@ pub(super) async fn record_transfer(
 }
 
 pub(super) async fn transfers(c: &mut dyn Conn, ticket_id: i64) -> Result<Vec<Transfer>> {
-    ensure_exists(c, "SELECT 1 FROM tickets WHERE id = $1", "ticket", ticket_id).await?;
+    ensure_exists(
+        c,
+        "SELECT 1 FROM tickets WHERE id = $1",
+        "ticket",
+        ticket_id,
+    )
+    .await?;
     c.query(
         "SELECT id, ticket_id, from_agent_id, to_agent_id, from_team_id, to_team_id, reason, by_agent_id, \
          created_at FROM transfers WHERE ticket_id = $1 ORDER BY id",
@@ -512,7 +553,11 @@ pub(super) async fn transfers(c: &mut dyn Conn, ticket_id: i64) -> Result<Vec<Tr
 // The routing pass: owners away too long, queued tickets
 
 /// Open tickets of owners away (or deactivated) longer than their team's re-offer delay.
-async fn tickets_of_gone_owners(c: &mut dyn Conn, now: Millis, limit: i64) -> Result<Vec<(i64, i64)>> {
+async fn tickets_of_gone_owners(
+    c: &mut dyn Conn,
+    now: Millis,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>> {
     let rows = c
         .query(
             &format!(
@@ -531,7 +576,10 @@ async fn tickets_of_gone_owners(c: &mut dyn Conn, now: Millis, limit: i64) -> Re
 /// Queued tickets (oldest first) of routing teams that have someone able to take one now.
 async fn routable_queued(c: &mut dyn Conn, now: Millis, limit: i64) -> Result<Vec<i64>> {
     let teams = c
-        .query("SELECT id FROM teams WHERE assignment <> 'manual' ORDER BY id", params![])
+        .query(
+            "SELECT id FROM teams WHERE assignment <> 'manual' ORDER BY id",
+            params![],
+        )
         .await?;
     let mut out = Vec::new();
     for t in teams {
@@ -575,7 +623,10 @@ pub(super) async fn routing_pass(c: &mut dyn Conn, now: Millis, limit: i64) -> R
     for (ticket_id, owner) in tickets_of_gone_owners(c, now, limit).await? {
         // Re-checked under the ticket's write: another node may have moved it meanwhile.
         let current = c
-            .int_opt("SELECT assignee_id FROM tickets WHERE id = $1", params![ticket_id])
+            .int_opt(
+                "SELECT assignee_id FROM tickets WHERE id = $1",
+                params![ticket_id],
+            )
             .await?;
         if current != Some(owner) {
             continue;
@@ -673,7 +724,11 @@ pub(super) async fn list_requests(
     }
     q.push(" ORDER BY r.id DESC LIMIT 200");
     let (sql, params) = q.parts();
-    c.query(sql, params).await?.iter().map(request_from).collect()
+    c.query(sql, params)
+        .await?
+        .iter()
+        .map(request_from)
+        .collect()
 }
 
 fn asking_agent(ctx: Ctx) -> Result<i64> {
@@ -784,7 +839,13 @@ async fn close_request(
 }
 
 /// Tells the other side of a request that something happened on it.
-async fn alert_about(c: &mut dyn Conn, ctx: Ctx, request: &InternalRequest, agent: i64, text: String) -> Result<()> {
+async fn alert_about(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    request: &InternalRequest,
+    agent: i64,
+    text: String,
+) -> Result<()> {
     if Some(agent) == ctx.actor.id {
         return Ok(());
     }
@@ -853,12 +914,22 @@ pub(super) async fn reply_request(
         close_request(c, ctx, &request, InternalStatus::Done, "").await?;
     }
     let team = c
-        .query_one("SELECT name FROM teams WHERE id = $1", params![request.team_id])
+        .query_one(
+            "SELECT name FROM teams WHERE id = $1",
+            params![request.team_id],
+        )
         .await?
         .text(0)?;
     if standing.asker && !standing.in_team {
         if let Some(assignee) = request.assignee_id {
-            alert_about(c, ctx, &request, assignee, format!("The asker answered on internal request #{id}.")).await?;
+            alert_about(
+                c,
+                ctx,
+                &request,
+                assignee,
+                format!("The asker answered on internal request #{id}."),
+            )
+            .await?;
         }
     } else {
         let text = if done {
@@ -874,7 +945,9 @@ pub(super) async fn reply_request(
 pub(super) async fn take_request(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<InternalRequest> {
     let request = load_request(c, id).await?;
     if !standing(c, ctx, &request).await?.in_team {
-        return Err(StoreError::Conflict("only the asked team takes an internal request".into()));
+        return Err(StoreError::Conflict(
+            "only the asked team takes an internal request".into(),
+        ));
     }
     ensure_open(&request, InternalStatus::Done)?;
     let agent = asking_agent(ctx)?;
@@ -894,20 +967,38 @@ pub(super) async fn cancel_request(
 ) -> Result<InternalRequest> {
     let request = load_request(c, id).await?;
     let standing = standing(c, ctx, &request).await?;
-    if !standing.asker && !matches!(load_agent(c, asking_agent(ctx)?).await?.role, Role::Supervisor | Role::Admin) {
-        return Err(StoreError::Conflict("only the asker withdraws an internal request".into()));
+    if !standing.asker
+        && !matches!(
+            load_agent(c, asking_agent(ctx)?).await?.role,
+            Role::Supervisor | Role::Admin
+        )
+    {
+        return Err(StoreError::Conflict(
+            "only the asker withdraws an internal request".into(),
+        ));
     }
     let reason = routing::transfer_reason(reason).map_err(|e| Invalid::new("reason", e.problem))?;
     close_request(c, ctx, &request, InternalStatus::Cancelled, &reason).await?;
     if let Some(assignee) = request.assignee_id {
-        alert_about(c, ctx, &request, assignee, format!("Internal request #{id} was withdrawn: {reason}")).await?;
+        alert_about(
+            c,
+            ctx,
+            &request,
+            assignee,
+            format!("Internal request #{id} was withdrawn: {reason}"),
+        )
+        .await?;
     }
     load_request(c, id).await
 }
 
 /// Overdue requests, claimed like SLA alarms (skipped when locked by another node): escalated
 /// once to the team's lead, or its supervisors.
-pub(super) async fn fire_overdue_requests(c: &mut dyn Conn, now: Millis, limit: i64) -> Result<u32> {
+pub(super) async fn fire_overdue_requests(
+    c: &mut dyn Conn,
+    now: Millis,
+    limit: i64,
+) -> Result<u32> {
     let ctx = Ctx {
         actor: Actor::SYSTEM,
         at: now,
@@ -996,7 +1087,10 @@ pub(super) async fn refer_ticket(
         send_email: true,
         attachments: Vec::new(),
     };
-    let message_id = insert_message(c, ctx, ticket_id, reply, None).await?.value.id;
+    let message_id = insert_message(c, ctx, ticket_id, reply, None)
+        .await?
+        .value
+        .id;
     let solve = TicketPatch {
         status: Some(TicketStatus::Solved),
         ..TicketPatch::default()
@@ -1008,10 +1102,15 @@ pub(super) async fn refer_ticket(
     )
     .await?;
     let answered_after = ctx.at.0 - ticket.created_at.0;
-    let agent = (ctx.actor.kind == ActorKind::Agent).then_some(ctx.actor.id).flatten();
+    let agent = (ctx.actor.kind == ActorKind::Agent)
+        .then_some(ctx.actor.id)
+        .flatten();
     // A ticket referred, reopened and referred again keeps its latest honest no.
-    c.execute("DELETE FROM referrals WHERE ticket_id = $1", params![ticket_id])
-        .await?;
+    c.execute(
+        "DELETE FROM referrals WHERE ticket_id = $1",
+        params![ticket_id],
+    )
+    .await?;
     c.execute(
         "INSERT INTO referrals (ticket_id, message_id, referred_to, how_to_reach, agent_id, team_id, \
          answered_after_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -1035,7 +1134,10 @@ pub(super) async fn refer_ticket(
         .ok_or_else(|| StoreError::Database("the referral just written is missing".into()))
 }
 
-pub(super) async fn referral_of(c: &mut dyn Conn, ticket_id: i64) -> Result<Option<ReferralRecord>> {
+pub(super) async fn referral_of(
+    c: &mut dyn Conn,
+    ticket_id: i64,
+) -> Result<Option<ReferralRecord>> {
     c.query_opt(
         "SELECT ticket_id, message_id, referred_to, how_to_reach, agent_id, answered_after_ms, created_at \
          FROM referrals WHERE ticket_id = $1",
@@ -1061,7 +1163,10 @@ pub(super) async fn referral_of(c: &mut dyn Conn, ticket_id: i64) -> Result<Opti
 
 async fn tone_config(c: &mut dyn Conn) -> Result<ToneConfig> {
     match c
-        .query_opt("SELECT value FROM settings WHERE key = $1", params![TONE_SETTING])
+        .query_opt(
+            "SELECT value FROM settings WHERE key = $1",
+            params![TONE_SETTING],
+        )
         .await?
     {
         Some(r) => json_text(&r.text(0)?),
@@ -1087,7 +1192,14 @@ pub(super) async fn on_customer_message(
     c.execute(
         "INSERT INTO message_tone (message_id, ticket_id, score, irate, reasons, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
-        params![message_id, ticket_id, i64::from(verdict.score), verdict.irate, to_json(&verdict.reasons), ctx.at.0],
+        params![
+            message_id,
+            ticket_id,
+            i64::from(verdict.score),
+            verdict.irate,
+            to_json(&verdict.reasons),
+            ctx.at.0
+        ],
     )
     .await?;
     if !verdict.irate {
@@ -1152,11 +1264,16 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
     values.get(values.len() / 2).copied()
 }
 
-pub(super) async fn routing_metrics(c: &mut dyn Conn, since: Millis, now: Millis) -> Result<RoutingMetrics> {
+pub(super) async fn routing_metrics(
+    c: &mut dyn Conn,
+    since: Millis,
+    now: Millis,
+) -> Result<RoutingMetrics> {
     let r = c
         .query_one(
-            "SELECT count(*), COALESCE(sum(CASE WHEN transfers = 0 THEN 1 ELSE 0 END), 0), \
-             COALESCE(sum(transfers), 0) FROM tickets WHERE solved_at >= $1",
+            // PostgreSQL sums integers as NUMERIC: cast back.
+            "SELECT count(*), CAST(COALESCE(sum(CASE WHEN transfers = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(sum(transfers), 0) AS BIGINT) FROM tickets WHERE solved_at >= $1",
             params![since.0],
         )
         .await?;
@@ -1171,7 +1288,8 @@ pub(super) async fn routing_metrics(c: &mut dyn Conn, since: Millis, now: Millis
         .map(|r| r.int(0))
         .collect::<Result<_>>()?;
     let names = super::sla::names(c, "teams").await?;
-    let mut per_team: std::collections::BTreeMap<i64, (InternalWait, Vec<i64>)> = Default::default();
+    let mut per_team: std::collections::BTreeMap<i64, (InternalWait, Vec<i64>)> =
+        Default::default();
     for r in c
         .query(
             "SELECT team_id, status, escalated_at, created_at, closed_at FROM internal_requests WHERE created_at >= $1",

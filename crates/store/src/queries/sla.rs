@@ -1277,7 +1277,13 @@ pub(super) async fn supervisors(c: &mut dyn Conn, team: Option<i64>) -> Result<V
 
 /// An alert for one agent about a ticket: it shows in their Alerts view and live, and is
 /// emailed to them.
-pub(super) async fn alert(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64, agent_id: i64, why: &Why) -> Result<()> {
+pub(super) async fn alert(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    agent_id: i64,
+    why: &Why,
+) -> Result<()> {
     append_event(
         c,
         ctx,
