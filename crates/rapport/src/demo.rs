@@ -15,8 +15,8 @@ use rapport_core::{
     Actor, Channel, Formality, MessageKind, Millis, Preferences, Priority, Role, TicketStatus,
 };
 use rapport_store::{
-    Ctx, Due, Idempotency, NewAgent, NewCommitment, NewCustomer, NewMessage, NewOrganization,
-    NewTicket, Requester, Store,
+    Ctx, Due, Idempotency, NewAgent, NewCommitment, NewCustomer, NewInternalRequest, NewMessage,
+    NewOrganization, NewTicket, PageRequest, Requester, Store, Ticket, TicketFilter,
 };
 use rapport_web::auth;
 use std::sync::Arc;
@@ -724,6 +724,141 @@ async fn seed(store: Arc<dyn Store>, admin_id: i64) -> anyhow::Result<()> {
         done += 1;
     }
     eprintln!("Demo data: {done} tickets written.");
+    seed_routing(store.as_ref(), now).await
+}
+
+/// Skills, capacities and team routing (turned on after the history above was written, so it
+/// routes only what comes in from now on), and a few internal requests, an honest no and an
+/// irate customer on open tickets.
+async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
+    use rapport_core::routing::{AssignmentMode, Referral, TeamRouting};
+    let system = Ctx {
+        actor: Actor::SYSTEM,
+        at: now,
+    };
+    let agents = store.list_agents().await?;
+    let agent = |email: &str| agents.iter().find(|a| a.email == email).map(|a| a.id);
+    let skills: &[(&str, &[&str])] = &[
+        ("grace@northwind.example", &["de-escalation", "technical"]),
+        ("katherine@northwind.example", &["de-escalation", "billing", "de"]),
+        ("sam@northwind.example", &["de-escalation"]),
+        ("lena@northwind.example", &["de"]),
+        ("jonas@northwind.example", &["de", "sv"]),
+        ("mateo@northwind.example", &["es", "billing"]),
+        ("yuki@northwind.example", &["ja", "technical"]),
+    ];
+    for a in &agents {
+        let wanted = skills.iter().find(|(e, _)| *e == a.email).map(|(_, s)| s);
+        let patch = rapport_store::AgentRoutingPatch {
+            capacity: Some(25),
+            skills: wanted.map(|s| s.iter().map(|x| x.to_string()).collect()),
+            ..Default::default()
+        };
+        store.update_agent_routing(system, a.id, patch).await?;
+    }
+    let teams = store.list_teams().await?;
+    let team = |name: &str| teams.iter().find(|t| t.name == name).map(|t| t.id);
+    let settings: &[(&str, AssignmentMode, u32, Option<&str>)] = &[
+        ("Support", AssignmentMode::LeastLoaded, 480, Some("grace@northwind.example")),
+        ("Technical", AssignmentMode::RoundRobin, 480, Some("grace@northwind.example")),
+        ("Billing", AssignmentMode::Manual, 480, Some("katherine@northwind.example")),
+        ("Finance", AssignmentMode::Manual, 240, Some("katherine@northwind.example")),
+        ("Shipping", AssignmentMode::Manual, 480, Some("grace@northwind.example")),
+    ];
+    for (name, assignment, due, lead) in settings {
+        let Some(id) = team(name) else { continue };
+        let routing = TeamRouting {
+            assignment: *assignment,
+            internal_due_minutes: *due,
+            lead_agent_id: lead.and_then(agent),
+            ..TeamRouting::default()
+        };
+        store.update_team_routing(system, id, routing).await?;
+    }
+
+    let open = TicketFilter {
+        statuses: vec![TicketStatus::Open],
+        ..TicketFilter::default()
+    };
+    let tickets = store.list_tickets(&open, PageRequest::first(6)).await?.items;
+    let (Some(finance), Some(shipping), Some(nora)) = (
+        team("Finance"),
+        team("Shipping"),
+        agent("nora@northwind.example"),
+    ) else {
+        return Ok(());
+    };
+    let fallback = agent("grace@northwind.example").unwrap_or(nora);
+    let as_agent = |id: i64, minutes_ago: i64| Ctx {
+        actor: Actor::agent(id),
+        at: Millis(now.0 - minutes_ago * MINUTE),
+    };
+    let ask = |t: &Ticket, team_id: i64, body: &str| NewInternalRequest {
+        ticket_id: Some(t.id),
+        team_id,
+        body: body.into(),
+        due_at: None,
+    };
+    if let [a, b, c, d, e, ..] = tickets.as_slice() {
+        let owner = |t: &Ticket| t.assignee_id.unwrap_or(fallback);
+        let done = store
+            .create_internal_request(
+                as_agent(owner(a), 300),
+                ask(a, finance, "Can we credit one month's fee for the outage? The customer lost two days of service."),
+            )
+            .await?;
+        store
+            .reply_internal_request(
+                as_agent(nora, 200),
+                done.id,
+                "Approved: one month's credit, it will show on the next invoice.",
+                true,
+            )
+            .await?;
+        // Asked six hours ago of a team with four hours: the scheduler escalates it.
+        store
+            .create_internal_request(
+                as_agent(owner(b), 360),
+                ask(b, finance, "Please confirm refund 4711 was paid out and on which date."),
+            )
+            .await?;
+        store
+            .create_internal_request(
+                as_agent(owner(c), 30),
+                ask(c, shipping, "Is the replacement router in stock in Hamburg? The customer needs it this week."),
+            )
+            .await?;
+        store
+            .refer_ticket(
+                as_agent(owner(d), 20),
+                d.id,
+                "I'm sorry: the charge you describe was made by your bank, not by us, so we cannot reverse it.",
+                Referral {
+                    referred_to: "Your bank's card services".into(),
+                    how_to_reach: "the phone number on the back of your card".into(),
+                },
+            )
+            .await?;
+        store
+            .add_message(
+                Ctx {
+                    actor: Actor::customer(e.customer.id),
+                    at: Millis(now.0 - 10 * MINUTE),
+                },
+                e.id,
+                NewMessage {
+                    kind: MessageKind::Customer,
+                    channel: Channel::Email,
+                    body: "This is the THIRD time I'm writing about this. Absolutely unacceptable!!! \
+                           Fix it today or I'm cancelling and telling everyone I know."
+                        .into(),
+                    send_email: false,
+                    attachments: Vec::new(),
+                },
+                None,
+            )
+            .await?;
+    }
     Ok(())
 }
 
