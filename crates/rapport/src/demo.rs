@@ -740,7 +740,10 @@ async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
     let agent = |email: &str| agents.iter().find(|a| a.email == email).map(|a| a.id);
     let skills: &[(&str, &[&str])] = &[
         ("grace@northwind.example", &["de-escalation", "technical"]),
-        ("katherine@northwind.example", &["de-escalation", "billing", "de"]),
+        (
+            "katherine@northwind.example",
+            &["de-escalation", "billing", "de"],
+        ),
         ("sam@northwind.example", &["de-escalation"]),
         ("lena@northwind.example", &["de"]),
         ("jonas@northwind.example", &["de", "sv"]),
@@ -759,11 +762,36 @@ async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
     let teams = store.list_teams().await?;
     let team = |name: &str| teams.iter().find(|t| t.name == name).map(|t| t.id);
     let settings: &[(&str, AssignmentMode, u32, Option<&str>)] = &[
-        ("Support", AssignmentMode::LeastLoaded, 480, Some("grace@northwind.example")),
-        ("Technical", AssignmentMode::RoundRobin, 480, Some("grace@northwind.example")),
-        ("Billing", AssignmentMode::Manual, 480, Some("katherine@northwind.example")),
-        ("Finance", AssignmentMode::Manual, 240, Some("katherine@northwind.example")),
-        ("Shipping", AssignmentMode::Manual, 480, Some("grace@northwind.example")),
+        (
+            "Support",
+            AssignmentMode::LeastLoaded,
+            480,
+            Some("grace@northwind.example"),
+        ),
+        (
+            "Technical",
+            AssignmentMode::RoundRobin,
+            480,
+            Some("grace@northwind.example"),
+        ),
+        (
+            "Billing",
+            AssignmentMode::Manual,
+            480,
+            Some("katherine@northwind.example"),
+        ),
+        (
+            "Finance",
+            AssignmentMode::Manual,
+            240,
+            Some("katherine@northwind.example"),
+        ),
+        (
+            "Shipping",
+            AssignmentMode::Manual,
+            480,
+            Some("grace@northwind.example"),
+        ),
     ];
     for (name, assignment, due, lead) in settings {
         let Some(id) = team(name) else { continue };
@@ -780,7 +808,10 @@ async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
         statuses: vec![TicketStatus::Open],
         ..TicketFilter::default()
     };
-    let tickets = store.list_tickets(&open, PageRequest::first(6)).await?.items;
+    let tickets = store
+        .list_tickets(&open, PageRequest::first(6))
+        .await?
+        .items;
     let (Some(finance), Some(shipping), Some(nora)) = (
         team("Finance"),
         team("Shipping"),
@@ -819,7 +850,11 @@ async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
         store
             .create_internal_request(
                 as_agent(owner(b), 360),
-                ask(b, finance, "Please confirm refund 4711 was paid out and on which date."),
+                ask(
+                    b,
+                    finance,
+                    "Please confirm refund 4711 was paid out and on which date.",
+                ),
             )
             .await?;
         store
@@ -849,9 +884,10 @@ async fn seed_routing(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
                 NewMessage {
                     kind: MessageKind::Customer,
                     channel: Channel::Email,
-                    body: "This is the THIRD time I'm writing about this. Absolutely unacceptable!!! \
+                    body:
+                        "This is the THIRD time I'm writing about this. Absolutely unacceptable!!! \
                            Fix it today or I'm cancelling and telling everyone I know."
-                        .into(),
+                            .into(),
                     send_email: false,
                     attachments: Vec::new(),
                 },

@@ -26,6 +26,12 @@
     return fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   }
 
+  // The header's availability takes effect when chosen (the button is there without scripts).
+  document.addEventListener("change", function (e) {
+    const select = e.target.closest("#availability select");
+    if (select && select.form) select.form.requestSubmit();
+  });
+
   // Irreversible forms ask first.
   document.addEventListener("submit", function (e) {
     const question = e.target.dataset && e.target.dataset.confirm;

@@ -272,10 +272,10 @@ async fn tickets_over_http(store: Arc<dyn Store>) {
     let (status, t) = s
         .patch(
             &format!("/api/v1/tickets/{id}"),
-            json!({"assignee_id": null}),
+            json!({"assignee_id": null, "transfer_reason": "Back to the queue"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{t}");
     assert!(t["assignee_id"].is_null());
     let (status, p) = s
         .patch(
@@ -837,6 +837,27 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/commitments/{id}/cancel", "post"),
         ("/api/v1/metrics/commitments", "get"),
         ("/api/v1/metrics/chases", "get"),
+        ("/api/v1/agents/me/availability", "get"),
+        ("/api/v1/agents/me/availability", "put"),
+        ("/api/v1/routing/agents", "get"),
+        ("/api/v1/agents/{id}/routing", "get"),
+        ("/api/v1/agents/{id}/routing", "patch"),
+        ("/api/v1/teams/{id}/routing", "put"),
+        ("/api/v1/tickets/{id}/transfers", "get"),
+        ("/api/v1/internal-requests", "get"),
+        ("/api/v1/internal-requests", "post"),
+        ("/api/v1/internal-requests/{id}", "get"),
+        ("/api/v1/internal-requests/{id}/replies", "post"),
+        ("/api/v1/internal-requests/{id}/take", "post"),
+        ("/api/v1/internal-requests/{id}/cancel", "post"),
+        ("/api/v1/tickets/{id}/refer", "post"),
+        ("/api/v1/tickets/{id}/referral", "get"),
+        ("/api/v1/tickets/{id}/tone", "get"),
+        ("/api/v1/metrics/routing", "get"),
+        ("/api/v1/settings/tone", "get"),
+        ("/api/v1/settings/tone", "put"),
+        ("/api/v1/settings/silent-no", "get"),
+        ("/api/v1/settings/silent-no", "put"),
         ("/healthz", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -861,7 +882,12 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|t| t["name"] == "sla"),
+            .any(|t| t["name"] == "sla")
+            && doc["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "routing"),
         "{}",
         doc["tags"]
     );

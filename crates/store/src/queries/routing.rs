@@ -134,20 +134,18 @@ pub(super) async fn profiles(
         let calendar_id = r.opt_int(4)?;
         let on_shift = match calendar_id {
             None => true,
-            Some(cal) => {
-                if !calendars.contains_key(&cal) {
+            Some(cal) => match calendars.entry(cal) {
+                std::collections::hash_map::Entry::Occupied(known) => known.get().is_open_at(now),
+                std::collections::hash_map::Entry::Vacant(slot) => {
                     let config: CalendarConfig = json_text(
                         &c.query_one("SELECT config FROM calendars WHERE id = $1", params![cal])
                             .await?
                             .text(0)?,
                     )?;
-                    calendars.insert(
-                        cal,
-                        BusinessCalendar::new(&config).map_err(StoreError::corrupt)?,
-                    );
+                    slot.insert(BusinessCalendar::new(&config).map_err(StoreError::corrupt)?)
+                        .is_open_at(now)
                 }
-                calendars.get(&cal).is_some_and(|k| k.is_open_at(now))
-            }
+            },
         };
         out.push(AgentRouting {
             agent_id: id,

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod emails;
 pub mod health;
 pub mod inboxes;
+pub mod routing;
 pub mod search;
 pub mod sla;
 pub mod tickets;
@@ -38,6 +39,7 @@ use utoipa_axum::routes;
         (name = "search", description = "Full-text search"),
         (name = "email", description = "Received emails and their attachments"),
         (name = "sla", description = "SLA policies, business-hours calendars, commitments and their rates"),
+        (name = "routing", description = "Availability, skills and team routing; transfers, internal requests, honest noes, tone, and their metrics and settings"),
     )
 )]
 struct ApiDoc;
@@ -104,7 +106,35 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sla::fulfil_commitment))
         .routes(routes!(sla::cancel_commitment))
         .routes(routes!(sla::kept_rates))
-        .routes(routes!(sla::chase_rates));
+        .routes(routes!(sla::chase_rates))
+        .routes(routes!(
+            routing::get_availability,
+            routing::set_availability
+        ))
+        .routes(routes!(routing::list_agent_routing))
+        .routes(routes!(
+            routing::get_agent_routing,
+            routing::update_agent_routing
+        ))
+        .routes(routes!(routing::update_team_routing))
+        .routes(routes!(routing::list_transfers))
+        .routes(routes!(
+            routing::create_internal_request,
+            routing::list_internal_requests
+        ))
+        .routes(routes!(routing::get_internal_request))
+        .routes(routes!(routing::reply_internal_request))
+        .routes(routes!(routing::take_internal_request))
+        .routes(routes!(routing::cancel_internal_request))
+        .routes(routes!(routing::refer_ticket))
+        .routes(routes!(routing::get_referral))
+        .routes(routes!(routing::ticket_tone))
+        .routes(routes!(routing::routing_metrics))
+        .routes(routes!(
+            routing::get_tone_settings,
+            routing::set_tone_settings
+        ))
+        .routes(routes!(routing::get_silent_no, routing::set_silent_no));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(health::healthz))

@@ -133,6 +133,9 @@ pub struct TicketQuery {
     pub organization: Option<i64>,
     /// RFC 3339 time or date; tickets updated at or after it.
     pub updated_since: Option<String>,
+    /// `true`: only tickets at risk of a silent no (unsolved, never answered publicly, older
+    /// than the silent-no setting's hours).
+    pub at_risk: Option<bool>,
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -227,7 +230,11 @@ pub async fn list_tickets(
     Params(q): Params<TicketQuery>,
 ) -> ApiResult<Json<ListOf<Ticket>>> {
     caller.require(Permission::ReadTickets, "read tickets")?;
-    let filter = q.filter(caller.0.agent_id)?;
+    let mut filter = q.filter(caller.0.agent_id)?;
+    if q.at_risk == Some(true) {
+        let hours = super::routing::silent_no_hours(&state).await?;
+        filter.unanswered_before = Some(now().plus_minutes(-i64::from(hours) * 60));
+    }
     let page = page_request(q.cursor.as_deref(), q.limit)?;
     Ok(Json(ListOf::from_page(
         state.store.list_tickets(&filter, page).await?,

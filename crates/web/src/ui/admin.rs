@@ -97,14 +97,17 @@ async fn render(
                 priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             }
         }
-        other => super::sla::admin_section(state, other, edit)
-            .await?
-            .ok_or_else(PageError::not_found)?,
+        other => match super::sla::admin_section(state, other, edit).await? {
+            Some(data) => data,
+            None => super::routing::admin_section(state, other)
+                .await?
+                .ok_or_else(PageError::not_found)?,
+        },
     };
     let mut response = templates().render(
         "admin.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, section => section, error => error, ..data },
+        context! { me => session.me(), csrf => &session.csrf, section => section, error => error, ..data },
     );
     *response.status_mut() = status;
     Ok(response)

@@ -367,7 +367,7 @@ async fn account_page(
         "password.html",
         session.lang,
         context! {
-            me => &session.agent, csrf => &session.csrf, error => account.error, notice => account.notice,
+            me => session.me(), csrf => &session.csrf, error => account.error, notice => account.notice,
             two_factor_on => totp.is_some_and(|(_, on)| on),
             setup => account.setup.map(|(secret, url)| {
                 // Our own SVG, made from our own URL: safe to put in the page as it is.

@@ -9,6 +9,7 @@ mod live;
 mod login;
 mod pages;
 pub mod portal;
+mod routing;
 mod session;
 mod sla;
 mod ticket;
@@ -115,6 +116,9 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "organization.html",
     "password.html",
     "reports.html",
+    "request.html",
+    "request_item.html",
+    "requests.html",
     "search.html",
     "ticket.html",
     "ticket_rows.html",
@@ -329,6 +333,25 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{id}/commitments/{commitment}/fulfil", post(sla::fulfil))
         .route("/t/{id}/commitments/{commitment}/cancel", post(sla::cancel))
         .route("/reports", get(sla::report))
+        .route("/availability", post(routing::set_availability))
+        .route("/t/{id}/requests", post(routing::ask))
+        .route("/t/{id}/refer", post(routing::refer))
+        .route("/requests", get(routing::team_requests))
+        .route("/requests/mine", get(routing::my_requests))
+        .route("/requests/new", post(routing::ask_internal))
+        .route("/requests/{id}", get(routing::request_page))
+        .route("/requests/{id}/reply", post(routing::reply_request))
+        .route("/requests/{id}/take", post(routing::take_request))
+        .route("/requests/{id}/cancel", post(routing::cancel_request))
+        .route(
+            "/admin/routing/teams/{id}",
+            post(routing::save_team_routing),
+        )
+        .route(
+            "/admin/routing/agents/{id}",
+            post(routing::save_agent_routing),
+        )
+        .route("/admin/tone/save", post(routing::save_tone))
         .merge(portal::routes())
         .layer(axum::middleware::map_response(page_headers))
 }

@@ -30,6 +30,9 @@ pub const VIEWS: [&str; 7] = [
     "all",
 ];
 
+/// The supervisors' view of tickets at risk of a silent no (see `routing`).
+pub const AT_RISK: &str = "at_risk";
+
 const OPEN: [TicketStatus; 2] = [TicketStatus::New, TicketStatus::Open];
 const ACTIVE: [TicketStatus; 3] = [TicketStatus::New, TicketStatus::Open, TicketStatus::Pending];
 
@@ -180,7 +183,15 @@ async fn listing(
     let oldest_first = q.sort.as_deref() == Some("oldest");
     let (view, mut filter) = if custom.is_empty() {
         let view = q.view.unwrap_or_else(|| "mine".to_string());
-        let filter = view_filter(&view, &session.agent).ok_or_else(PageError::not_found)?;
+        let filter = if view == AT_RISK {
+            // Supervisors' view: tickets at risk of a silent no.
+            if !super::routing::sees_at_risk(session) {
+                return Err(PageError::not_found());
+            }
+            super::routing::at_risk_filter(state).await?
+        } else {
+            view_filter(&view, &session.agent).ok_or_else(PageError::not_found)?
+        };
         (view, filter)
     } else {
         // An ad-hoc view: the same filters as the API's ticket list.
@@ -229,10 +240,13 @@ pub async fn views(
         Ok::<_, PageError>(state.store.list_views(session.agent.id).await?)
     })?;
     // Every count of the navigation in one query: built-in views, then saved ones.
-    let builtin: Vec<(&str, TicketFilter)> = VIEWS
+    let mut builtin: Vec<(&str, TicketFilter)> = VIEWS
         .iter()
         .filter_map(|v| view_filter(v, &session.agent).map(|f| (*v, f)))
         .collect();
+    if super::routing::sees_at_risk(&session) {
+        builtin.push((AT_RISK, super::routing::at_risk_filter(&state).await?));
+    }
     // A saved filter that no longer parses (a team deleted, say) shows without a count.
     let saved_filters: Vec<Option<TicketFilter>> = views
         .iter()
@@ -272,7 +286,7 @@ pub async fn views(
         "views.html",
         session.lang,
         context! {
-            me => &session.agent, csrf => &session.csrf, views => counts, saved => saved,
+            me => session.me(), csrf => &session.csrf, views => counts, saved => saved,
             view => listing.view, rows => listing.rows, next => listing.next,
             query => listing.query, may_share => may_share, oldest_first => listing.oldest_first,
         },
@@ -331,7 +345,7 @@ pub async fn search(
     Ok(templates().render(
         "search.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, q => text, results => results, error => error },
+        context! { me => session.me(), csrf => &session.csrf, q => text, results => results, error => error },
     ))
 }
 
@@ -360,7 +374,7 @@ pub async fn customer(
     Ok(templates().render(
         "customer.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, c => context },
+        context! { me => session.me(), csrf => &session.csrf, c => context },
     ))
 }
 
@@ -526,7 +540,7 @@ pub async fn organization(
     Ok(templates().render(
         "organization.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, org => org, people => people, rows => with_sla(&state, row_views(&tickets, &agents)).await? },
+        context! { me => session.me(), csrf => &session.csrf, org => org, people => people, rows => with_sla(&state, row_views(&tickets, &agents)).await? },
     ))
 }
 

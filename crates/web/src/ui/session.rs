@@ -81,6 +81,17 @@ pub struct AgentSession {
     pub lang: &'static str,
     /// The SHA-256 of the session secret (to end the session).
     pub id_hash: String,
+    /// What the agent said about being reachable, for the header's control; read for pages
+    /// only (not for live streams and page fragments).
+    pub availability: Option<rapport_core::routing::Availability>,
+}
+
+/// The signed-in agent as templates see them (`me`): the agent and their availability.
+#[derive(serde::Serialize)]
+pub struct Me<'a> {
+    #[serde(flatten)]
+    pub agent: &'a Agent,
+    pub availability: Option<&'static str>,
 }
 
 impl FromRequestParts<AppState> for AgentSession {
@@ -112,18 +123,48 @@ impl FromRequestParts<AppState> for AgentSession {
             .await
             .map_err(|e| crate::problem::Problem::from(e).into_response())?;
         match agent {
-            Some(agent) if agent.role.is_staff() => Ok(AgentSession {
-                agent,
-                csrf: csrf_token(secret),
-                lang,
-                id_hash,
-            }),
+            Some(agent) if agent.role.is_staff() => {
+                // Pages show the agent's availability in the header; form posts, fragments
+                // and the live stream do not need it.
+                let path = parts.uri.path();
+                let fragment = parts.method != axum::http::Method::GET
+                    || parts.headers.contains_key("hx-request")
+                    || path == "/live"
+                    || path == "/rows"
+                    || path.ends_with("/conversation")
+                    || path.ends_with("/typing");
+                let availability = if fragment {
+                    None
+                } else {
+                    state
+                        .store
+                        .agent_routing(agent.id, crate::now())
+                        .await
+                        .ok()
+                        .map(|r| r.availability)
+                };
+                Ok(AgentSession {
+                    agent,
+                    csrf: csrf_token(secret),
+                    lang,
+                    id_hash,
+                    availability,
+                })
+            }
             _ => Err(to_login()),
         }
     }
 }
 
 impl AgentSession {
+    /// The agent as templates see them.
+    pub fn me(&self) -> Me<'_> {
+        Me {
+            agent: &self.agent,
+            availability: self.availability.map(|a| a.as_str()),
+        }
+    }
+
     /// Pages the role may not see do not exist for it (404, as for anything not theirs).
     pub fn require_to_see(&self, permission: rapport_core::Permission) -> Result<(), PageError> {
         if self.agent.role.allows(permission) {

@@ -151,7 +151,7 @@ fn field<'f>(form: &'f FormFields, name: &str) -> &'f str {
 }
 
 /// A `datetime-local` value (`2026-11-27T17:00`) read in the agent's zone.
-fn local_time(text: &str, zone: &str) -> Result<Millis, PageError> {
+pub(super) fn local_time(text: &str, zone: &str) -> Result<Millis, PageError> {
     let civil: jiff::civil::DateTime = text
         .parse()
         .map_err(|_| invalid("due_at", "is not a date and time"))?;
@@ -521,21 +521,23 @@ pub async fn delete_policy(
 // ---------------------------------------------------------------------------------------------
 // The report
 
-/// `GET /reports`: kept rates and chase rates of the last 30 days, for supervisors.
+/// `GET /reports`: kept rates, chase rates, one touch, honest noes and internal waits of the
+/// last 30 days, for supervisors.
 pub async fn report(
     State(state): State<AppState>,
     session: AgentSession,
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ReadAudit)?;
     let since = Millis(now().0 - 30 * 24 * HOUR_MS);
-    let (kept, chases) = tokio::try_join!(
-        state.store.kept_rates(since),
-        state.store.chase_rates(since)
+    let (kept, chases, routing) = tokio::try_join!(
+        async { Ok::<_, PageError>(state.store.kept_rates(since).await?) },
+        async { Ok(state.store.chase_rates(since).await?) },
+        super::routing::report(&state, since),
     )?;
     Ok(templates().render(
         "reports.html",
         session.lang,
-        context! { me => &session.agent, csrf => &session.csrf, kept => kept, chases => chases, since => since },
+        context! { me => session.me(), csrf => &session.csrf, kept => kept, chases => chases, routing => routing, since => since },
     ))
 }
 

@@ -210,10 +210,11 @@ async fn render_page(
     let (ticket, agents) = tokio::try_join!(state.store.ticket(id), state.store.list_agents())?;
     let names = agent_names(&agents);
     // Independent reads side by side: on PostgreSQL each is a round trip.
-    let (conversation, customer, sla, (teams, fields, inbox, links, macros)) = tokio::try_join!(
+    let (conversation, customer, sla, routing, (teams, fields, inbox, links, macros)) = tokio::try_join!(
         conversation_of(state, &ticket, &names),
         customer_context(state, ticket.customer.id, Some(ticket.id), &agents),
         super::sla::panel(state, ticket.id),
+        super::routing::ticket_panel(state, session, &ticket),
         async {
             tokio::try_join!(
                 state.store.list_teams(),
@@ -231,15 +232,16 @@ async fn render_page(
         "ticket.html",
         session.lang,
         context! {
-            me => &session.agent, csrf => &session.csrf, focus => focus,
+            me => session.me(), csrf => &session.csrf, focus => focus,
             ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event,
             c => customer, agents => agents.iter().filter(|a| a.active && a.role.is_staff()).collect::<Vec<_>>(),
             teams => teams, fields => fields, viewers => viewers, inbox => inbox,
-            links => links, macros => macros, sla => sla,
+            links => links, macros => macros, sla => sla, routing => routing,
             statuses => TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             can_reply => role.allows(Permission::PublicReply),
             can_update => role.allows(Permission::UpdateTickets),
+            can_ask => role.allows(Permission::InternalNote),
             draft => draft.body, stale => draft.stale, error => draft.error,
         },
     ))
@@ -432,6 +434,10 @@ pub struct PropsForm {
     team: Option<String>,
     /// Comma-separated.
     tags: Option<String>,
+    /// Why the ticket changes hands (required when its owner or team changes away from
+    /// someone).
+    #[serde(default)]
+    transfer_reason: Option<String>,
     #[serde(default)]
     focus: Option<String>,
     #[serde(flatten)]
@@ -480,6 +486,13 @@ pub async fn update(
                 .collect()
         }),
         custom_fields: (!fields.is_empty()).then_some(fields),
+        // Empty means none given: the store then says a reason is needed, when it is.
+        transfer_reason: form
+            .transfer_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
         ..Default::default()
     };
     let ctx = Ctx {
@@ -532,7 +545,7 @@ pub async fn focus(
         None => Ok(templates().render(
             "ticket.html",
             session.lang,
-            context! { me => &session.agent, csrf => &session.csrf, focus => true, ticket => None::<Ticket>, all_done => true },
+            context! { me => session.me(), csrf => &session.csrf, focus => true, ticket => None::<Ticket>, all_done => true },
         )),
     }
 }

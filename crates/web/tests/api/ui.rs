@@ -483,6 +483,7 @@ async fn agents_sign_in_and_work_tickets(store: Arc<dyn Store>) {
                 ("assignee", &desk.bo.to_string()),
                 ("team", "1"),
                 ("tags", "billing, vip"),
+                ("transfer_reason", "Bo handles invoices"),
             ],
         )
         .await;
