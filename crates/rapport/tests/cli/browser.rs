@@ -462,6 +462,7 @@ struct Desk {
     sink: SmtpSink,
     token: String,
     dir: PathBuf,
+    url: String,
 }
 
 /// The agent `agent_token` creates.
@@ -516,7 +517,59 @@ impl Desk {
             sink,
             token,
             dir,
+            url,
         }
+    }
+
+    /// An admin with an API token (for setting up teams); returns the token.
+    async fn admin_token(&self) -> String {
+        block_in_place(|| {
+            let made = run(
+                &self.dir,
+                &self.url,
+                &[
+                    "admin",
+                    "create-agent",
+                    "--email",
+                    "ada@northwind.test",
+                    "--name",
+                    "Ada Admin",
+                    "--role",
+                    "admin",
+                ],
+            );
+            assert!(made.status.success(), "{}", text(&made.stderr));
+            let token = run(
+                &self.dir,
+                &self.url,
+                &[
+                    "admin",
+                    "create-token",
+                    "--agent",
+                    "ada@northwind.test",
+                    "--name",
+                    "setup",
+                ],
+            );
+            assert!(token.status.success(), "{}", text(&token.stderr));
+            text(&token.stdout).trim().to_string()
+        })
+    }
+
+    /// An API call with another agent's token.
+    async fn api_as(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let body = body.to_string();
+        let (code, text) = block_in_place(|| {
+            http(
+                &self.server.addr,
+                method,
+                &format!("/api/v1{path}"),
+                Some(token),
+                Some(&body),
+            )
+        })
+        .expect("API request");
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     fn base(&self) -> String {
@@ -1303,5 +1356,190 @@ async fn customer_signs_in_by_email_link_and_replies_in_the_portal() {
     assert_ne!(code, 200, "no ticket without a session");
     // Last, so that a missing contact on the error page hides no other check.
     b.wait_for("#human-contact").await;
+    b.close().await;
+}
+
+/// One owner, other teams helping, an honest no and an irate customer, in the workspace: Sam
+/// sets himself away and back, asks Finance about a refund from the ticket page; Priya (in
+/// Finance) finds it in her team's queue and answers it done; Sam sees the answer on his ticket,
+/// hands it over with a reason, and tells another customer honestly that someone else can help —
+/// which solves the ticket and reaches the customer by mail. An irate message is flagged with its
+/// reasons on the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_asks_a_team_refers_and_meets_an_irate_customer() {
+    let Some(mut s) = Session::start("owner_asks_a_team_refers_and_meets_an_irate_customer").await
+    else {
+        return;
+    };
+    let sam = s.desk.agent_id(SAM.0).await;
+    let priya = s.desk.agent_id(PRIYA.0).await;
+    let admin = s.desk.admin_token().await;
+    let (code, team) = s
+        .desk
+        .api_as(&admin, "POST", "/teams", json!({ "name": "Finance" }))
+        .await;
+    assert_eq!(code, 201, "{team}");
+    let finance = team["id"].as_i64().expect("team id");
+    let (code, body) = s
+        .desk
+        .api_as(
+            &admin,
+            "POST",
+            &format!("/teams/{finance}/members"),
+            json!({ "agent_id": priya }),
+        )
+        .await;
+    assert!(code == 200 || code == 201 || code == 204, "{code} {body}");
+    let refund = s
+        .desk
+        .ticket_id(
+            "Charged twice for March",
+            ANN,
+            "I was charged twice for my March invoice, please refund one.",
+            json!({ "assignee_id": sam }),
+        )
+        .await;
+    let angry = s
+        .desk
+        .ticket_id(
+            "Still no internet",
+            BOB,
+            "This is the THIRD time I'm writing. Absolutely unacceptable!!! Fix it today or I'm \
+             cancelling and telling everyone.",
+            json!({ "assignee_id": sam }),
+        )
+        .await;
+
+    let b = s.browser().await;
+    b.login(SAM.0).await;
+    // Availability from the header, on every page.
+    b.select("form#availability select[name=availability]", "away")
+        .await;
+    b.wait_for("form#availability[data-availability=away]")
+        .await;
+    b.select("form#availability select[name=availability]", "online")
+        .await;
+    b.wait_for("form#availability[data-availability=online]")
+        .await;
+
+    // The owner asks Finance, from the ticket.
+    b.goto(&format!("/t/{refund}")).await;
+    b.select_labelled("form#ask-form select[name=team]", "Finance")
+        .await;
+    b.fill(
+        "form#ask-form textarea[name=body]",
+        "Was the second March charge refunded? Which date?",
+    )
+    .await;
+    b.click("form#ask-form button#ask-team").await;
+    b.wait_for_text(
+        "#requests .internal-request.request-open",
+        "second March charge",
+    )
+    .await;
+    let request = b
+        .attr("#requests .internal-request", "data-request")
+        .await
+        .expect("request id");
+
+    // Priya works it from her team's queue and answers it done.
+    let p = s.browser().await;
+    p.login(PRIYA.0).await;
+    p.goto("/requests").await;
+    p.wait_for_text("#request-list .request-row", "second March charge")
+        .await;
+    p.goto(&format!("/requests/{request}")).await;
+    p.fill(
+        &format!("#request-{request} form.request-reply textarea[name=body]"),
+        "Refunded on 3 March, reference RF-2201.",
+    )
+    .await;
+    p.click(&format!(
+        "#request-{request} form.request-reply button.request-done"
+    ))
+    .await;
+    p.wait_for(&format!("#request-{request}.request-done"))
+        .await;
+    p.close().await;
+
+    // The owner sees the answer on his ticket, still his; the customer saw none of it.
+    b.goto(&format!("/t/{refund}")).await;
+    b.wait_for_text("#requests .internal-request.request-done", "RF-2201")
+        .await;
+    b.screenshots("internal-request").await;
+    let messages = s.desk.messages(refund).await;
+    assert!(
+        messages
+            .iter()
+            .all(|m| !m["body"].as_str().unwrap_or("").contains("RF-2201")),
+        "the team's answer is not a message on the ticket: {messages:?}"
+    );
+
+    // Handing it over needs a reason; with one, the transfer shows.
+    b.select_labelled("form#props select[name=assignee]", PRIYA.1)
+        .await;
+    b.click("form#props button#save-props").await;
+    b.wait_for("p.flash.error").await;
+    assert_eq!(
+        s.desk.get_ticket(refund).await["assignee_id"],
+        sam,
+        "nothing changed"
+    );
+    b.goto(&format!("/t/{refund}")).await;
+    b.select_labelled("form#props select[name=assignee]", PRIYA.1)
+        .await;
+    b.fill(
+        "form#props input[name=transfer_reason]",
+        "Priya handles refunds",
+    )
+    .await;
+    b.click("form#props button#save-props").await;
+    s.desk
+        .wait_for_ticket(refund, |t| t["assignee_id"] == priya, "went to Priya")
+        .await;
+    b.goto(&format!("/t/{refund}")).await;
+    b.wait_for_text("#transfers .transfer", "Priya handles refunds")
+        .await;
+
+    // The irate customer: flagged with the reasons, raised one step.
+    b.goto(&format!("/t/{angry}")).await;
+    b.wait_for("#irate-badge").await;
+    b.wait_for("#tone .tone-reasons li[data-rule]").await;
+    b.screenshots("tone").await;
+    assert_eq!(s.desk.get_ticket(angry).await["priority"], "high");
+
+    // The honest no: said early, with who can help and how; the ticket is solved.
+    b.client
+        .execute("window.confirm = () => true;", vec![])
+        .await
+        .expect("accept confirmations");
+    b.click("details#refer summary").await;
+    b.fill(
+        "form#refer-form textarea[name=body]",
+        "I'm sorry: the outage is in your building's wiring, which we cannot repair.",
+    )
+    .await;
+    b.fill(
+        "form#refer-form input[name=referred_to]",
+        "Your landlord's electrician",
+    )
+    .await;
+    b.fill(
+        "form#refer-form input[name=how_to_reach]",
+        "the caretaker's number on the notice board",
+    )
+    .await;
+    b.click("form#refer-form button#send-referral").await;
+    s.desk
+        .wait_for_ticket(angry, |t| t["status"] == "solved", "was solved")
+        .await;
+    b.goto(&format!("/t/{angry}")).await;
+    b.wait_for_text("#referral", "Your landlord's electrician")
+        .await;
+    let mail = s.desk.wait_for_mail(BOB.0, "Who can help").await;
+    assert!(
+        mail.contains("Your landlord's electrician") && mail.contains("caretaker's number"),
+        "the customer is told who and how: {mail}"
+    );
     b.close().await;
 }
