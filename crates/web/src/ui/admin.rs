@@ -5,6 +5,7 @@
 
 use super::session::{AgentSession, SessionForm};
 use super::{PageError, templates};
+use super::{ctx, invalid};
 use crate::auth::hash_password;
 use crate::problem::Problem;
 use crate::{AppState, now};
@@ -14,16 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use rapport_core::fields::{FieldDef, FieldType};
 use rapport_core::macros::MacroActions;
-use rapport_core::{Actor, Permission, Priority, Role, TicketStatus};
-use rapport_store::{Ctx, InboxPatch, InboxTemplate, NewAgent, NewMacro, StoreError};
+use rapport_core::{Permission, Priority, Role, TicketStatus};
+use rapport_store::{InboxPatch, InboxTemplate, NewAgent, NewMacro, StoreError};
 use serde::Deserialize;
-
-fn ctx(session: &AgentSession) -> Ctx {
-    Ctx {
-        actor: Actor::agent(session.agent.id),
-        at: now(),
-    }
-}
 
 #[derive(Deserialize, Default)]
 pub struct AdminQuery {
@@ -269,10 +263,6 @@ fn staff_role(text: &str) -> Result<Role, PageError> {
     } else {
         Err(invalid("role", "customers are not agents"))
     }
-}
-
-fn invalid(field: &str, problem: impl Into<String>) -> PageError {
-    PageError(Problem::invalid(rapport_core::Invalid::new(field, problem)))
 }
 
 impl InboxForm {

@@ -415,6 +415,27 @@ async fn app_css() -> Response {
     )
 }
 
+/// What an agent's page action writes as: the agent, now.
+fn ctx(session: &session::AgentSession) -> rapport_store::Ctx {
+    rapport_store::Ctx {
+        actor: rapport_core::Actor::agent(session.agent.id),
+        at: crate::now(),
+    }
+}
+
+/// A form value the page refuses, naming the field.
+fn invalid(field: &str, problem: impl Into<String>) -> PageError {
+    PageError(Problem::invalid(rapport_core::Invalid::new(field, problem)))
+}
+
+/// A page form's fields by name, for forms whose fields vary.
+type FormFields = std::collections::HashMap<String, String>;
+
+/// A form field, trimmed; empty when absent.
+fn field<'f>(form: &'f FormFields, name: &str) -> &'f str {
+    form.get(name).map(|v| v.trim()).unwrap_or("")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

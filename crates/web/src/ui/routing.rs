@@ -6,8 +6,8 @@
 
 use super::session::{AgentSession, SessionForm};
 use super::sla::{Countdown, countdown};
+use super::{FormFields, ctx, field, invalid};
 use super::{PageError, templates};
-use crate::problem::Problem;
 use crate::{AppState, now};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,30 +17,13 @@ use rapport_core::routing::{
     AssignmentMode, Availability, DEFAULT_SILENT_NO_HOURS, InternalStatus, Referral, TeamRouting,
 };
 use rapport_core::tone::ToneConfig;
-use rapport_core::{Actor, Invalid, Millis, Permission, Role};
+use rapport_core::{Millis, Permission, Role};
 use rapport_store::{
-    Agent, AgentRoutingPatch, Ctx, InternalRequest, InternalRequestFilter, NewInternalRequest,
+    Agent, AgentRoutingPatch, InternalRequest, InternalRequestFilter, NewInternalRequest,
     SILENT_NO_SETTING, StoreError, TONE_SETTING, Team, Ticket,
 };
 use serde::Serialize;
 use std::collections::HashMap;
-
-type FormFields = HashMap<String, String>;
-
-fn field<'f>(form: &'f FormFields, name: &str) -> &'f str {
-    form.get(name).map(|v| v.trim()).unwrap_or("")
-}
-
-fn ctx(session: &AgentSession) -> Ctx {
-    Ctx {
-        actor: Actor::agent(session.agent.id),
-        at: now(),
-    }
-}
-
-fn invalid(field: &str, problem: impl Into<String>) -> PageError {
-    PageError(Problem::invalid(Invalid::new(field, problem)))
-}
 
 /// A refusal the page can show (a 4xx other than "not found"), as its status and text.
 fn shown_refusal(e: &PageError) -> Option<(StatusCode, String)> {

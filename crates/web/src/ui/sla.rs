@@ -3,8 +3,8 @@
 //! supervisors' kept-rate and chase-rate report.
 
 use super::session::{AgentSession, SessionForm};
+use super::{FormFields, ctx, field, invalid};
 use super::{PageError, templates};
-use crate::problem::Problem;
 use crate::{AppState, now};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,23 +15,12 @@ use rapport_core::contact::Tier;
 use rapport_core::sla::{
     Actions, Basis, Conditions, FieldCondition, Rules, Target, TargetRule, Targets,
 };
-use rapport_core::{Actor, Invalid, Millis, Permission, Priority};
-use rapport_store::{Commitment, Ctx, Due, NewCommitment, NewSlaPolicy, SlaBadge, TicketSla};
+use rapport_core::{Millis, Permission, Priority};
+use rapport_store::{Commitment, Due, NewCommitment, NewSlaPolicy, SlaBadge, TicketSla};
 use serde::Serialize;
 use std::collections::HashMap;
 
 const HOUR_MS: i64 = 3_600_000;
-
-fn ctx(session: &AgentSession) -> Ctx {
-    Ctx {
-        actor: Actor::agent(session.agent.id),
-        at: now(),
-    }
-}
-
-fn invalid(field: &str, problem: impl Into<String>) -> PageError {
-    PageError(Problem::invalid(Invalid::new(field, problem)))
-}
 
 /// A due time as a list or panel shows it: how long is left (or how late it is) and whether
 /// that is comfortable, close (under an hour) or overdue.
@@ -142,12 +131,6 @@ pub async fn panel(state: &AppState, ticket_id: i64) -> Result<Value, PageError>
         commitments => commitments,
         quick => QuickDue::ALL.iter().map(|q| q.as_str()).collect::<Vec<_>>(),
     })
-}
-
-type FormFields = HashMap<String, String>;
-
-fn field<'f>(form: &'f FormFields, name: &str) -> &'f str {
-    form.get(name).map(|v| v.trim()).unwrap_or("")
 }
 
 /// A `datetime-local` value (`2026-11-27T17:00`) read in the agent's zone.
