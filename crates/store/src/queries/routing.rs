@@ -342,19 +342,21 @@ async fn give(
 /// Gives a queued ticket (new or open, no owner) of a routing team an owner, if anyone can
 /// take it now. Returns whether it got one.
 pub(super) async fn route_ticket(c: &mut dyn Conn, ctx: Ctx, ticket_id: i64) -> Result<bool> {
-    let Some(team_id) = c
-        .int_opt(
-            "SELECT team_id FROM tickets WHERE id = $1",
+    // One read decides for the common case, a team that assigns by hand.
+    let Some(team) = c
+        .query_opt(
+            "SELECT tm.id, tm.assignment FROM tickets t JOIN teams tm ON tm.id = t.team_id WHERE t.id = $1",
             params![ticket_id],
         )
         .await?
     else {
         return Ok(false);
     };
-    let routing = team_routing(c, team_id).await?;
-    if routing.assignment == AssignmentMode::Manual {
+    if AssignmentMode::parse(&team.text(1)?)? == AssignmentMode::Manual {
         return Ok(false);
     }
+    let team_id = team.int(0)?;
+    let routing = team_routing(c, team_id).await?;
     // Concurrent routing in one team takes turns, so round robin and capacity see each
     // other's choices (and two nodes never both route one ticket).
     c.serialize_on(&format!("routing:team:{team_id}")).await?;
