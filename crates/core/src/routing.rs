@@ -28,6 +28,20 @@ pub const DE_ESCALATION: &str = "de-escalation";
 /// How long a ticket may wait for its first substantive reply before supervisors see it as
 /// "at risk of a silent no", unless configured.
 pub const DEFAULT_SILENT_NO_HOURS: u32 = 48;
+/// Most hours the silent-no threshold takes: 30 days.
+pub const MAX_SILENT_NO_HOURS: u32 = 30 * 24;
+
+/// Checks the silent-no threshold an admin set.
+pub fn silent_no_hours(hours: u32) -> Result<u32, Invalid> {
+    if (1..=MAX_SILENT_NO_HOURS).contains(&hours) {
+        Ok(hours)
+    } else {
+        Err(Invalid::new(
+            "hours",
+            format!("must be between 1 and {MAX_SILENT_NO_HOURS} hours"),
+        ))
+    }
+}
 
 /// Longest transfer reason, referral line or internal-request text, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -719,6 +733,25 @@ mod tests {
             skills(&["billing", DE_ESCALATION])
         );
         assert_eq!(normalize_skills(&["a b!"]).unwrap_err().field, "skills");
+        assert_eq!(silent_no_hours(48), Ok(48));
+        assert_eq!(silent_no_hours(0).unwrap_err().field, "hours");
+        assert!(silent_no_hours(MAX_SILENT_NO_HOURS + 1).is_err());
+        let tone = crate::tone::ToneConfig {
+            threshold: 40,
+            extra_phrases: vec![(" Acme   Cloud ".into(), 30), ("".into(), 5)],
+        };
+        assert_eq!(
+            tone.clone().validated().unwrap_err().field,
+            "extra_phrases[1][0]"
+        );
+        let ok = crate::tone::ToneConfig {
+            extra_phrases: tone.extra_phrases[..1].to_vec(),
+            ..tone
+        };
+        assert_eq!(
+            ok.validated().unwrap().extra_phrases,
+            vec![("Acme Cloud".to_string(), 30)]
+        );
     }
 
     #[test]

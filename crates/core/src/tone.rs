@@ -60,6 +60,56 @@ impl Default for ToneConfig {
     }
 }
 
+/// Most extra phrases an installation may add, their longest text and most points.
+pub const MAX_EXTRA_PHRASES: usize = 200;
+pub const MAX_PHRASE_CHARS: usize = 100;
+pub const MAX_PHRASE_POINTS: u32 = 100;
+
+impl ToneConfig {
+    /// Checks a configuration an admin wrote (threshold 1–100; each phrase one line of at most
+    /// [`MAX_PHRASE_CHARS`] characters worth 1–[`MAX_PHRASE_POINTS`] points) and returns it
+    /// with the phrases' white space folded.
+    pub fn validated(self) -> Result<Self, crate::Invalid> {
+        use crate::Invalid;
+        if !(1..=100).contains(&self.threshold) {
+            return Err(Invalid::new("threshold", "must be between 1 and 100"));
+        }
+        if self.extra_phrases.len() > MAX_EXTRA_PHRASES {
+            return Err(Invalid::new(
+                "extra_phrases",
+                format!("at most {MAX_EXTRA_PHRASES} phrases are allowed"),
+            ));
+        }
+        let mut phrases = Vec::with_capacity(self.extra_phrases.len());
+        for (i, (phrase, points)) in self.extra_phrases.into_iter().enumerate() {
+            let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+            if phrase.is_empty() {
+                return Err(Invalid::new(
+                    format!("extra_phrases[{i}][0]"),
+                    "must not be empty",
+                ));
+            }
+            if phrase.chars().count() > MAX_PHRASE_CHARS {
+                return Err(Invalid::new(
+                    format!("extra_phrases[{i}][0]"),
+                    format!("must be at most {MAX_PHRASE_CHARS} characters"),
+                ));
+            }
+            if !(1..=MAX_PHRASE_POINTS).contains(&points) {
+                return Err(Invalid::new(
+                    format!("extra_phrases[{i}][1]"),
+                    format!("must be between 1 and {MAX_PHRASE_POINTS} points"),
+                ));
+            }
+            phrases.push((phrase, points));
+        }
+        Ok(Self {
+            threshold: self.threshold,
+            extra_phrases: phrases,
+        })
+    }
+}
+
 /// The verdict on one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

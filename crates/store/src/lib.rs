@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
-pub use queries::{IRATE_TAG, SILENT_NO_SETTING, TONE_SETTING};
+pub use queries::IRATE_TAG;
 
 use futures::future::BoxFuture;
 use rapport_core::calendar::CalendarConfig;
@@ -387,6 +387,16 @@ pub trait Store: Send + Sync {
     /// Re-offers tickets of owners away too long and gives queued tickets of routed teams an
     /// owner. A read when there is nothing to do; safe on several nodes.
     async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass>;
+    /// The tone scorer's settings (the defaults until saved).
+    async fn tone_config(&self) -> Result<rapport_core::tone::ToneConfig>;
+    /// Checks and saves them; messages from now on are scored with them.
+    async fn set_tone_config(
+        &self,
+        config: rapport_core::tone::ToneConfig,
+    ) -> Result<rapport_core::tone::ToneConfig>;
+    /// Hours without a public reply after which a ticket is at risk of a silent no.
+    async fn silent_no_hours(&self) -> Result<u32>;
+    async fn set_silent_no_hours(&self, hours: u32) -> Result<u32>;
 }
 
 /// The one [`Store`] implementation, over either backend.

@@ -23,7 +23,8 @@ mod routing;
 mod sla;
 mod web;
 
-pub use routing::{IRATE_TAG, SILENT_NO_SETTING, TONE_SETTING};
+pub use routing::IRATE_TAG;
+use routing::{SILENT_NO_SETTING, TONE_SETTING};
 
 // ---------------------------------------------------------------------------------------------
 // Rows as stored, and their conversion into records. Column order follows the SELECTs below.
@@ -2731,6 +2732,30 @@ impl Store for SqlStore {
     async fn routing_metrics(&self, since: Millis, now: Millis) -> Result<RoutingMetrics> {
         self.read(move |c| Box::pin(routing::routing_metrics(c, since, now)))
             .await
+    }
+
+    async fn tone_config(&self) -> Result<rapport_core::tone::ToneConfig> {
+        self.read(|c| Box::pin(routing::tone_config(c))).await
+    }
+
+    async fn set_tone_config(
+        &self,
+        config: rapport_core::tone::ToneConfig,
+    ) -> Result<rapport_core::tone::ToneConfig> {
+        let config = config.validated()?;
+        self.set_setting(TONE_SETTING, &to_json(&config)).await?;
+        Ok(config)
+    }
+
+    async fn silent_no_hours(&self) -> Result<u32> {
+        self.read(|c| Box::pin(routing::silent_no_hours(c))).await
+    }
+
+    async fn set_silent_no_hours(&self, hours: u32) -> Result<u32> {
+        let hours = rapport_core::routing::silent_no_hours(hours)?;
+        self.set_setting(SILENT_NO_SETTING, &hours.to_string())
+            .await?;
+        Ok(hours)
     }
 
     async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass> {

@@ -19,10 +19,10 @@ use std::collections::{BTreeSet, HashMap};
 /// policy conditions.
 pub const IRATE_TAG: &str = "irate";
 /// Settings key of the tone scorer's configuration (`ToneConfig` as JSON).
-pub const TONE_SETTING: &str = "tone.config";
+pub(super) const TONE_SETTING: &str = "tone.config";
 
 /// Settings key of the hours after which an unanswered ticket is at risk of a silent no.
-pub const SILENT_NO_SETTING: &str = "honest.silent_no_hours";
+pub(super) const SILENT_NO_SETTING: &str = "honest.silent_no_hours";
 
 /// Statuses that count towards an agent's load and that routing hands out.
 const ROUTABLE: &str = "('new', 'open')";
@@ -1161,7 +1161,7 @@ pub(super) async fn referral_of(
 // ---------------------------------------------------------------------------------------------
 // Tone
 
-async fn tone_config(c: &mut dyn Conn) -> Result<ToneConfig> {
+pub(super) async fn tone_config(c: &mut dyn Conn) -> Result<ToneConfig> {
     match c
         .query_opt(
             "SELECT value FROM settings WHERE key = $1",
@@ -1254,6 +1254,20 @@ pub(super) async fn ticket_tone(c: &mut dyn Conn, ticket_id: i64) -> Result<Vec<
         })
     })
     .collect()
+}
+
+/// The hours after which an unanswered ticket is at risk of a silent no.
+pub(super) async fn silent_no_hours(c: &mut dyn Conn) -> Result<u32> {
+    match c
+        .query_opt(
+            "SELECT value FROM settings WHERE key = $1",
+            params![SILENT_NO_SETTING],
+        )
+        .await?
+    {
+        Some(r) => r.text(0)?.trim().parse().map_err(StoreError::corrupt),
+        None => Ok(routing::DEFAULT_SILENT_NO_HOURS),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

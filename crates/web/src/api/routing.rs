@@ -18,13 +18,12 @@ use crate::{AppState, now};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rapport_core::routing::{Availability, DEFAULT_SILENT_NO_HOURS, Referral, TeamRouting};
+use rapport_core::routing::{Availability, Referral, TeamRouting};
 use rapport_core::tone::ToneConfig;
 use rapport_core::{Invalid, Millis, Permission, Role, TicketRef};
 use rapport_store::{
     AgentRouting, AgentRoutingPatch, InternalRequest, InternalRequestFilter, MessageTone,
-    NewInternalRequest, ReferralRecord, RoutingMetrics, SILENT_NO_SETTING, TONE_SETTING, Team,
-    Transfer,
+    NewInternalRequest, ReferralRecord, RoutingMetrics, Team, Transfer,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,12 +32,6 @@ use utoipa::{IntoParams, ToSchema};
 const DEFAULT_METRIC_DAYS: i64 = 30;
 /// Longest period the routing metrics look back over, in days.
 const MAX_METRIC_DAYS: i64 = 3650;
-/// Bounds of the silent-no setting, in hours (up to 30 days).
-const MAX_SILENT_NO_HOURS: u32 = 720;
-/// Bounds of the tone settings.
-const MAX_TONE_PHRASES: usize = 200;
-const MAX_PHRASE_CHARS: usize = 100;
-const MAX_PHRASE_POINTS: u32 = 100;
 
 /// Supervisors and admins see and act on every internal request; other staff only on those
 /// they asked and those asked of their teams.
@@ -651,44 +644,12 @@ pub struct ToneSettings {
     pub extra_phrases: Vec<(String, u32)>,
 }
 
-impl ToneSettings {
-    fn checked(self) -> Result<ToneConfig, Invalid> {
-        if !(1..=100).contains(&self.threshold) {
-            return Err(Invalid::new("threshold", "must be between 1 and 100"));
+impl From<ToneSettings> for ToneConfig {
+    fn from(settings: ToneSettings) -> Self {
+        Self {
+            threshold: settings.threshold,
+            extra_phrases: settings.extra_phrases,
         }
-        if self.extra_phrases.len() > MAX_TONE_PHRASES {
-            return Err(Invalid::new(
-                "extra_phrases",
-                format!("at most {MAX_TONE_PHRASES} phrases are allowed"),
-            ));
-        }
-        let mut phrases = Vec::with_capacity(self.extra_phrases.len());
-        for (i, (phrase, points)) in self.extra_phrases.into_iter().enumerate() {
-            let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-            if phrase.is_empty() {
-                return Err(Invalid::new(
-                    format!("extra_phrases[{i}][0]"),
-                    "must not be empty",
-                ));
-            }
-            if phrase.chars().count() > MAX_PHRASE_CHARS {
-                return Err(Invalid::new(
-                    format!("extra_phrases[{i}][0]"),
-                    format!("must be at most {MAX_PHRASE_CHARS} characters"),
-                ));
-            }
-            if !(1..=MAX_PHRASE_POINTS).contains(&points) {
-                return Err(Invalid::new(
-                    format!("extra_phrases[{i}][1]"),
-                    format!("must be between 1 and {MAX_PHRASE_POINTS} points"),
-                ));
-            }
-            phrases.push((phrase, points));
-        }
-        Ok(ToneConfig {
-            threshold: self.threshold,
-            extra_phrases: phrases,
-        })
     }
 }
 
@@ -701,20 +662,6 @@ impl From<ToneConfig> for ToneSettings {
     }
 }
 
-async fn tone_config(state: &AppState) -> ApiResult<ToneConfig> {
-    Ok(match state.store.setting(TONE_SETTING).await? {
-        None => ToneConfig::default(),
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            tracing::error!(error = %e, "the tone setting is not valid JSON");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the stored tone settings cannot be read; save them again",
-            )
-        })?,
-    })
-}
-
 /// The tone scorer's settings (the defaults until saved). Admins only.
 #[utoipa::path(get, path = "/settings/tone", tag = "routing",
     responses((status = 200, body = ToneSettings), problems::Auth),
@@ -724,7 +671,7 @@ pub async fn get_tone_settings(
     caller: Caller,
 ) -> ApiResult<Json<ToneSettings>> {
     caller.require(Permission::ManageSettings, "read the tone settings")?;
-    Ok(Json(tone_config(&state).await?.into()))
+    Ok(Json(state.store.tone_config().await?.into()))
 }
 
 /// Replaces the tone scorer's settings; messages from now on are scored with them. Admins only.
@@ -737,10 +684,7 @@ pub async fn set_tone_settings(
     body: JsonBody<ToneSettings>,
 ) -> ApiResult<Json<ToneSettings>> {
     caller.require(Permission::ManageSettings, "change the tone settings")?;
-    let config = body.value.checked()?;
-    let text = serde_json::to_string(&config)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    state.store.set_setting(TONE_SETTING, &text).await?;
+    let config = state.store.set_tone_config(body.value.into()).await?;
     Ok(Json(config.into()))
 }
 
@@ -751,17 +695,6 @@ pub struct SilentNoSettings {
     /// Hours, 1 to 720 (default 48).
     #[schema(minimum = 1, maximum = 720)]
     pub hours: u32,
-}
-
-/// The silent-no threshold in hours: the setting, else the default.
-pub(crate) async fn silent_no_hours(state: &AppState) -> ApiResult<u32> {
-    Ok(state
-        .store
-        .setting(SILENT_NO_SETTING)
-        .await?
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|h| (1..=MAX_SILENT_NO_HOURS).contains(h))
-        .unwrap_or(DEFAULT_SILENT_NO_HOURS))
 }
 
 /// When an unanswered ticket counts as at risk of a silent no (`GET /tickets?at_risk=true`
@@ -775,7 +708,7 @@ pub async fn get_silent_no(
 ) -> ApiResult<Json<SilentNoSettings>> {
     caller.require(Permission::ReadAudit, "read the silent-no setting")?;
     Ok(Json(SilentNoSettings {
-        hours: silent_no_hours(&state).await?,
+        hours: state.store.silent_no_hours().await?,
     }))
 }
 
@@ -790,17 +723,6 @@ pub async fn set_silent_no(
     body: JsonBody<SilentNoSettings>,
 ) -> ApiResult<Json<SilentNoSettings>> {
     caller.require(Permission::ManageSettings, "change the silent-no setting")?;
-    let hours = body.value.hours;
-    if !(1..=MAX_SILENT_NO_HOURS).contains(&hours) {
-        return Err(Invalid::new(
-            "hours",
-            format!("must be between 1 and {MAX_SILENT_NO_HOURS}"),
-        )
-        .into());
-    }
-    state
-        .store
-        .set_setting(SILENT_NO_SETTING, &hours.to_string())
-        .await?;
+    let hours = state.store.set_silent_no_hours(body.value.hours).await?;
     Ok(Json(SilentNoSettings { hours }))
 }

@@ -232,7 +232,7 @@ pub async fn list_tickets(
     caller.require(Permission::ReadTickets, "read tickets")?;
     let mut filter = q.filter(caller.0.agent_id)?;
     if q.at_risk == Some(true) {
-        let hours = super::routing::silent_no_hours(&state).await?;
+        let hours = state.store.silent_no_hours().await?;
         filter.unanswered_before = Some(now().plus_minutes(-i64::from(hours) * 60));
     }
     let page = page_request(q.cursor.as_deref(), q.limit)?;

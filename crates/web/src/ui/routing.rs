@@ -13,14 +13,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use rapport_core::routing::{
-    AssignmentMode, Availability, DEFAULT_SILENT_NO_HOURS, InternalStatus, Referral, TeamRouting,
-};
+use rapport_core::routing::{AssignmentMode, Availability, InternalStatus, Referral, TeamRouting};
 use rapport_core::tone::ToneConfig;
 use rapport_core::{Millis, Permission, Role};
 use rapport_store::{
     Agent, AgentRoutingPatch, InternalRequest, InternalRequestFilter, NewInternalRequest,
-    SILENT_NO_SETTING, StoreError, TONE_SETTING, Team, Ticket,
+    StoreError, Team, Ticket,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -604,19 +602,9 @@ pub async fn cancel_request(
 // ---------------------------------------------------------------------------------------------
 // The "at risk of a silent no" view
 
-/// Hours after which an unanswered ticket is at risk of a silent no.
-pub async fn silent_no_hours(state: &AppState) -> Result<u32, PageError> {
-    Ok(state
-        .store
-        .setting(SILENT_NO_SETTING)
-        .await?
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_SILENT_NO_HOURS))
-}
-
 /// The at-risk view's filter: unsolved tickets without a public reply older than the setting.
 pub async fn at_risk_filter(state: &AppState) -> Result<rapport_store::TicketFilter, PageError> {
-    let hours = silent_no_hours(state).await?;
+    let hours = state.store.silent_no_hours().await?;
     Ok(rapport_store::TicketFilter {
         unanswered_before: Some(Millis(now().0 - i64::from(hours) * 3_600_000)),
         ..Default::default()
@@ -630,15 +618,6 @@ pub fn sees_at_risk(session: &AgentSession) -> bool {
 
 // ---------------------------------------------------------------------------------------------
 // Admin: team and agent routing, tone and the silent-no hours
-
-async fn tone_config(state: &AppState) -> Result<ToneConfig, PageError> {
-    Ok(state
-        .store
-        .setting(TONE_SETTING)
-        .await?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default())
-}
 
 /// The data of the `routing` and `tone` admin sections.
 pub async fn admin_section(state: &AppState, section: &str) -> Result<Option<Value>, PageError> {
@@ -673,7 +652,7 @@ pub async fn admin_section(state: &AppState, section: &str) -> Result<Option<Val
             }
         }
         "tone" => {
-            let config = tone_config(state).await?;
+            let config = state.store.tone_config().await?;
             let phrases = config
                 .extra_phrases
                 .iter()
@@ -682,7 +661,7 @@ pub async fn admin_section(state: &AppState, section: &str) -> Result<Option<Val
                 .join("\n");
             context! {
                 threshold => config.threshold, phrases => phrases,
-                silent_no_hours => silent_no_hours(state).await?,
+                silent_no_hours => state.store.silent_no_hours().await?,
             }
         }
         _ => return Ok(None),
@@ -768,9 +747,6 @@ pub async fn save_agent_routing(
     super::admin::outcome(&state, &session, "routing", result).await
 }
 
-/// Most hours the silent-no setting takes: 30 days.
-const MAX_SILENT_NO_HOURS: u32 = 30 * 24;
-
 /// Extra tone phrases, one `phrase = points` per line.
 fn parse_phrases(text: &str) -> Result<Vec<(String, u32)>, PageError> {
     let mut phrases = Vec::new();
@@ -782,18 +758,13 @@ fn parse_phrases(text: &str) -> Result<Vec<(String, u32)>, PageError> {
         let problem = || {
             invalid(
                 "extra_phrases",
-                format!(
-                    "line {} ('{line}') is not 'phrase = points' with 1 to 100 points",
-                    n + 1
-                ),
+                format!("line {} ('{line}') is not 'phrase = points'", n + 1),
             )
         };
         let (phrase, points) = line.rsplit_once('=').ok_or_else(problem)?;
         let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The phrase and points themselves are checked with the rest of the settings.
         let points: u32 = points.trim().parse().map_err(|_| problem())?;
-        if phrase.is_empty() || !(1..=100).contains(&points) {
-            return Err(problem());
-        }
         phrases.push((phrase, points));
     }
     Ok(phrases)
@@ -807,27 +778,16 @@ pub async fn save_tone(
     session.require_to_see(Permission::ManageSettings)?;
     let result = async {
         let threshold: u32 = number(&form, "threshold", "a whole number")?;
-        if !(1..=100).contains(&threshold) {
-            return Err(invalid("threshold", "must be between 1 and 100"));
-        }
         let hours: u32 = number(&form, "silent_no_hours", "a whole number of hours")?;
-        if !(1..=MAX_SILENT_NO_HOURS).contains(&hours) {
-            return Err(invalid(
-                "silent_no_hours",
-                format!("must be between 1 and {MAX_SILENT_NO_HOURS} hours"),
-            ));
-        }
         let config = ToneConfig {
             threshold,
             extra_phrases: parse_phrases(field(&form, "extra_phrases"))?,
         };
-        let json =
-            serde_json::to_string(&config).map_err(|e| PageError::internal(e.to_string()))?;
-        state.store.set_setting(TONE_SETTING, &json).await?;
-        state
-            .store
-            .set_setting(SILENT_NO_SETTING, &hours.to_string())
-            .await?;
+        // Both are checked before either is saved.
+        rapport_core::routing::silent_no_hours(hours)
+            .map_err(|e| invalid("silent_no_hours", e.problem))?;
+        state.store.set_tone_config(config).await?;
+        state.store.set_silent_no_hours(hours).await?;
         Ok(())
     }
     .await;

@@ -643,10 +643,7 @@ async fn irate_customers_and_silent_noes(store: Arc<dyn Store>) {
             .contains(&format!("data-ticket-id=\"{}\"", waiting.id)),
         "48 hours by default"
     );
-    desk.store
-        .set_setting(rapport_store::SILENT_NO_SETTING, "2")
-        .await
-        .unwrap();
+    desk.store.set_silent_no_hours(2).await.unwrap();
     let page = sue.get("/?view=at_risk").await;
     assert!(
         page.body
@@ -822,11 +819,8 @@ async fn admins_set_routing_and_tone(store: Arc<dyn Store>) {
     );
     assert!(flash(&page).contains("phrase = points"), "{}", flash(&page));
     assert_eq!(
-        desk.store
-            .setting(rapport_store::TONE_SETTING)
-            .await
-            .unwrap(),
-        None
+        desk.store.tone_config().await.unwrap(),
+        rapport_core::tone::ToneConfig::default()
     );
     let page = ada
         .post(
@@ -842,14 +836,7 @@ async fn admins_set_routing_and_tone(store: Arc<dyn Store>) {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let page = ada.get("/admin/tone").await;
     assert!(page.body.contains("Acme Cloud = 30") && page.body.contains("value=\"40\""));
-    assert_eq!(
-        desk.store
-            .setting(rapport_store::SILENT_NO_SETTING)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("24")
-    );
+    assert_eq!(desk.store.silent_no_hours().await.unwrap(), 24);
     let page = ada
         .post(
             "/admin/tone/save",
