@@ -552,25 +552,47 @@ pub(super) async fn transfers(c: &mut dyn Conn, ticket_id: i64) -> Result<Vec<Tr
 // ---------------------------------------------------------------------------------------------
 // The routing pass: owners away too long, queued tickets
 
-/// Open tickets of owners away (or deactivated) longer than their team's re-offer delay.
+/// Open tickets of owners away (or deactivated) longer than their team's re-offer delay, in
+/// teams that route (a team assigning by hand keeps its owners: someone there takes a ticket
+/// over on purpose). Absent agents are few, and each one's tickets are an index range.
 async fn tickets_of_gone_owners(
     c: &mut dyn Conn,
     now: Millis,
     limit: i64,
 ) -> Result<Vec<(i64, i64)>> {
-    let rows = c
+    let gone = c
         .query(
-            &format!(
-                "SELECT t.id, t.assignee_id FROM agents a \
-                 JOIN tickets t ON t.assignee_id = a.id AND t.status IN {ROUTABLE} \
-                 JOIN teams tm ON tm.id = t.team_id \
-                 WHERE (a.availability <> 'online' AND a.availability_since <= $1 - tm.reoffer_after_minutes * 60000) \
-                 OR a.active = $2 ORDER BY t.id LIMIT $3"
-            ),
-            params![now.0, false, limit],
+            "SELECT id, availability_since, active FROM agents WHERE availability <> 'online' OR active = $1",
+            params![false],
         )
         .await?;
-    rows.iter().map(|r| Ok((r.int(0)?, r.int(1)?))).collect()
+    let mut out = Vec::new();
+    for agent in gone {
+        let (id, since) = (agent.int(0)?, agent.int(1)?);
+        // A deactivated agent is gone however long ago they set their availability.
+        let away_ms = if agent.bool(2)? {
+            now.0 - since
+        } else {
+            i64::MAX / 2
+        };
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT t.id FROM tickets t JOIN teams tm ON tm.id = t.team_id \
+                     WHERE t.assignee_id = $1 AND t.status IN {ROUTABLE} AND tm.assignment <> 'manual' \
+                     AND tm.reoffer_after_minutes * 60000 <= $2 ORDER BY t.id LIMIT $3"
+                ),
+                params![id, away_ms, limit - out.len() as i64],
+            )
+            .await?;
+        for r in rows {
+            out.push((r.int(0)?, id));
+        }
+        if out.len() as i64 >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// Queued tickets (oldest first) of routing teams that have someone able to take one now.

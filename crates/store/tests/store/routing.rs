@@ -238,6 +238,12 @@ async fn absent_owners_tickets_are_offered_again(store: S) {
     .await;
     let t = ticket_in(&store, team.id, "c@shop.example", T0).await;
     assert_eq!(t.assignee_id, Some(ann.id));
+    // A team that assigns by hand keeps its owners however long they are away.
+    let by_hand = routed_team(&store, "By hand", AssignmentMode::Manual, &[&ann, &bob]).await;
+    let mut new = new_ticket("Kept", "k@shop.example");
+    new.team_id = Some(by_hand.id);
+    new.assignee_id = Some(ann.id);
+    let kept = store.create_ticket(ctx(T0), new, None).await.unwrap().value;
     store
         .set_availability(agent_ctx(ann.id, T0 + MIN), ann.id, Availability::Offline)
         .await
@@ -257,6 +263,25 @@ async fn absent_owners_tickets_are_offered_again(store: S) {
     );
     assert!(transfers[0].reason.contains("away"));
     assert_eq!(transfers[0].by_agent_id, None);
+    assert_eq!(
+        store.ticket(kept.id).await.unwrap().assignee_id,
+        Some(ann.id)
+    );
+
+    // A deactivated owner is gone at once, whatever their availability says.
+    let t = ticket_in(&store, team.id, "d@shop.example", T0 + 32 * MIN).await;
+    assert_eq!(t.assignee_id, Some(bob.id));
+    store
+        .update_agent(ctx(T0 + 33 * MIN), bob.id, Role::Agent, false)
+        .await
+        .unwrap();
+    let pass = store.routing_pass(Millis(T0 + 33 * MIN), 50).await.unwrap();
+    assert_eq!(pass.reoffered, 2, "both of Bob's open tickets");
+    assert_eq!(
+        store.ticket(t.id).await.unwrap().assignee_id,
+        None,
+        "nobody left to take it"
+    );
 }
 
 async fn transfers_need_a_reason_and_count_against_one_touch(store: S) {
