@@ -818,9 +818,15 @@ mod tests {
             ]
         );
         assert!(parse_phrases("no points here").is_err());
-        assert!(parse_phrases("x = 0").is_err());
-        assert!(parse_phrases("x = 101").is_err());
-        assert!(parse_phrases(" = 5").is_err());
+        assert!(parse_phrases("x = many").is_err());
+        // Ranges and empty phrases are the settings' own rule, checked when they are saved.
+        for line in ["x = 0", "x = 101", " = 5"] {
+            let config = ToneConfig {
+                threshold: 50,
+                extra_phrases: parse_phrases(line).unwrap(),
+            };
+            assert!(config.validated().is_err(), "{line}");
+        }
     }
 
     #[test]
