@@ -176,8 +176,9 @@ pub(super) async fn resolve_mentions(
         let Some(agent) = agent else { continue };
         let mut ids = c
             .query(
+                // Alerts about an internal request without a ticket have none.
                 "SELECT ticket_id FROM events WHERE subject_type = 'agent' AND subject_id = $1 \
-                 AND kind = $2 ORDER BY id DESC LIMIT 1000",
+                 AND kind = $2 AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1000",
                 params![agent, kind.as_str()],
             )
             .await?

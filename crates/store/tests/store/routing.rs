@@ -506,6 +506,25 @@ async fn internal_requests_round_trip_and_escalate(store: S) {
         )
         .await
         .unwrap();
+    // The asker of a ticketless request is alerted too; their ticket alerts still list.
+    store
+        .reply_internal_request(
+            agent_ctx(clerk.id, T0 + 81 * MIN),
+            own.id,
+            "Which model?",
+            false,
+        )
+        .await
+        .unwrap();
+    let alerted = TicketFilter {
+        alerted: Some(outsider.id),
+        ..TicketFilter::default()
+    };
+    let listed = store
+        .list_tickets(&alerted, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
     let mine = store
         .list_internal_requests(&InternalRequestFilter {
             team_ids: vec![finance.id],
