@@ -1,6 +1,6 @@
 //! The JSON API over real HTTP, on SQLite and PostgreSQL.
 
-use rapport_core::{Actor, Millis, Role};
+use rapport_core::{Actor, Role};
 use rapport_store::{
     Ctx, InboundEmail, Ingested, NewAgent, NewAttachment, Requester, Store, ThreadHints,
 };
@@ -20,6 +20,32 @@ mod ui_routing;
 #[path = "api/ui_sla.rs"]
 mod ui_sla;
 
+/// A staff member with an API token: their id and the token.
+async fn staff(store: &Arc<dyn Store>, email: &str, role: Role) -> (i64, String) {
+    let ctx = Ctx {
+        actor: Actor::SYSTEM,
+        at: rapport_web::now(),
+    };
+    let agent = store
+        .create_agent(
+            ctx,
+            NewAgent {
+                email: email.into(),
+                name: email.into(),
+                role,
+                password_hash: None,
+            },
+        )
+        .await
+        .unwrap();
+    let token = auth::new_token();
+    store
+        .create_api_token(ctx, agent.id, "test", &auth::token_hash(&token))
+        .await
+        .unwrap();
+    (agent.id, token)
+}
+
 struct Server {
     base: String,
     client: reqwest::Client,
@@ -33,10 +59,6 @@ struct Server {
 
 impl Server {
     async fn start(store: Arc<dyn Store>) -> Self {
-        let ctx = Ctx {
-            actor: Actor::SYSTEM,
-            at: Millis(1_790_000_000_000),
-        };
         let mut tokens = Vec::new();
         let mut ids = Vec::new();
         for (email, role) in [
@@ -44,25 +66,9 @@ impl Server {
             ("agent@example.com", Role::Agent),
             ("light@example.com", Role::LightAgent),
         ] {
-            let agent = store
-                .create_agent(
-                    ctx,
-                    NewAgent {
-                        email: email.into(),
-                        name: email.into(),
-                        role,
-                        password_hash: None,
-                    },
-                )
-                .await
-                .unwrap();
-            let token = auth::new_token();
-            store
-                .create_api_token(ctx, agent.id, "test", &auth::token_hash(&token))
-                .await
-                .unwrap();
+            let (id, token) = staff(&store, email, role).await;
             tokens.push(token);
-            ids.push(agent.id);
+            ids.push(id);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

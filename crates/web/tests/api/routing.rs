@@ -5,10 +5,9 @@
 //! agents answering, the asker alerted), the honest no, irate customers flagged, the one-touch
 //! rate, the tone and silent-no settings, and tickets at risk of a silent no.
 
-use super::{Server, ticket_body};
+use super::{Server, staff, ticket_body};
 use rapport_core::{Actor, Channel, Millis, Priority, Role, TicketStatus};
-use rapport_store::{Ctx, NewAgent, NewTicket, Requester, Store};
-use rapport_web::auth;
+use rapport_store::{Ctx, NewTicket, Requester, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,32 +23,6 @@ fn items(list: &Value) -> &Vec<Value> {
     list["items"]
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
-}
-
-/// Another staff member, with a token.
-async fn staff(store: &Arc<dyn Store>, email: &str, role: Role) -> (i64, String) {
-    let ctx = Ctx {
-        actor: Actor::SYSTEM,
-        at: rapport_web::now(),
-    };
-    let agent = store
-        .create_agent(
-            ctx,
-            NewAgent {
-                email: email.into(),
-                name: email.into(),
-                role,
-                password_hash: None,
-            },
-        )
-        .await
-        .unwrap();
-    let token = auth::new_token();
-    store
-        .create_api_token(ctx, agent.id, "test", &auth::token_hash(&token))
-        .await
-        .unwrap();
-    (agent.id, token)
 }
 
 impl Server {
@@ -258,25 +231,12 @@ async fn availability_and_routing_profiles(store: Arc<dyn Store>) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     // Working hours: agents on a calendar open around the clock are on shift.
-    let all_day = json!([{"start": "00:00", "end": "24:00"}]);
-    let hours: serde_json::Map<String, Value> = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .into_iter()
-    .map(|day| (day.to_string(), all_day.clone()))
-    .collect();
     let (status, cal) = s
         .as_(
             &s.admin,
             Method::POST,
             "/api/v1/calendars",
-            Some(json!({"name": "Always", "config": {"time_zone": "UTC", "hours": hours}})),
+            Some(json!({"name": "Always", "config": super::sla::always_open()})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{cal}");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 const MINUTE: i64 = 60_000;
 
 /// Open every minute of every day in UTC: business time is elapsed time.
-fn always_open() -> Value {
+pub(super) fn always_open() -> Value {
     let all_day = json!([{"start": "00:00", "end": "24:00"}]);
     let hours: serde_json::Map<String, Value> = [
         "monday",
