@@ -4688,6 +4688,20 @@ mod tests {
 
     use crate::labelled::{Confusion, Example};
 
+    /// Every reason and damper of a verdict, for a failing example's report.
+    fn explain(s: &ToneScore) -> String {
+        s.reasons
+            .iter()
+            .map(|r| format!("{}:{}({})", r.rule.as_str(), r.points, r.evidence))
+            .chain(
+                s.dampers
+                    .iter()
+                    .map(|r| format!("-{}:{}({})", r.rule.as_str(), r.points, r.evidence)),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     const LABELLED: &str = include_str!("../tests/tone/labelled.tsv");
 
     /// The comments that start the second development set (written to widen the lexicon after
@@ -4743,16 +4757,7 @@ mod tests {
             };
             part.add(e.positive, s.irate);
             if e.positive != s.irate {
-                let why: Vec<String> = s
-                    .reasons
-                    .iter()
-                    .map(|r| format!("{}:{}({})", r.rule.as_str(), r.points, r.evidence))
-                    .chain(
-                        s.dampers
-                            .iter()
-                            .map(|r| format!("-{}:{}({})", r.rule.as_str(), r.points, r.evidence)),
-                    )
-                    .collect();
+                let why = explain(&s);
                 wrong.push(format!(
                     "{}{} score={:>3} {:?}\n      {}",
                     if e.positive { "FN" } else { "FP" },
@@ -4767,7 +4772,7 @@ mod tests {
                     },
                     s.score,
                     e.text,
-                    why.join(", ")
+                    why
                 ));
             }
         }
@@ -4806,22 +4811,13 @@ mod tests {
             let s = score(&e.text, &config);
             all.add(e.positive, s.irate);
             if e.positive != s.irate {
-                let why: Vec<String> = s
-                    .reasons
-                    .iter()
-                    .map(|r| format!("{}:{}({})", r.rule.as_str(), r.points, r.evidence))
-                    .chain(
-                        s.dampers
-                            .iter()
-                            .map(|r| format!("-{}:{}({})", r.rule.as_str(), r.points, r.evidence)),
-                    )
-                    .collect();
+                let why = explain(&s);
                 println!(
                     "  {} score={:>3} {:?}\n      {}",
                     if e.positive { "FN" } else { "FP" },
                     s.score,
                     e.text,
-                    why.join(", ")
+                    why
                 );
             }
         }
