@@ -1296,12 +1296,15 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
         )
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    // The same code string is replayed below: computed again, it could fall in the next time
+    // step and be a new, valid code.
+    let next_code = code_at(&secret, 1);
     let page = again
         .post(
             "/login/2fa",
             &[
                 ("_csrf", &challenge_csrf),
-                ("code", &code_at(&secret, 1)),
+                ("code", &next_code),
                 ("next", "/"),
             ],
         )
@@ -1315,7 +1318,7 @@ async fn two_factor_sign_in_with_codes_and_recovery(store: Arc<dyn Store>) {
     let page = replayer
         .post(
             "/login/2fa",
-            &[("_csrf", &replay_csrf), ("code", &code_at(&secret, 1))],
+            &[("_csrf", &replay_csrf), ("code", &next_code)],
         )
         .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
