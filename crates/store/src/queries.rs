@@ -898,19 +898,14 @@ async fn insert_message(
         }
         _ => {}
     }
-    if new.kind == MessageKind::Reply {
-        c.execute(
-            "UPDATE tickets SET updated_at = $1, first_reply_at = COALESCE(first_reply_at, $1) WHERE id = $2",
-            params![ctx.at.0, ticket_id],
-        )
-        .await?;
+    // Only a public reply touches first_reply_at: SQLite rewrites an index whenever its
+    // column is SET, changed or not.
+    let touch = if new.kind == MessageKind::Reply {
+        "UPDATE tickets SET updated_at = $1, first_reply_at = COALESCE(first_reply_at, $1) WHERE id = $2"
     } else {
-        c.execute(
-            "UPDATE tickets SET updated_at = $1 WHERE id = $2",
-            params![ctx.at.0, ticket_id],
-        )
-        .await?;
-    }
+        "UPDATE tickets SET updated_at = $1 WHERE id = $2"
+    };
+    c.execute(touch, params![ctx.at.0, ticket_id]).await?;
     remember_key(c, &idem, "message", id, ctx.at).await?;
     Ok(Created {
         value: load_message(c, id).await?,
