@@ -17,6 +17,7 @@ pub mod macros;
 pub mod readback;
 pub mod routing;
 pub mod search;
+pub mod search_text;
 pub mod sla;
 pub mod subject;
 pub mod tags;
