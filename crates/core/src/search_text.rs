@@ -318,22 +318,29 @@ pub fn snippet(text: &str, matchers: &[Matcher], window: usize) -> Option<String
     // A window running past the end moves back to stay full.
     let start = best.1.min(tokens.len().saturating_sub(window));
     let end = (start + window).min(tokens.len());
+    let shown = &tokens[start..end];
+    // Matches as byte ranges; character pairs overlap, so overlapping ranges merge.
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    for (token, _) in shown.iter().zip(&hits[start..end]).filter(|(_, h)| **h) {
+        match marks.last_mut() {
+            Some(last) if token.start < last.1 => last.1 = last.1.max(token.end),
+            _ => marks.push((token.start, token.end)),
+        }
+    }
     let mut out = String::new();
     if start > 0 {
         out.push('…');
     }
-    let mut at = tokens[start].start;
-    for (token, hit) in tokens[start..end].iter().zip(&hits[start..end]) {
-        out.push_str(&text[at..token.start]);
-        if *hit {
-            out.push('[');
-            out.push_str(&text[token.start..token.end]);
-            out.push(']');
-        } else {
-            out.push_str(&text[token.start..token.end]);
-        }
-        at = token.end;
+    let mut at = shown[0].start;
+    for (from, to) in marks {
+        out.push_str(&text[at..from]);
+        out.push('[');
+        out.push_str(&text[from..to]);
+        out.push(']');
+        at = to;
     }
+    let last = shown.iter().map(|t| t.end).max().unwrap_or(at).max(at);
+    out.push_str(&text[at..last]);
     if end < tokens.len() {
         out.push('…');
     }
