@@ -153,10 +153,12 @@ pub enum EventKind {
     AgentRoutingChanged,
     /// A team's routing settings changed.
     TeamChanged,
+    /// A historical ticket was imported with its conversation (data: a summary).
+    TicketImported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 54] = [
+    pub const ALL: [EventKind; 55] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -211,6 +213,7 @@ impl EventKind {
         Self::AgentAvailabilityChanged,
         Self::AgentRoutingChanged,
         Self::TeamChanged,
+        Self::TicketImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -269,6 +272,7 @@ impl EventKind {
             Self::AgentAvailabilityChanged => "agent.availability",
             Self::AgentRoutingChanged => "agent.routing",
             Self::TeamChanged => "team.changed",
+            Self::TicketImported => "ticket.imported",
         }
     }
 }

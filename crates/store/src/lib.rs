@@ -144,6 +144,12 @@ pub trait Store: Send + Sync {
         new: NewTicket,
         idem: Option<Idempotency>,
     ) -> Result<Created<Ticket>>;
+    /// Writes historical tickets with their conversations as they were (times, status, owner,
+    /// first reply), all in one transaction: one failing ticket writes nothing. Customers are
+    /// found or created by email; each ticket gets one `ticket.imported` event. Nothing that
+    /// reacts to new work runs — no SLA clocks, routing, tone scoring, mentions or outbox
+    /// mail. Returns the new ticket ids in input order.
+    async fn import_tickets(&self, ctx: Ctx, tickets: Vec<ImportTicket>) -> Result<Vec<i64>>;
     async fn ticket(&self, id: i64) -> Result<Ticket>;
     async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest) -> Result<Page<Ticket>>;
     async fn update_ticket(&self, ctx: Ctx, id: i64, patch: TicketPatch) -> Result<Ticket>;

@@ -1083,3 +1083,41 @@ pub struct RoutingPass {
     /// Tickets taken back from owners away too long.
     pub reoffered: u32,
 }
+
+/// A historical ticket for [`crate::Store::import_tickets`]: written as it was, with its own
+/// times, status and conversation.
+#[derive(Debug, Clone)]
+pub struct ImportTicket {
+    pub subject: String,
+    /// Found by email (created if new), as for a new ticket.
+    pub requester: Requester,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    pub channel: Channel,
+    /// Inbox name; the first inbox when absent.
+    pub inbox: Option<String>,
+    pub assignee_id: Option<i64>,
+    /// The inbox's team when absent.
+    pub team_id: Option<i64>,
+    pub tags: Vec<String>,
+    pub created_at: Millis,
+    /// At or after `created_at` and every message.
+    pub updated_at: Millis,
+    /// For solved and closed tickets; `updated_at` when absent. Refused for other statuses.
+    pub solved_at: Option<Millis>,
+    /// For closed tickets; `updated_at` when absent. Refused for other statuses.
+    pub closed_at: Option<Millis>,
+    /// The conversation, at least one message, each at or after `created_at`.
+    pub messages: Vec<ImportMessage>,
+}
+
+/// One message of an [`ImportTicket`]. Customer messages are the ticket's customer's; replies
+/// and notes are the agent's named by `agent_id` (no author when `None`).
+#[derive(Debug, Clone)]
+pub struct ImportMessage {
+    pub kind: MessageKind,
+    pub body: String,
+    pub created_at: Millis,
+    /// The writing agent of a reply or note; must be `None` for a customer message.
+    pub agent_id: Option<i64>,
+}

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 mod email;
+mod import;
 mod routing;
 mod sla;
 mod web;
@@ -2105,6 +2106,11 @@ impl Store for SqlStore {
         idem: Option<Idempotency>,
     ) -> Result<Created<Ticket>> {
         self.write(move |c| Box::pin(insert_ticket(c, ctx, new, idem)))
+            .await
+    }
+
+    async fn import_tickets(&self, ctx: Ctx, tickets: Vec<ImportTicket>) -> Result<Vec<i64>> {
+        self.write(move |c| Box::pin(import::import_tickets(c, ctx, tickets)))
             .await
     }
 

@@ -13,6 +13,8 @@ type S = Arc<dyn Store>;
 
 #[path = "store/email.rs"]
 mod email;
+#[path = "store/import.rs"]
+mod import;
 #[path = "store/routing.rs"]
 mod routing;
 #[path = "store/sla.rs"]
