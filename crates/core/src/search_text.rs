@@ -102,7 +102,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut run_start: Option<usize> = None;
     let mut run_cjk = false;
-    let mut flush = |tokens: &mut Vec<Token>, start: usize, end: usize, cjk: bool| {
+    let flush = |tokens: &mut Vec<Token>, start: usize, end: usize, cjk: bool| {
         let piece = &text[start..end];
         if cjk {
             push_pairs(tokens, piece, start);
@@ -220,7 +220,11 @@ impl SearchDoc {
     pub fn section_line(&self, section: Section) -> String {
         let tokens = self.section(section);
         let mut line = String::new();
-        for word in tokens.iter().map(|t| &t.word).chain(tokens.iter().flat_map(|t| &t.stems)) {
+        for word in tokens
+            .iter()
+            .map(|t| &t.word)
+            .chain(tokens.iter().flat_map(|t| &t.stems))
+        {
             if !line.is_empty() {
                 line.push(' ');
             }
@@ -238,7 +242,10 @@ pub enum Matcher {
     /// Words starting with this.
     Prefix(String),
     /// These words adjacent and in order; the last may be a prefix.
-    Phrase { words: Vec<String>, last_is_prefix: bool },
+    Phrase {
+        words: Vec<String>,
+        last_is_prefix: bool,
+    },
 }
 
 impl Matcher {
@@ -274,7 +281,9 @@ impl Matcher {
                 last_is_prefix,
             } => words.iter().enumerate().any(|(i, w)| {
                 *w == token.word
-                    || (*last_is_prefix && i + 1 == words.len() && token.word.starts_with(w.as_str()))
+                    || (*last_is_prefix
+                        && i + 1 == words.len()
+                        && token.word.starts_with(w.as_str()))
             }),
         }
     }
@@ -408,7 +417,10 @@ mod tests {
 
     #[test]
     fn chinese_and_japanese_runs_become_pairs() {
-        assert_eq!(words("我的订单没有到"), ["我的", "的订", "订单", "单没", "没有", "有到"]);
+        assert_eq!(
+            words("我的订单没有到"),
+            ["我的", "的订", "订单", "单没", "没有", "有到"]
+        );
         assert_eq!(words("iPhone充电器"), ["iphone", "充电", "电器"]);
         assert_eq!(words("猫"), ["猫"]);
         assert_eq!(
@@ -441,14 +453,23 @@ mod tests {
         let mut doc = SearchDoc::default();
         doc.add(Section::Subject, "Refunds pending");
         doc.add(Section::Notes, "internal only");
-        assert_eq!(doc.section_line(Section::Subject), "refunds pending _refund _pend");
-        assert_eq!(doc.section_line(Section::Notes), "internal only _intern _onli");
+        assert_eq!(
+            doc.section_line(Section::Subject),
+            "refunds pending _refund _pend"
+        );
+        assert_eq!(
+            doc.section_line(Section::Notes),
+            "internal only _intern _onli"
+        );
         assert!(doc.section(Section::Public).is_empty());
         let long = "word ".repeat(MAX_DOC_WORDS + 10);
         doc.add(Section::Public, &long);
         doc.add(Section::Public, "lost");
         assert_eq!(
-            Section::ALL.iter().map(|s| doc.section(*s).len()).sum::<usize>(),
+            Section::ALL
+                .iter()
+                .map(|s| doc.section(*s).len())
+                .sum::<usize>(),
             MAX_DOC_WORDS
         );
     }

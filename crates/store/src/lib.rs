@@ -183,12 +183,23 @@ pub trait Store: Send + Sync {
     /// The emails sent or queued for a ticket.
     async fn ticket_emails(&self, ticket_id: i64) -> Result<Vec<OutboundEmail>>;
 
-    /// Tickets whose subject or any public message matches all words of `query`, best first.
+    /// Tickets the searcher may see whose text (subject, messages, attachment names, customer
+    /// and organisation) holds every word of `query` and that pass its filters, best first,
+    /// each with a snippet.
+    async fn search_as(
+        &self,
+        scope: SearchScope,
+        query: &rapport_core::search::SearchQuery,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>>;
+    /// [`Store::search_as`] for staff.
     async fn search(
         &self,
         query: &rapport_core::search::SearchQuery,
         limit: u32,
-    ) -> Result<Vec<SearchHit>>;
+    ) -> Result<Vec<SearchHit>> {
+        self.search_as(SearchScope::Staff, query, limit).await
+    }
 
     // Workspace and portal
     /// Records a failed sign-in under each key (the account, the client address).
@@ -473,10 +484,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
             redact_url(url)
         )));
     };
-    Ok(Arc::new(SqlStore {
+    let store = SqlStore {
         engine,
         commits: tokio::sync::watch::channel(0).0,
-    }))
+    };
+    queries::index_older_tickets(&store).await?;
+    Ok(Arc::new(store))
 }
 
 /// A database URL with any password replaced, safe to log or print.

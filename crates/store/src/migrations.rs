@@ -24,6 +24,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "routing",
         include_str!("../migrations/sqlite/0005_routing.sql"),
     ),
+    (
+        6,
+        "search",
+        include_str!("../migrations/sqlite/0006_search.sql"),
+    ),
 ];
 
 fn checksum(sql: &str) -> String {

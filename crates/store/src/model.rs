@@ -287,6 +287,19 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// Who is searching, and so what they may find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    /// Staff: every ticket, internal notes included.
+    Staff,
+    /// A customer in the portal: their own tickets (an organisation's admin: the
+    /// organisation's too), never internal notes.
+    Customer {
+        customer_id: i64,
+        organization_id: Option<i64>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiTokenInfo {

@@ -5,9 +5,10 @@
 use crate::sql::{Conn, DbError, Row, SqlBuilder, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
-use rapport_core::search::{Text, TextTerm};
+use rapport_core::search_text::{Matcher, SearchDoc, Section};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, PgConnection, Row as _, TypeInfo};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 pub(crate) struct PgEngine {
@@ -52,7 +53,14 @@ impl PgEngine {
             .begin()
             .await
             .map_err(|e| StoreError::from(db_error(e)))?;
-        let result = op(&mut PgConn { db: &mut tx }).await;
+        let mut conn = PgConn::new(&mut tx);
+        let mut result = op(&mut conn).await;
+        if result.is_ok() {
+            let touched = std::mem::take(&mut conn.touched);
+            if let Err(e) = crate::queries::refresh_search(&mut conn, touched).await {
+                result = Err(e);
+            }
+        }
         match result {
             Ok(value) => {
                 tx.commit()
@@ -80,7 +88,7 @@ impl PgEngine {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(|e| StoreError::from(db_error(e)))?;
-        let result = op(&mut PgConn { db: &mut tx }).await;
+        let result = op(&mut PgConn::new(&mut tx)).await;
         tx.commit()
             .await
             .map_err(|e| StoreError::from(db_error(e)))?;
@@ -94,6 +102,17 @@ impl PgEngine {
 
 struct PgConn<'a> {
     db: &'a mut PgConnection,
+    /// Tickets whose search documents this transaction changed; rebuilt before the commit.
+    touched: BTreeSet<i64>,
+}
+
+impl<'a> PgConn<'a> {
+    fn new(db: &'a mut PgConnection) -> Self {
+        Self {
+            db,
+            touched: BTreeSet::new(),
+        }
+    }
 }
 
 fn bind<'q>(
@@ -167,47 +186,51 @@ impl Conn for PgConn<'_> {
         Ok(())
     }
 
-    /// Subjects and messages are indexed by generated `tsvector` columns: nothing to write.
-    async fn index_text(&mut self, _: i64, _: &str, _: &str) -> Result<()> {
+    fn touch_search(&mut self, ticket_id: i64) {
+        self.touched.insert(ticket_id);
+    }
+
+    async fn write_search_doc(&mut self, ticket_id: i64, doc: &SearchDoc) -> Result<()> {
+        self.execute(
+            "INSERT INTO ticket_search (ticket_id, doc) VALUES ($1, $2::tsvector) \
+             ON CONFLICT (ticket_id) DO UPDATE SET doc = excluded.doc",
+            crate::params![ticket_id, tsvector_literal(doc)],
+        )
+        .await?;
         Ok(())
     }
 
-    async fn reindex_subject(&mut self, _: i64, _: &str) -> Result<()> {
-        Ok(())
-    }
-
-    /// The index is a column of `messages`: moving the rows moved it.
-    async fn move_indexed_messages(&mut self, _: i64, _: i64) -> Result<()> {
-        Ok(())
-    }
-
-    /// One row per ticket, subject matches weighing double.
+    /// The newest matches with `ts_rank` (sections weighted A subject 1.0, B people 0.6,
+    /// C public 0.4, D notes 0.2). A common word walks the ticket ids backwards and stops at
+    /// the window; a rare one comes from the GIN index — the planner picks by the word's
+    /// statistics.
     async fn search_hits(
         &mut self,
-        required: &[TextTerm],
-        excluded: &[TextTerm],
-        limit: i64,
-    ) -> Result<Vec<(i64, String)>> {
-        let Some(matching) = tsquery(required, " & ") else {
+        required: &[Matcher],
+        excluded: &[Matcher],
+        sections: &[Section],
+        window: i64,
+    ) -> Result<Vec<(i64, f64)>> {
+        let Some(mut query) = tsquery(required, " & ", sections) else {
             return Ok(Vec::new());
         };
-        let mut q = SqlBuilder::new("WITH q AS (SELECT to_tsquery('simple', ");
-        q.bind(matching).push(
-            ") AS q), \
-             hits AS ( \
-               SELECT t.id AS ticket_id, t.subject AS text, ts_rank(t.search, q.q) * 2 AS score FROM tickets t, q WHERE t.search @@ q.q \
-               UNION ALL \
-               SELECT m.ticket_id, m.body, ts_rank(m.search, q.q) FROM messages m, q WHERE m.search @@ q.q), \
-             best AS (SELECT DISTINCT ON (ticket_id) ticket_id, text, score FROM hits ORDER BY ticket_id, score DESC) \
-             SELECT t.id, ts_headline('simple', best.text, q.q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') \
-             FROM best JOIN tickets t ON t.id = best.ticket_id, q WHERE 1 = 1",
-        );
-        self.push_text_exclusion(&mut q, excluded);
-        q.push(" ORDER BY best.score DESC, t.id DESC LIMIT ")
-            .bind(limit);
-        let (sql, params) = q.parts();
-        let rows = self.query(sql, params).await?;
-        rows.iter().map(|r| Ok((r.int(0)?, r.text(1)?))).collect()
+        if let Some(unwanted) = tsquery(excluded, " | ", sections) {
+            query = format!("({query}) & !({unwanted})");
+        }
+        let rows = self
+            .query(
+                "SELECT s.ticket_id, ts_rank('{0.2, 0.4, 0.6, 1.0}', s.doc, q.q)::float8 \
+                 FROM ticket_search s, (SELECT to_tsquery('simple', $1) AS q) q \
+                 WHERE s.doc @@ q.q ORDER BY s.ticket_id DESC LIMIT $2",
+                crate::params![query, window],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let score = r.text(1)?.parse::<f64>().unwrap_or(0.0);
+                Ok((r.int(0)?, score))
+            })
+            .collect()
     }
 
     fn skip_locked(&self) -> &'static str {
@@ -218,31 +241,101 @@ impl Conn for PgConn<'_> {
         true
     }
 
-    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
-        if let Some(unwanted) = tsquery(excluded, " | ") {
-            q.push(" AND NOT (t.search @@ to_tsquery('simple', ")
-                .bind(unwanted.clone())
-                .push("))");
-            q.push(" AND NOT EXISTS (SELECT 1 FROM messages me WHERE me.ticket_id = t.id AND me.search @@ to_tsquery('simple', ");
-            q.bind(unwanted).push("))");
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[Matcher], sections: &[Section]) {
+        if let Some(unwanted) = tsquery(excluded, " | ", sections) {
+            q.push(
+                " AND NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = t.id AND s.doc @@ to_tsquery('simple', ",
+            )
+            .bind(unwanted)
+            .push("))");
         }
     }
 }
 
-/// A `to_tsquery` expression for search terms. Words are letters and digits only (the query
-/// parser splits on everything else), and each is quoted as a lexeme, so nothing a user types
-/// becomes tsquery syntax.
-fn tsquery(terms: &[TextTerm], join: &str) -> Option<String> {
-    let lexeme = |w: &str| format!("'{}'", w.replace('\'', "''"));
-    let parts: Vec<String> = terms
+/// The section's weight letter in the document.
+fn weight_of(section: Section) -> char {
+    match section {
+        Section::Subject => 'A',
+        Section::People => 'B',
+        Section::Public => 'C',
+        Section::Notes => 'D',
+    }
+}
+
+/// A lexeme as tsquery and tsvector text: quoted, so nothing in it is syntax.
+fn lexeme(word: &str) -> String {
+    format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// PostgreSQL keeps positions up to this and at most this many per lexeme.
+const MAX_POSITION: usize = 16_383;
+const MAX_POSITIONS_PER_LEXEME: usize = 256;
+
+/// The document as a tsvector literal: each word at its position with its section's
+/// weight, its marked stems at the same position (so phrases still match word by word).
+fn tsvector_literal(doc: &SearchDoc) -> String {
+    let mut lexemes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut position = 0usize;
+    for section in Section::ALL {
+        let weight = weight_of(section);
+        for token in doc.section(section) {
+            position = (position + 1).min(MAX_POSITION);
+            for word in std::iter::once(&token.word).chain(&token.stems) {
+                let positions = lexemes.entry(word.as_str()).or_default();
+                if positions.len() < MAX_POSITIONS_PER_LEXEME {
+                    positions.push(format!("{position}{weight}"));
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for (word, positions) in lexemes {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&lexeme(word));
+        out.push(':');
+        out.push_str(&positions.join(","));
+    }
+    out
+}
+
+/// A `to_tsquery` expression joining the matchers, each limited to `sections` by weight.
+fn tsquery(matchers: &[Matcher], join: &str, sections: &[Section]) -> Option<String> {
+    let weights: String = if sections.len() == Section::ALL.len() {
+        String::new()
+    } else {
+        sections.iter().map(|s| weight_of(*s)).collect()
+    };
+    let term = |word: &str, prefix: bool| {
+        let flags = format!("{}{weights}", if prefix { "*" } else { "" });
+        if flags.is_empty() {
+            lexeme(word)
+        } else {
+            format!("{}:{flags}", lexeme(word))
+        }
+    };
+    let parts: Vec<String> = matchers
         .iter()
-        .map(|t| match &t.text {
-            Text::Word(w) => lexeme(w),
-            Text::Prefix(w) => format!("{}:*", lexeme(w)),
-            Text::Phrase(ws) => format!(
+        .map(|m| match m {
+            Matcher::Word(forms) => format!(
                 "({})",
-                ws.iter()
-                    .map(|w| lexeme(w))
+                forms
+                    .iter()
+                    .map(|f| term(f, false))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            Matcher::Prefix(p) => term(p, true),
+            Matcher::Phrase {
+                words,
+                last_is_prefix,
+            } => format!(
+                "({})",
+                words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| term(w, *last_is_prefix && i + 1 == words.len()))
                     .collect::<Vec<_>>()
                     .join(" <-> ")
             ),
@@ -253,18 +346,49 @@ fn tsquery(terms: &[TextTerm], join: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::tsquery;
+    use super::{Matcher, SearchDoc, Section, tsquery, tsvector_literal};
     use rapport_core::search::SearchQuery;
+
+    fn matchers(q: &str) -> Vec<Matcher> {
+        SearchQuery::parse(q)
+            .unwrap()
+            .text
+            .iter()
+            .filter_map(|t| Matcher::of(&t.text))
+            .collect()
+    }
 
     #[test]
     fn search_terms_become_quoted_lexemes() {
-        let terms = SearchQuery::parse(r#"refund order-17 rout* "credit card""#)
-            .unwrap()
-            .text;
         assert_eq!(
-            tsquery(&terms, " & ").unwrap(),
-            "'refund' & ('order' <-> '17') & 'rout':* & ('credit' <-> 'card')"
+            tsquery(
+                &matchers(r#"refunds order-17 rout* "credit card""#),
+                " & ",
+                &Section::ALL
+            )
+            .unwrap(),
+            "('refunds' | '_refund' | 'refund') & ('order' <-> '17') & 'rout':* & ('credit' <-> 'card')"
         );
-        assert_eq!(tsquery(&[], " & "), None);
+        assert_eq!(
+            tsquery(
+                &matchers("rout* it's"),
+                " & ",
+                &[Section::Subject, Section::Public]
+            )
+            .unwrap(),
+            "'rout':*AC & ('it':AC <-> 's':AC)"
+        );
+        assert_eq!(tsquery(&[], " & ", &Section::ALL), None);
+    }
+
+    #[test]
+    fn documents_put_stems_beside_their_words() {
+        let mut doc = SearchDoc::default();
+        doc.add(Section::Subject, "Refunds");
+        doc.add(Section::Notes, "refunds o'brien");
+        assert_eq!(
+            tsvector_literal(&doc),
+            "'_refund':1A,2D 'brien':4D 'o':3D 'refunds':1A,2D"
+        );
     }
 }

@@ -21,8 +21,11 @@ use std::collections::BTreeMap;
 mod email;
 mod import;
 mod routing;
+mod search;
 mod sla;
 mod web;
+
+pub(crate) use search::{catch_up as index_older_tickets, refresh_search};
 
 pub use routing::IRATE_TAG;
 use routing::{SILENT_NO_SETTING, TONE_SETTING};
@@ -763,7 +766,7 @@ async fn insert_ticket(
     for (key, value) in &fields {
         set_field_value(c, id, key, value).await?;
     }
-    c.index_text(id, "subject", &subject).await?;
+    c.touch_search(id);
     append_event(
         c,
         ctx,
@@ -846,8 +849,7 @@ async fn insert_message_row(
         )
         .await?;
     let id = row.int(0)?;
-    c.index_text(ticket_id, new.kind.as_str(), &new.body)
-        .await?;
+    c.touch_search(ticket_id);
     append_event(
         c,
         ctx,
@@ -1003,7 +1005,7 @@ async fn apply_ticket_patch(
                     params![&next.subject, id],
                 )
                 .await?;
-                c.reindex_subject(id, &next.subject).await?;
+                c.touch_search(id);
             }
             "priority" => {
                 c.execute(
@@ -1121,6 +1123,18 @@ async fn apply_customer_patch(
         ],
     )
     .await?;
+    let searchable = after.name != before.name
+        || after.organization_id != before.organization_id
+        || after.emails != before.emails;
+    if searchable {
+        // Their tickets are found by the customer's name, addresses and organisation.
+        for row in c
+            .query("SELECT id FROM tickets WHERE customer_id = $1", params![id])
+            .await?
+        {
+            c.touch_search(row.int(0)?);
+        }
+    }
     if after.emails != before.emails {
         c.execute(
             "DELETE FROM customer_emails WHERE customer_id = $1",
@@ -1301,72 +1315,6 @@ async fn insert_agent(c: &mut dyn Conn, ctx: Ctx, new: NewAgent) -> Result<Agent
     )
     .await?;
     load_agent(c, id).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Search: the text part runs in the backend's full-text index, the filters here.
-
-/// How many text matches are considered before filters narrow them down.
-const SEARCH_CANDIDATES: i64 = 1_000;
-
-async fn search_tickets(
-    c: &mut dyn Conn,
-    query: SearchQuery,
-    limit: i64,
-) -> Result<Vec<SearchHit>> {
-    let (required, excluded): (Vec<_>, Vec<_>) =
-        query.text.iter().cloned().partition(|t| !t.exclude);
-    let mut q = SqlBuilder::new(TICKET_SELECT);
-    q.push(" WHERE 1 = 1");
-    let candidates = if required.is_empty() {
-        c.push_text_exclusion(&mut q, &excluded);
-        None
-    } else {
-        let hits = c
-            .search_hits(&required, &excluded, SEARCH_CANDIDATES)
-            .await?;
-        if hits.is_empty() {
-            return Ok(Vec::new());
-        }
-        q.push(" AND t.id IN (")
-            .bind_list(hits.iter().map(|(id, _)| *id))
-            .push(")");
-        Some(hits)
-    };
-    push_search_filters(&mut q, &query.filters)?;
-    if candidates.is_none() {
-        q.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
-            .bind(limit);
-    }
-    let (sql, params) = q.parts();
-    let rows = c.query(sql, params).await?;
-    let mut tickets = complete_tickets(c, rows).await?;
-    let hits = match candidates {
-        // Text searches keep the index's ranking, with its snippets.
-        Some(ranked) => {
-            let mut hits = Vec::with_capacity(tickets.len());
-            for (id, snippet) in ranked {
-                if let Some(i) = tickets.iter().position(|t| t.id == id) {
-                    hits.push(SearchHit {
-                        ticket: tickets.swap_remove(i),
-                        snippet,
-                    });
-                }
-            }
-            hits
-        }
-        None => tickets
-            .into_iter()
-            .map(|t| SearchHit {
-                snippet: t.subject.clone(),
-                ticket: t,
-            })
-            .collect(),
-    };
-    Ok(hits
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect())
 }
 
 /// `%text%` for LIKE, with the user's `%`, `_` and `\` taken literally.
@@ -2232,10 +2180,15 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn search(&self, query: &SearchQuery, limit: u32) -> Result<Vec<SearchHit>> {
+    async fn search_as(
+        &self,
+        scope: SearchScope,
+        query: &SearchQuery,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>> {
         let limit = PageRequest::first(limit).clamped_limit();
         let query = query.clone();
-        self.read(move |c| Box::pin(search_tickets(c, query, limit)))
+        self.read(move |c| Box::pin(search::search_tickets(c, query, scope, limit)))
             .await
     }
 

@@ -4,7 +4,7 @@
 //! PostgreSQL needs to know a parameter's type.
 
 use crate::{Result, StoreError};
-use rapport_core::search::TextTerm;
+use rapport_core::search_text::{Matcher, SearchDoc, Section};
 
 /// A parameter or a column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,24 +191,26 @@ pub trait Conn: Send {
     /// Makes concurrent transactions on the same natural key (an email address, an
     /// idempotency key) take turns until commit, so the second finds what the first created.
     async fn serialize_on(&mut self, key: &str) -> Result<()>;
-    /// Adds text of a ticket (its subject or a message) to the full-text index.
-    async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()>;
-    /// Replaces the indexed subject of a ticket.
-    async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()>;
-    /// Moves the indexed message texts of one ticket to another (a merge).
-    async fn move_indexed_messages(&mut self, from: i64, to: i64) -> Result<()>;
-    /// Tickets whose subject or one message contains every `required` term, none of whose
-    /// text contains any `excluded` term; best first, at most `limit`, each with a snippet
-    /// whose matches are between `[` and `]`.
+    /// Notes that a ticket's searchable text changed (subject, messages, attachments, its
+    /// customer or organisation). Its search document is rebuilt once, before the commit, in
+    /// the same transaction.
+    fn touch_search(&mut self, ticket_id: i64);
+    /// Replaces a ticket's search document.
+    async fn write_search_doc(&mut self, ticket_id: i64, doc: &SearchDoc) -> Result<()>;
+    /// Of the tickets whose document, within `sections`, matches every `required` matcher and
+    /// none of the `excluded`, the `window` most recent (highest ids) with a relevance score
+    /// (higher is better). Bounding by recency keeps a word found in half the desk as fast as
+    /// a rare one: ranking every match of a common word would cost time in their number.
     async fn search_hits(
         &mut self,
-        required: &[TextTerm],
-        excluded: &[TextTerm],
-        limit: i64,
-    ) -> Result<Vec<(i64, String)>>;
-    /// Appends to a query over `tickets t` a condition leaving out tickets whose text
-    /// contains any of `excluded`.
-    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]);
+        required: &[Matcher],
+        excluded: &[Matcher],
+        sections: &[Section],
+        window: i64,
+    ) -> Result<Vec<(i64, f64)>>;
+    /// Appends to a query over `tickets t` a condition leaving out tickets whose document,
+    /// within `sections`, matches any of `excluded`.
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[Matcher], sections: &[Section]);
     /// What to append to a `SELECT … LIMIT n` that picks rows to claim, so that concurrent
     /// claimers on other nodes skip rows already being claimed (PostgreSQL). SQLite has one
     /// writer, so its claims never overlap.

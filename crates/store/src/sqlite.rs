@@ -12,8 +12,9 @@
 use crate::sql::{Conn, DbError, Row, SqlBuilder, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
-use rapport_core::search::{Text, TextTerm};
+use rapport_core::search_text::{Matcher, SearchDoc, Section};
 use rusqlite::{OpenFlags, ToSql, types::ToSqlOutput, types::ValueRef};
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -258,7 +259,7 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
         tracing::error!(error = %e, "SQLite writer could not begin a transaction");
         return replies;
     }
-    let mut index = Vec::new();
+    let mut touched = BTreeSet::new();
     for job in batch {
         if run_cached(conn, "SAVEPOINT job").is_err() {
             continue;
@@ -267,10 +268,10 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
             futures::executor::block_on(job(&mut job_conn))
         }));
-        let job_index = std::mem::take(&mut job_conn.index);
+        let job_touched = std::mem::take(&mut job_conn.touched);
         let keep = matches!(ran, Ok((true, _)));
         if keep {
-            index.extend(job_index);
+            touched.extend(job_touched);
         }
         let undone = keep || run_cached(conn, "ROLLBACK TO job").is_ok();
         if undone {
@@ -280,7 +281,11 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
             replies.push(reply);
         }
     }
-    if let Err(e) = apply_index_changes(conn, &index) {
+    let refreshed = futures::executor::block_on(crate::queries::refresh_search(
+        &mut SqliteConn::new(conn),
+        touched,
+    ));
+    if let Err(e) = refreshed {
         // The index must match the data: without it, the whole batch is refused.
         tracing::error!(error = %e, "updating the search index failed; the batch is rolled back");
         let _ = conn.execute_batch("ROLLBACK");
@@ -298,66 +303,22 @@ fn run_batch(conn: &mut rusqlite::Connection, batch: Vec<WriteJob>) -> Vec<Reply
 
 struct SqliteConn<'a> {
     db: &'a mut rusqlite::Connection,
-    /// Full-text index changes of the current job, applied at the end of its batch.
-    index: Vec<IndexChange>,
+    /// Tickets whose search documents the current job changed.
+    touched: BTreeSet<i64>,
 }
 
-/// FTS5 flushes its pending index data at every savepoint, and each write job runs in one, so
-/// indexing inside jobs would write a tiny index segment per job (and merge them endlessly).
-/// Instead, a job records its changes; the batch applies all of them once, after the jobs and
-/// before the commit — still in the same transaction as the writes they belong to.
-enum IndexChange {
-    Add {
-        ticket_id: i64,
-        kind: String,
-        text: String,
-    },
-    DropSubject {
-        ticket_id: i64,
-    },
-    MoveMessages {
-        from: i64,
-        to: i64,
-    },
-}
+// FTS5 flushes its pending index data at every savepoint, and each write job runs in one, so
+// indexing inside jobs would write a tiny index segment per job (and merge them endlessly).
+// Instead a job notes the tickets it touched; the batch rebuilds their documents once, after
+// the jobs and before the commit — still in the same transaction as the writes they index.
 
 impl<'a> SqliteConn<'a> {
     fn new(db: &'a mut rusqlite::Connection) -> Self {
         Self {
             db,
-            index: Vec::new(),
+            touched: BTreeSet::new(),
         }
     }
-}
-
-fn apply_index_changes(db: &rusqlite::Connection, changes: &[IndexChange]) -> rusqlite::Result<()> {
-    for change in changes {
-        match change {
-            IndexChange::Add {
-                ticket_id,
-                kind,
-                text,
-            } => {
-                db.prepare_cached(
-                    "INSERT INTO search_index (ticket_id, kind, text) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(rusqlite::params![ticket_id, kind, text])?;
-            }
-            IndexChange::DropSubject { ticket_id } => {
-                db.prepare_cached(
-                    "DELETE FROM search_index WHERE ticket_id = ?1 AND kind = 'subject'",
-                )?
-                .execute([ticket_id])?;
-            }
-            IndexChange::MoveMessages { from, to } => {
-                db.prepare_cached(
-                    "UPDATE search_index SET ticket_id = ?2 WHERE ticket_id = ?1 AND kind <> 'subject'",
-                )?
-                .execute([from, to])?;
-            }
-        }
-    }
-    Ok(())
 }
 
 impl ToSql for Value {
@@ -419,18 +380,52 @@ impl SqliteConn<'_> {
     }
 }
 
-/// An FTS5 expression for search terms. Words are letters and digits only (the query parser
-/// splits on everything else), so quoting each makes every character text, never syntax.
-fn fts_expression(terms: &[TextTerm], join: &str) -> Option<String> {
-    let parts: Vec<String> = terms
-        .iter()
-        .map(|t| match &t.text {
-            Text::Word(w) => format!("\"{w}\""),
-            Text::Prefix(w) => format!("\"{w}\"*"),
-            Text::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(join))
+/// `"word"` for FTS5: everything inside is text. Tokens hold letters, digits and the stem
+/// mark only, but a quote is doubled all the same.
+fn fts_string(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
+}
+
+fn fts_matcher(m: &Matcher) -> String {
+    match m {
+        Matcher::Word(forms) => {
+            let forms: Vec<String> = forms.iter().map(|f| fts_string(f)).collect();
+            format!("({})", forms.join(" OR "))
+        }
+        Matcher::Prefix(p) => format!("{}*", fts_string(p)),
+        Matcher::Phrase {
+            words,
+            last_is_prefix,
+        } => format!(
+            "{}{}",
+            fts_string(&words.join(" ")),
+            if *last_is_prefix { "*" } else { "" }
+        ),
+    }
+}
+
+fn column_of(section: Section) -> &'static str {
+    match section {
+        Section::Subject => "subject",
+        Section::People => "people",
+        Section::Public => "public",
+        Section::Notes => "notes",
+    }
+}
+
+/// An FTS5 expression: all of `required` (or, with `any`, one of them) within `sections`.
+fn fts_expression(matchers: &[Matcher], any: bool, sections: &[Section]) -> Option<String> {
+    let parts: Vec<String> = matchers.iter().map(fts_matcher).collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let joined = parts.join(if any { " OR " } else { " AND " });
+    Some(if sections.len() == Section::ALL.len() {
+        joined
+    } else {
+        let columns: Vec<&str> = sections.iter().map(|s| column_of(*s)).collect();
+        format!("{{{}}} : ({joined})", columns.join(" "))
+    })
 }
 
 #[async_trait::async_trait]
@@ -452,55 +447,58 @@ impl Conn for SqliteConn<'_> {
         Ok(())
     }
 
-    async fn index_text(&mut self, ticket_id: i64, kind: &str, text: &str) -> Result<()> {
-        self.index.push(IndexChange::Add {
-            ticket_id,
-            kind: kind.to_string(),
-            text: text.to_string(),
-        });
+    fn touch_search(&mut self, ticket_id: i64) {
+        self.touched.insert(ticket_id);
+    }
+
+    async fn write_search_doc(&mut self, ticket_id: i64, doc: &SearchDoc) -> Result<()> {
+        let line = |s| doc.section_line(s);
+        self.db
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ticket_search (rowid, subject, people, public, notes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut insert| {
+                insert.execute(rusqlite::params![
+                    ticket_id,
+                    line(Section::Subject),
+                    line(Section::People),
+                    line(Section::Public),
+                    line(Section::Notes)
+                ])
+            })
+            .map_err(store_error)?;
         Ok(())
     }
 
-    async fn reindex_subject(&mut self, ticket_id: i64, subject: &str) -> Result<()> {
-        self.index.push(IndexChange::DropSubject { ticket_id });
-        self.index_text(ticket_id, "subject", subject).await
-    }
-
-    async fn move_indexed_messages(&mut self, from: i64, to: i64) -> Result<()> {
-        self.index.push(IndexChange::MoveMessages { from, to });
-        Ok(())
-    }
-
-    /// The best-ranked rows in order; each ticket keeps its first (best) one.
+    /// The newest matches, each with its BM25 score (FTS5's is lower-is-better: negated).
+    /// Subject words weigh most, then people, public messages, notes.
     async fn search_hits(
         &mut self,
-        required: &[TextTerm],
-        excluded: &[TextTerm],
-        limit: i64,
-    ) -> Result<Vec<(i64, String)>> {
-        let Some(matching) = fts_expression(required, " ") else {
+        required: &[Matcher],
+        excluded: &[Matcher],
+        sections: &[Section],
+        window: i64,
+    ) -> Result<Vec<(i64, f64)>> {
+        let Some(mut expression) = fts_expression(required, false, sections) else {
             return Ok(Vec::new());
         };
-        let mut q = SqlBuilder::new(
-            "SELECT ticket_id, snippet(search_index, 2, '[', ']', '…', 16) FROM search_index WHERE search_index MATCH ",
-        );
-        q.bind(matching);
-        if let Some(unwanted) = fts_expression(excluded, " OR ") {
-            q.push(" AND ticket_id NOT IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ").bind(unwanted).push(")");
+        if let Some(unwanted) = fts_expression(excluded, true, sections) {
+            expression = format!("({expression}) NOT ({unwanted})");
         }
-        q.push(" ORDER BY bm25(search_index), ticket_id DESC LIMIT ")
-            .bind(limit.saturating_mul(8));
-        let (sql, params) = q.parts();
-        let rows = self.run_query(sql, params)?;
-        let mut seen = std::collections::HashSet::new();
-        let mut hits = Vec::new();
-        for row in rows {
-            let id = row.int(0)?;
-            if seen.insert(id) && (hits.len() as i64) < limit {
-                hits.push((id, row.text(1)?));
-            }
-        }
-        Ok(hits)
+        let mut stmt = self
+            .db
+            .prepare_cached(
+                "SELECT rowid, -bm25(ticket_search, 4.0, 2.0, 1.0, 0.5) FROM ticket_search \
+                 WHERE ticket_search MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
+            )
+            .map_err(store_error)?;
+        let rows = stmt
+            .query_map(rusqlite::params![expression, window], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+            })
+            .map_err(store_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_error)
     }
 
     fn skip_locked(&self) -> &'static str {
@@ -511,26 +509,29 @@ impl Conn for SqliteConn<'_> {
         false
     }
 
-    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[TextTerm]) {
-        if let Some(unwanted) = fts_expression(excluded, " OR ") {
-            q.push(
-                " AND t.id NOT IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ",
-            )
-            .bind(unwanted)
-            .push(")");
+    fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[Matcher], sections: &[Section]) {
+        if let Some(unwanted) = fts_expression(excluded, true, sections) {
+            q.push(" AND t.id NOT IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ")
+                .bind(unwanted)
+                .push(")");
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{SqliteEngine, fts_expression, prepare};
-    use rapport_core::search::{SearchQuery, TextTerm};
-
-    fn terms(q: &str) -> Vec<TextTerm> {
-        SearchQuery::parse(q).unwrap().text
-    }
+    use super::{Matcher, SearchDoc, Section, SqliteEngine, fts_expression, prepare};
     use crate::StoreError;
+    use rapport_core::search::SearchQuery;
+
+    fn matchers(q: &str) -> Vec<Matcher> {
+        SearchQuery::parse(q)
+            .unwrap()
+            .text
+            .iter()
+            .filter_map(|t| Matcher::of(&t.text))
+            .collect()
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_job_leaves_neither_rows_nor_index_entries() {
@@ -551,15 +552,15 @@ mod tests {
                                 crate::params![format!("k{i}")],
                             )
                             .await?;
-                            c.index_text(
-                                i,
-                                "subject",
+                            let mut doc = SearchDoc::default();
+                            doc.add(
+                                Section::Subject,
                                 &format!(
                                     "word{} marker{i}",
                                     if i % 2 == 0 { "kept" } else { "ghost" }
                                 ),
-                            )
-                            .await?;
+                            );
+                            c.write_search_doc(i + 1, &doc).await?;
                             if i % 2 == 1 {
                                 return Err(StoreError::Conflict("refused after writing".into()));
                             }
@@ -572,15 +573,25 @@ mod tests {
         for (i, t) in tasks.into_iter().enumerate() {
             assert_eq!(t.await.unwrap().is_ok(), i % 2 == 0);
         }
+        let all = Section::ALL;
         let (rows, kept, ghosts) = engine
-            .read(|c| {
+            .read(move |c| {
                 Box::pin(async move {
                     let rows = c
-                        .query("SELECT key FROM settings", crate::params![])
+                        .query(
+                            "SELECT key FROM settings WHERE key LIKE 'k%'",
+                            crate::params![],
+                        )
                         .await?
                         .len();
-                    let kept = c.search_hits(&terms("wordkept"), &[], 100).await?.len();
-                    let ghosts = c.search_hits(&terms("wordghost"), &[], 100).await?.len();
+                    let kept = c
+                        .search_hits(&matchers("wordkept"), &[], &all, 100)
+                        .await?
+                        .len();
+                    let ghosts = c
+                        .search_hits(&matchers("wordghost"), &[], &all, 100)
+                        .await?
+                        .len();
                     Ok((rows, kept, ghosts))
                 })
             })
@@ -594,14 +605,28 @@ mod tests {
     #[test]
     fn search_terms_never_become_fts_syntax() {
         assert_eq!(
-            fts_expression(&terms(r#"refund order-17 rout* "credit card""#), " ").unwrap(),
-            r#""refund" "order 17" "rout"* "credit card""#
+            fts_expression(
+                &matchers(r#"refunds order-17 rout* "credit card""#),
+                false,
+                &Section::ALL
+            )
+            .unwrap(),
+            r#"("refunds" OR "_refund" OR "refund") AND "order 17" AND "rout"* AND "credit card""#
         );
         assert_eq!(
-            fts_expression(&terms("NOT OR AND"), " ").unwrap(),
-            r#""not" "or" "and""#
+            fts_expression(&matchers("NOT OR AND"), false, &Section::ALL).unwrap(),
+            r#"("not" OR "_not") AND ("or") AND ("and" OR "_and")"#
         );
-        assert_eq!(fts_expression(&[], " "), None);
+        assert_eq!(
+            fts_expression(
+                &matchers("invoice"),
+                true,
+                &[Section::Subject, Section::Public]
+            )
+            .unwrap(),
+            r#"{subject public} : (("invoice" OR "_invoic" OR "invoic"))"#
+        );
+        assert_eq!(fts_expression(&[], false, &Section::ALL), None);
     }
 
     #[test]

@@ -574,7 +574,8 @@ pub(super) async fn merge_tickets(
         params![target, source],
     )
     .await?;
-    c.move_indexed_messages(source, target).await?;
+    c.touch_search(source);
+    c.touch_search(target);
     // Replies to mail of the merged ticket thread into the target from now on.
     c.execute(
         "INSERT INTO email_message_ids (message_id, ticket_id, outbound, created_at) \
@@ -635,7 +636,7 @@ pub(super) async fn split_message(c: &mut dyn Conn, ctx: Ctx, message_id: i64) -
         )
         .await?
         .int(0)?;
-    c.index_text(id, "subject", &source.subject).await?;
+    c.touch_search(id);
     append_event(
         c,
         ctx,
