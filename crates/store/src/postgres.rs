@@ -220,7 +220,7 @@ impl Conn for PgConn<'_> {
         let rows = self
             .query(
                 "SELECT s.ticket_id, ts_rank('{0.2, 0.4, 0.6, 1.0}', s.doc, q.q)::float8 \
-                 FROM ticket_search s, (SELECT to_tsquery('simple', $1) AS q) q \
+                 FROM ticket_search s, (SELECT $1::tsquery AS q) q \
                  WHERE s.doc @@ q.q ORDER BY s.ticket_id DESC LIMIT $2",
                 crate::params![query, window],
             )
@@ -244,10 +244,10 @@ impl Conn for PgConn<'_> {
     fn push_text_exclusion(&self, q: &mut SqlBuilder, excluded: &[Matcher], sections: &[Section]) {
         if let Some(unwanted) = tsquery(excluded, " | ", sections) {
             q.push(
-                " AND NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = t.id AND s.doc @@ to_tsquery('simple', ",
+                " AND NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = t.id AND s.doc @@ ",
             )
             .bind(unwanted)
-            .push("))");
+            .push("::tsquery)");
         }
     }
 }
@@ -300,7 +300,8 @@ fn tsvector_literal(doc: &SearchDoc) -> String {
     out
 }
 
-/// A `to_tsquery` expression joining the matchers, each limited to `sections` by weight.
+/// A tsquery literal (taken as written, unlike `to_tsquery`, which would re-parse `_stem`)
+/// joining the matchers, each limited to `sections` by weight.
 fn tsquery(matchers: &[Matcher], join: &str, sections: &[Section]) -> Option<String> {
     let weights: String = if sections.len() == Section::ALL.len() {
         String::new()

@@ -17,6 +17,8 @@ mod email;
 mod import;
 #[path = "store/routing.rs"]
 mod routing;
+#[path = "store/search.rs"]
+mod search;
 #[path = "store/sla.rs"]
 mod sla;
 
