@@ -221,6 +221,19 @@ fn escape(text: &str) -> String {
     minijinja::HtmlEscape(text).to_string()
 }
 
+/// A search hit's snippet as HTML: the store marks matches with `[` and `]`; the page shows
+/// them as `<mark>`, everything else escaped. (The workspace's search and the portal's.)
+pub(crate) fn snippet_html(snippet: &str) -> Value {
+    let escaped = snippet
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('[', "<mark>")
+        .replace(']', "</mark>");
+    Value::from_safe_string(escaped)
+}
+
 /// The most items a page reads of one ticket's messages or events.
 const LIST_CAP: usize = 2_000;
 
@@ -483,6 +496,15 @@ mod tests {
         assert_eq!(
             marked,
             "<strong class=\"mention\">@Ann</strong> see &lt;b&gt;this&lt;&#x2f;b&gt;, mail ann@example.com. <strong class=\"mention\">@bo</strong>."
+        );
+    }
+
+    #[test]
+    fn snippets_mark_matches_and_escape_everything_else() {
+        let shown = snippet_html("…was [refunded] to <b>your</b> \"card\" & more").to_string();
+        assert_eq!(
+            shown,
+            "…was <mark>refunded</mark> to &lt;b&gt;your&lt;/b&gt; &quot;card&quot; &amp; more"
         );
     }
 

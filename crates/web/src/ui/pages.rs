@@ -340,26 +340,13 @@ pub async fn search(
     let results: Vec<_> = rows
         .into_iter()
         .zip(hits.iter())
-        .map(|(row, hit)| context! { row => row, snippet => snippet_html(&hit.snippet) })
+        .map(|(row, hit)| context! { row => row, snippet => super::snippet_html(&hit.snippet) })
         .collect();
     Ok(templates().render(
         "search.html",
         session.lang,
         context! { me => session.me(), csrf => &session.csrf, q => text, results => results, error => error },
     ))
-}
-
-/// The store marks matches with `[` and `]`; the page shows them as `<mark>`, everything else
-/// escaped.
-fn snippet_html(snippet: &str) -> minijinja::Value {
-    let escaped = snippet
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('[', "<mark>")
-        .replace(']', "</mark>");
-    minijinja::Value::from_safe_string(escaped)
 }
 
 /// `GET /customers/{id}`: a customer with their organisation and tickets.
