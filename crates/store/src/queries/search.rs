@@ -37,6 +37,13 @@ impl SearchScope {
 pub(crate) async fn refresh_search(c: &mut dyn Conn, tickets: BTreeSet<i64>) -> Result<()> {
     let ids: Vec<i64> = tickets.into_iter().collect();
     for chunk in ids.chunks(DOCS_PER_CHUNK) {
+        // Two transactions rebuilding one ticket's document (a new message and a customer's
+        // rename) would each miss the other's uncommitted change, and the later write would
+        // win without it; taking turns per ticket (ids in order, so never a deadlock) makes the
+        // second read what the first committed. A no-op with SQLite's single writer.
+        for id in chunk {
+            c.serialize_on(&format!("search:{id}")).await?;
+        }
         for (id, doc) in build_docs(c, chunk).await? {
             c.write_search_doc(id, &doc).await?;
         }

@@ -419,6 +419,60 @@ async fn the_index_follows_edits_merges_and_renames(store: S) {
     assert_eq!(found(&store, "hums").await, [a.id]);
 }
 
+/// Concurrent writes to one ticket's text (messages, the customer's rename) each leave their
+/// words in its document: none overwrites another's.
+async fn concurrent_writes_keep_every_word(store: S) {
+    let t = ticket(
+        &store,
+        T0,
+        "Busy ticket",
+        "busy@example.com",
+        "First words.",
+    )
+    .await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .add_message(
+                    ctx(T0 + 1 + i),
+                    t.id,
+                    message(MessageKind::Note, &format!("marker{i}word")),
+                    None,
+                )
+                .await
+                .map(|_| ())
+        });
+    }
+    let renamer = store.clone();
+    let customer = t.customer.id;
+    tasks.spawn(async move {
+        renamer
+            .update_customer(
+                ctx(T0 + 50),
+                customer,
+                CustomerPatch {
+                    name: Some("Quentin Zebulon".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+    });
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    for i in 0..12 {
+        assert_eq!(
+            found(&store, &format!("marker{i}word")).await,
+            [t.id],
+            "marker{i}word"
+        );
+    }
+    assert_eq!(found(&store, "zebulon").await, [t.id]);
+}
+
 /// A database from the release before whole-ticket search: its tickets are indexed when the
 /// store opens, and found afterwards.
 async fn upgrade_from_the_routing_release(url: String) {
@@ -463,4 +517,5 @@ rapport_store::on_both_backends!(
     ranking_and_snippets,
     customers_find_their_own_public_words_only,
     the_index_follows_edits_merges_and_renames,
+    concurrent_writes_keep_every_word,
 );
