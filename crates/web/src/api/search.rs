@@ -27,8 +27,12 @@ pub struct SearchParams {
     pub limit: Option<u32>,
 }
 
-/// Full-text search over tickets with field filters: best text matches first (or, with only
-/// filters, most recently updated first), each with a highlighted snippet.
+/// Full-text search over whole tickets — subject, messages and internal notes, attachment
+/// names, the customer's name and addresses, the organisation — with English and German
+/// stemming (`refunds` finds "refunded") and Chinese, Japanese and Korean words found inside
+/// sentences. Text matches are ranked among the 2,000 newest matching tickets, best first;
+/// with only filters, most recently updated first. Each hit has a snippet with its matches
+/// between `[` and `]`.
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses((status = 200, body = ListOf<SearchHit>), problems::Auth, problems::Query),
     security(("bearer" = [])))]
