@@ -56,6 +56,9 @@ fn is_word_char(c: char) -> bool {
 
 /// Lower case without diacritics: `Müller` → `muller`, `Straße` → `strasse`.
 pub fn fold(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(word.len());
     for c in word.nfd() {
         if is_combining_mark(c) {
@@ -68,6 +71,35 @@ pub fn fold(word: &str) -> String {
         }
     }
     out
+}
+
+/// Distinct words whose stems one thread remembers; words are Zipf-distributed, so a small
+/// cache answers most lookups (stemming is most of the cost of indexing a text).
+const STEM_CACHE_WORDS: usize = 20_000;
+
+thread_local! {
+    static STEM_CACHE: std::cell::RefCell<std::collections::HashMap<String, Vec<String>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The marked stems of a folded word that differ from it, as indexed.
+fn marked_stems(word: &str) -> Vec<String> {
+    if let Some(stems) = STEM_CACHE.with(|c| c.borrow().get(word).cloned()) {
+        return stems;
+    }
+    let stems: Vec<String> = raw_stems(word)
+        .into_iter()
+        .filter(|s| s != word)
+        .map(|s| marked(&s))
+        .collect();
+    STEM_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= STEM_CACHE_WORDS {
+            cache.clear();
+        }
+        cache.insert(word.to_string(), stems.clone());
+    });
+    stems
 }
 
 /// The raw (unmarked) stems of a folded word, possibly equal to it.
@@ -111,11 +143,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             if word.is_empty() {
                 return;
             }
-            let stems = raw_stems(&word)
-                .into_iter()
-                .filter(|s| *s != word)
-                .map(|s| marked(&s))
-                .collect();
+            let stems = marked_stems(&word);
             tokens.push(Token {
                 word,
                 stems,
