@@ -693,6 +693,20 @@ pub(super) async fn link_for(store: &Arc<dyn Store>, email: &str) -> Option<Stri
     None
 }
 
+/// A customer signed in to the portal through the emailed link.
+pub(super) async fn customer_signed_in(desk: &Desk, email: &str) -> Visitor {
+    let mut v = Visitor::new(&desk.base);
+    let page = v.post("/portal/login", &[("email", email)]).await;
+    assert!(page.body.contains("id=\"link-sent\""), "{}", page.body);
+    let link = link_for(&desk.store, email)
+        .await
+        .expect("a sign-in link by email");
+    let csrf = v.get(&link).await.csrf();
+    let page = v.post(&link, &[("_csrf", &csrf)]).await;
+    assert_eq!(page.location(), "/portal", "{}", page.body);
+    v
+}
+
 async fn customers_see_only_their_own_requests(store: Arc<dyn Store>) {
     let desk = open_desk(store).await;
     let mut carla = Visitor::new(&desk.base);

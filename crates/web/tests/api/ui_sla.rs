@@ -5,7 +5,7 @@
 //! agents), the admin sections for calendars and policies, missed targets reaching the owner's
 //! Alerts view and the conversation, the supervisors' report, and what the customer sees.
 
-use super::ui::{Desk, PASSWORD, Page, Visitor, ann_seen, ctx, link_for, open_desk};
+use super::ui::{Desk, PASSWORD, Page, Visitor, ann_seen, ctx, customer_signed_in, open_desk};
 use rapport_core::commitment::{CommitmentKind, CommitmentStatus};
 use rapport_core::sla::{Actions, Basis, Conditions, Rules, Target, TargetRule, Targets};
 use rapport_core::{Actor, Channel, MessageKind, Millis, Priority, Role, TicketStatus};
@@ -128,19 +128,6 @@ async fn signed_in(desk: &Desk, email: &str) -> Visitor {
 }
 
 /// A customer through the emailed link, confirmed.
-async fn customer_signed_in(desk: &Desk, email: &str) -> Visitor {
-    let mut v = Visitor::new(&desk.base);
-    let page = v.post("/portal/login", &[("email", email)]).await;
-    assert!(page.body.contains("id=\"link-sent\""), "{}", page.body);
-    let link = link_for(&desk.store, email)
-        .await
-        .expect("a sign-in link by email");
-    let csrf = v.get(&link).await.csrf();
-    let page = v.post(&link, &[("_csrf", &csrf)]).await;
-    assert_eq!(page.location(), "/portal", "{}", page.body);
-    v
-}
-
 async fn commitments(desk: &Desk, ticket: i64) -> Vec<Commitment> {
     desk.store.commitments(ticket).await.unwrap()
 }
