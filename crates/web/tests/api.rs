@@ -15,6 +15,8 @@ mod routing;
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_portal_search.rs"]
+mod ui_portal_search;
 #[path = "api/ui_routing.rs"]
 mod ui_routing;
 #[path = "api/ui_sla.rs"]

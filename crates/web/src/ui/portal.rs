@@ -1,7 +1,8 @@
 //! The customer portal at `/portal`: sign-in by a single-use emailed link, the customer's
-//! own tickets (an organisation admin's: the organisation's), a ticket's public conversation,
-//! replying with a file, opening a new request. A ticket that is not theirs is a 404, never
-//! a 403: the portal does not confirm that another customer's ticket exists.
+//! own tickets (an organisation admin's: the organisation's) and a search over their subjects
+//! and public messages, a ticket's public conversation, replying with a file, opening a new
+//! request. A ticket that is not theirs is a 404, never a 403: the portal does not confirm
+//! that another customer's ticket exists.
 
 use super::session::{
     PORTAL_COOKIE, PORTAL_SESSION_MS, PortalSession, SessionForm, csrf_refused, language,
@@ -10,7 +11,7 @@ use super::session::{
 use super::{PageError, templates};
 use crate::auth::{new_secret, token_hash};
 use crate::{AppState, now};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,12 +19,13 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use minijinja::{Value, context};
 use rapport_core::calendar::BusinessCalendar;
+use rapport_core::search::{Filter, SearchQuery};
 use rapport_core::{Actor, Channel, MessageKind, Millis, TicketStatus};
 use rapport_mail::compose::{OutboundEmail, compose};
 use rapport_mail::templates::format_expected;
 use rapport_store::{
     ComposedMail, Ctx, Customer, CustomerFilter, Inbox, NewAttachment, NewMessage, NewPortalLink,
-    NewSession, NewTicket, PageRequest, Requester, Ticket, TicketFilter,
+    NewSession, NewTicket, PageRequest, Requester, SearchScope, Ticket, TicketFilter,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -426,12 +428,16 @@ async fn logout(
     Ok(response)
 }
 
+/// The organisation whose tickets this customer sees besides their own: theirs, when they are
+/// its admin. The list, the search and every ticket page go by this one rule.
+fn organization_reach(customer: &Customer) -> Option<i64> {
+    customer.organization_id.filter(|_| customer.org_admin)
+}
+
 /// May this customer see this ticket? Their own, or their organisation's when they are its admin.
 fn may_see(customer: &Customer, ticket: &Ticket, ticket_org: Option<i64>) -> bool {
     ticket.customer.id == customer.id
-        || (customer.org_admin
-            && customer.organization_id.is_some()
-            && ticket_org == customer.organization_id)
+        || organization_reach(customer).is_some_and(|org| ticket_org == Some(org))
 }
 
 async fn visible_ticket(
@@ -460,33 +466,112 @@ async fn visible_ticket(
     }
 }
 
-/// `GET /portal`: the customer's tickets (an organisation admin's: the organisation's).
+/// Search hits one portal page shows.
+const SEARCH_LIMIT: u32 = 50;
+
+/// `GET /portal`: the customer's tickets (an organisation admin's: the organisation's), or
+/// with `?q=words` those of them that match, each with where the words matched.
 async fn tickets(
     State(state): State<AppState>,
     session: PortalSession,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let result = ticket_list(&state, &session, raw.as_deref().unwrap_or("")).await;
+    or_error_page(&state, session.lang, result).await
+}
+
+async fn ticket_list(
+    state: &AppState,
+    session: &PortalSession,
+    raw_query: &str,
 ) -> Result<Response, PageError> {
     let customer = &session.customer;
-    let filter = match (customer.org_admin, customer.organization_id) {
-        (true, Some(org)) => TicketFilter {
-            organization_id: Some(org),
-            ..Default::default()
-        },
-        _ => TicketFilter {
-            customer_id: Some(customer.id),
-            ..Default::default()
-        },
+    // The first `q`; a query string that does not parse is an empty search, not an error.
+    let q = serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|(k, v)| (k == "q").then_some(v))
+        .unwrap_or_default();
+    let q = q.trim().to_string();
+    let (items, error) = if q.is_empty() {
+        let filter = match organization_reach(customer) {
+            Some(org) => TicketFilter {
+                organization_id: Some(org),
+                ..Default::default()
+            },
+            None => TicketFilter {
+                customer_id: Some(customer.id),
+                ..Default::default()
+            },
+        };
+        let list = state
+            .store
+            .list_tickets(&filter, PageRequest::first(100))
+            .await?;
+        let items = list
+            .items
+            .into_iter()
+            .map(|tk| context! { tk => tk, snippet => None::<String> })
+            .collect();
+        (items, None)
+    } else {
+        match search(state, customer, session.lang, &q).await? {
+            Ok(hits) => (hits, None),
+            Err(message) => (Vec::new(), Some(message)),
+        }
     };
-    let list = state
-        .store
-        .list_tickets(&filter, PageRequest::first(100))
-        .await?;
-    let inbox = inbox_for(&state, Some(customer.id)).await?;
-    Ok(page(
+    let inbox = inbox_for(state, Some(customer.id)).await?;
+    let mut response = page(
         "portal/tickets.html",
         session.lang,
         &inbox,
-        context! { customer => customer, csrf => &session.csrf, tickets => list.items },
-    ))
+        context! { customer => customer, csrf => &session.csrf, items => items, q => &q,
+        error => &error },
+    );
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+/// The customer's tickets matching `q` (subject and public messages only: the store's
+/// customer scope never reads internal notes), or why the query cannot be run.
+async fn search(
+    state: &AppState,
+    customer: &Customer,
+    lang: &str,
+    q: &str,
+) -> Result<Result<Vec<Value>, String>, PageError> {
+    let query = match SearchQuery::parse(q) {
+        Ok(query) => query,
+        Err(e) => return Ok(Err(e.problem)),
+    };
+    // Tags, priority and owner are the team's working notes, not the customer's: a filter on
+    // them would tell a customer (say) that their ticket is tagged `irate`.
+    let internal = query.filters.iter().any(|f| {
+        matches!(
+            f.filter,
+            Filter::Tag(_) | Filter::Priority(_) | Filter::Assignee(_)
+        )
+    });
+    if internal {
+        return Ok(Err(super::i18n::text(
+            lang,
+            "portal_search_internal_filter",
+        )));
+    }
+    let scope = SearchScope::Customer {
+        customer_id: customer.id,
+        organization_id: organization_reach(customer),
+    };
+    match state.store.search_as(scope, &query, SEARCH_LIMIT).await {
+        Ok(hits) => Ok(Ok(hits
+            .into_iter()
+            .map(|hit| context! { tk => hit.ticket, snippet => super::snippet_html(&hit.snippet) })
+            .collect())),
+        Err(rapport_store::StoreError::Invalid(i)) => Ok(Err(i.problem)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What we promised and by when: until the first public answer, the expected answer time (the
