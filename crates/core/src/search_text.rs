@@ -187,8 +187,7 @@ fn push_pairs(tokens: &mut Vec<Token>, run: &str, offset: usize) {
         });
         return;
     }
-    for i in 0..chars.len() - 1 {
-        let (start, _) = chars[i];
+    for (i, (start, _)) in chars.iter().copied().enumerate().take(chars.len() - 1) {
         let end = end_of(i + 1);
         tokens.push(Token {
             word: fold(&run[start..end]),
@@ -368,16 +367,22 @@ pub fn snippet(text: &str, matchers: &[Matcher], window: usize) -> Option<String
     if start > 0 {
         out.push('…');
     }
+    // Brackets in the text itself become parentheses, so only matches are bracketed.
+    let plain = |s: &str| s.replace('[', "(").replace(']', ")");
     let mut at = shown[0].start;
     for (from, to) in marks {
-        out.push_str(&text[at..from]);
+        out.push_str(&plain(&text[at..from]));
         out.push('[');
-        out.push_str(&text[from..to]);
+        out.push_str(&plain(&text[from..to]));
         out.push(']');
         at = to;
     }
     let last = shown.iter().map(|t| t.end).max().unwrap_or(at).max(at);
-    out.push_str(&text[at..last]);
+    // The punctuation that closes the last word (`."`) stays with it.
+    let closing = text[last..]
+        .find(|c: char| c.is_whitespace() || is_word_char(c))
+        .unwrap_or(text.len() - last);
+    out.push_str(&plain(&text[at..last + closing]));
     if end < tokens.len() {
         out.push('…');
     }
@@ -512,6 +517,15 @@ mod tests {
         let s = snippet(text, &[matcher("thanks")], 4).unwrap();
         assert!(s.starts_with('…') && s.contains("[Thanks]"), "{s}");
         assert_eq!(snippet(text, &[matcher("router")], 8), None);
+        let s = snippet(
+            "See [1] or \"ask the refund desk.\" Bye",
+            &[matcher("refund")],
+            5,
+        )
+        .unwrap();
+        assert_eq!(s, "…or \"ask the [refund] desk.\"…");
+        let s = snippet("See [1]: refund", &[matcher("refund")], 5).unwrap();
+        assert_eq!(s, "See (1): [refund]", "only matches are bracketed");
         let s = snippet("我的订单没有到", &[matcher("订单")], 8).unwrap();
         assert!(s.contains("[订单]"), "{s}");
     }
@@ -530,10 +544,8 @@ mod tests {
         #[test]
         fn every_word_finds_the_text_it_came_from(word in "[a-zA-ZäöüßéÀ-ÿ]{1,12}") {
             let q = SearchQuery::parse(&word);
-            if let Ok(q) = q {
-                if let Some(m) = Matcher::of(&q.text[0].text) {
-                    prop_assert!(tokenize(&word).iter().any(|t| m.touches(t)));
-                }
+            if let Some(m) = q.ok().and_then(|q| Matcher::of(&q.text[0].text)) {
+                prop_assert!(tokenize(&word).iter().any(|t| m.touches(t)));
             }
         }
     }
