@@ -21,6 +21,13 @@ pub enum BenchCommand {
         /// there and dropped afterwards.
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
+        /// Also create tickets in this seeded SQLite database (from `bench seed`) after the
+        /// empty one, and print the ratio.
+        #[arg(long, value_name = "PATH", conflicts_with = "postgres_db")]
+        sqlite: Option<std::path::PathBuf>,
+        /// Also create tickets in this seeded PostgreSQL database (its URL) after the empty one.
+        #[arg(long, value_name = "URL")]
+        postgres_db: Option<String>,
     },
     /// Send email over SMTP to the listener from concurrent clients on a temporary database;
     /// each message is stored durably (and filed on a ticket) before its 250.
@@ -54,6 +61,116 @@ pub enum BenchCommand {
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
     },
+    /// Write a realistic help desk of N historical tickets (customers, organisations, agents
+    /// agent0..9@example.com, conversations in four scripts) into a new database through the
+    /// store's bulk import, for `bench search|views|memory|create` to run against.
+    Seed {
+        #[arg(long)]
+        tickets: u64,
+        /// Mean messages per ticket (many have 2–3, a few up to 40).
+        #[arg(long, default_value_t = 5.0)]
+        messages_per_ticket: f64,
+        #[arg(long, default_value_t = 200_000)]
+        customers: u64,
+        /// The same seed writes the same tickets (their times follow the clock).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Tickets per import call (one transaction each).
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Import calls in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// A new SQLite file to write.
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present = "postgres",
+            conflicts_with = "postgres"
+        )]
+        sqlite: Option<std::path::PathBuf>,
+        /// A PostgreSQL server URL whose user may create databases; `--name` is created there.
+        #[arg(long, value_name = "ADMIN_URL", requires = "name")]
+        postgres: Option<String>,
+        /// The new PostgreSQL database's name.
+        #[arg(long, value_name = "DBNAME")]
+        name: Option<String>,
+    },
+    /// Time full-text searches of a realistic mix (common, rare, phrases, prefixes,
+    /// exclusions, filters, German, Russian, CJK) one at a time on a seeded database, against
+    /// an indexed lookup by id.
+    Search {
+        #[command(flatten)]
+        db: SeededDb,
+        /// Times each query is run.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+    /// Time the workspace's views, ticket pages and search page on a seeded database, one
+    /// request at a time, against the JSON ticket list.
+    Views {
+        #[command(flatten)]
+        db: SeededDb,
+        /// Requests per page.
+        #[arg(long, default_value_t = 300)]
+        rounds: usize,
+    },
+    /// Run `rapport serve` as a child process and report its resident memory idle and under
+    /// ~20 s of API creates, views and searches (on a temporary empty database unless one is
+    /// given).
+    Memory {
+        /// A seeded SQLite file to serve.
+        #[arg(long, value_name = "PATH", conflicts_with = "postgres")]
+        sqlite: Option<std::path::PathBuf>,
+        /// A seeded PostgreSQL database's URL to serve.
+        #[arg(long, value_name = "URL", alias = "postgres-db")]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+}
+
+/// A database seeded by `bench seed`.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct SeededDb {
+    /// A seeded SQLite file.
+    #[arg(long, value_name = "PATH")]
+    sqlite: Option<std::path::PathBuf>,
+    /// A seeded PostgreSQL database's URL.
+    #[arg(long, value_name = "URL", alias = "postgres-db")]
+    postgres: Option<String>,
+}
+
+impl SeededDb {
+    pub(crate) fn url(&self) -> anyhow::Result<String> {
+        seeded_url(self.sqlite.as_deref(), self.postgres.as_deref())?.ok_or_else(|| {
+            anyhow::anyhow!("name a seeded database: --sqlite PATH or --postgres URL")
+        })
+    }
+}
+
+/// The URL of an existing seeded database (an SQLite path must exist: opening would create an
+/// empty one).
+pub(crate) fn seeded_url(
+    sqlite: Option<&std::path::Path>,
+    postgres: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    match (sqlite, postgres) {
+        (Some(path), _) => {
+            anyhow::ensure!(
+                path.is_file(),
+                "{} does not exist; run `rapport bench seed --sqlite {}` first",
+                path.display(),
+                path.display()
+            );
+            Ok(Some(format!("sqlite://{}", path.display())))
+        }
+        (None, Some(url)) => Ok(Some(url.to_string())),
+        (None, None) => Ok(None),
+    }
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -62,11 +179,68 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             concurrency,
             seconds,
             postgres,
+            sqlite,
+            postgres_db,
         } => {
+            let seeded = seeded_url(sqlite.as_deref(), postgres_db.as_deref())?;
             create(
                 concurrency.max(1),
                 Duration::from_secs(seconds.max(1)),
                 postgres,
+                seeded,
+            )
+            .await
+        }
+        BenchCommand::Seed {
+            tickets,
+            messages_per_ticket,
+            customers,
+            seed,
+            batch,
+            concurrency,
+            sqlite,
+            postgres,
+            name,
+        } => {
+            let target = match (sqlite, postgres, name) {
+                (Some(path), _, _) => crate::bench_seed::SeedTarget::Sqlite(path),
+                (None, Some(admin_url), Some(name)) => {
+                    crate::bench_seed::SeedTarget::Postgres { admin_url, name }
+                }
+                _ => {
+                    anyhow::bail!("give --sqlite PATH, or --postgres ADMIN_URL with --name DBNAME")
+                }
+            };
+            crate::bench_seed::run(
+                crate::bench_seed::SeedOptions {
+                    tickets,
+                    messages_per_ticket,
+                    customers: customers.max(1),
+                    seed,
+                    batch: batch.max(1),
+                    concurrency: concurrency.max(1),
+                },
+                target,
+            )
+            .await
+        }
+        BenchCommand::Search { db, rounds } => {
+            crate::bench_search::run(&db.url()?, rounds.max(1)).await
+        }
+        BenchCommand::Views { db, rounds } => {
+            crate::bench_views::run(&db.url()?, rounds.max(1)).await
+        }
+        BenchCommand::Memory {
+            sqlite,
+            postgres,
+            seconds,
+            concurrency,
+        } => {
+            let seeded = seeded_url(sqlite.as_deref(), postgres.as_deref())?;
+            crate::bench_memory::run(
+                seeded,
+                Duration::from_secs(seconds.max(1)),
+                concurrency.max(1),
             )
             .await
         }
@@ -168,11 +342,43 @@ async fn create(
     concurrency: usize,
     duration: Duration,
     postgres: Option<String>,
+    seeded: Option<String>,
 ) -> anyhow::Result<()> {
     let scratch = Scratch::new(postgres.as_deref(), "create").await?;
-    let result = create_on(concurrency, duration, &scratch, postgres.as_deref()).await;
+    let result = create_on(
+        concurrency,
+        duration,
+        &scratch,
+        postgres.as_deref(),
+        seeded.as_deref(),
+    )
+    .await;
     scratch.remove().await;
     result
+}
+
+/// What one run of API creates measured.
+struct ApiCreates {
+    rate: f64,
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+impl ApiCreates {
+    fn print(&self) {
+        println!(
+            "  tickets created:  {} ({} errors)",
+            self.latencies.len(),
+            self.errors
+        );
+        println!("  throughput:       {:.0} tickets/s", self.rate);
+        println!(
+            "  latency:          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(percentile(&self.latencies, 0.50)),
+            ms(percentile(&self.latencies, 0.99)),
+            ms(self.latencies.last().copied().unwrap_or_default())
+        );
+    }
 }
 
 async fn create_on(
@@ -180,13 +386,67 @@ async fn create_on(
     duration: Duration,
     scratch: &Scratch,
     postgres: Option<&str>,
+    seeded: Option<&str>,
 ) -> anyhow::Result<()> {
-    let store = rapport_store::open(&scratch.url()).await?;
     let durability = if postgres.is_some() {
         "PostgreSQL, synchronous_commit as configured"
     } else {
         "SQLite, WAL, synchronous=FULL"
     };
+    let store = rapport_store::open(&scratch.url()).await?;
+    let empty = api_creates(&store, concurrency, duration, durability).await;
+    store.close().await;
+    let empty = empty?;
+    empty.print();
+    let mut errors = empty.errors;
+    if let Some(url) = seeded {
+        let store = rapport_store::open(url).await?;
+        let (tickets, _, _) = crate::bench_seed::counts(url).await?;
+        println!(
+            "bench create on the seeded database {} ({tickets} tickets):",
+            rapport_store::redact_url(url)
+        );
+        let full = api_creates(&store, concurrency, duration, store.backend()).await;
+        store.close().await;
+        let full = full?;
+        full.print();
+        errors += full.errors;
+        println!(
+            "  seeded ÷ empty:   {:.2} (tickets/s at {tickets} tickets ÷ tickets/s on an empty database)",
+            full.rate / empty.rate.max(1e-9)
+        );
+    }
+
+    let store_rate =
+        store_only_creates(concurrency, duration.min(Duration::from_secs(5)), postgres).await?;
+    println!(
+        "  store alone:      {store_rate:.0} tickets/s (same creates without HTTP on an empty database, {concurrency} tasks)"
+    );
+
+    let baseline_for = duration.min(Duration::from_secs(5));
+    let baseline = raw_inserts(baseline_for, postgres).await?;
+    println!(
+        "  baseline:         {baseline:.0} raw single-row inserts/s (one commit each, {durability}, {}s)",
+        baseline_for.as_secs()
+    );
+    println!(
+        "  ratio:            {:.2} (API tickets/s on the empty database ÷ raw inserts/s; ≥ 1.0 means group commit beats one fsync per write)",
+        empty.rate / baseline.max(1e-9)
+    );
+    if errors > 0 {
+        anyhow::bail!("{errors} requests failed");
+    }
+    Ok(())
+}
+
+/// Ticket creates through the HTTP API from `concurrency` clients for `duration`, as a new
+/// agent with a new token (so a seeded database can be used again).
+async fn api_creates(
+    store: &std::sync::Arc<dyn rapport_store::Store>,
+    concurrency: usize,
+    duration: Duration,
+    durability: &str,
+) -> anyhow::Result<ApiCreates> {
     let ctx = Ctx {
         actor: Actor::SYSTEM,
         at: rapport_web::now(),
@@ -195,7 +455,10 @@ async fn create_on(
         .create_agent(
             ctx,
             NewAgent {
-                email: "bench@example.com".into(),
+                email: format!(
+                    "{}@example.com",
+                    rapport_store::scratch::unique_name("bench")
+                ),
                 name: "Bench".into(),
                 role: Role::Agent,
                 password_hash: None,
@@ -278,39 +541,12 @@ async fn create_on(
     let elapsed = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     server.await??;
-    store.close().await;
-
     latencies.sort();
-    let rate = latencies.len() as f64 / elapsed;
-    println!("  tickets created:  {} ({errors} errors)", latencies.len());
-    println!("  throughput:       {rate:.0} tickets/s");
-    println!(
-        "  latency:          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-
-    let store_rate =
-        store_only_creates(concurrency, duration.min(Duration::from_secs(5)), postgres).await?;
-    println!(
-        "  store alone:      {store_rate:.0} tickets/s (same creates without HTTP, {concurrency} tasks)"
-    );
-
-    let baseline_for = duration.min(Duration::from_secs(5));
-    let baseline = raw_inserts(baseline_for, postgres).await?;
-    println!(
-        "  baseline:         {baseline:.0} raw single-row inserts/s (one commit each, {durability}, {}s)",
-        baseline_for.as_secs()
-    );
-    println!(
-        "  ratio:            {:.2} (API tickets/s ÷ raw inserts/s; ≥ 1.0 means group commit beats one fsync per write)",
-        rate / baseline.max(1e-9)
-    );
-    if errors > 0 {
-        anyhow::bail!("{errors} requests failed");
-    }
-    Ok(())
+    Ok(ApiCreates {
+        rate: latencies.len() as f64 / elapsed,
+        latencies,
+        errors,
+    })
 }
 
 /// The same ticket creates straight into the store: what HTTP adds is the difference.

@@ -6,7 +6,7 @@ use rapport_core::{Actor, Channel, MessageKind, Priority, Role, TicketStatus};
 use rapport_store::{Ctx, NewAgent, NewMessage, NewTicket, Requester, Store};
 use rapport_web::auth;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const AGENTS: i64 = 10;
 
@@ -144,46 +144,101 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
         store.backend()
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = rapport_web::AppState::new(
-        store.clone(),
-        rapport_web::ui::UiConfig {
-            base_url: base.clone(),
-        },
-    );
-    let server = tokio::spawn(rapport_web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let server = InProcess::start(store.clone()).await?;
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let cookie = sign_in(&client, &base, "agent0@example.com", password).await?;
 
-    // One client, one request at a time: the time is the server's, not a queue's.
-    let pages: Vec<(&str, String)> = vec![
-        ("view: my open", "/?view=mine".into()),
-        ("view: unassigned", "/?view=unassigned".into()),
-        ("view: all", "/?view=all".into()),
-        ("view: filtered", "/?priority=high&status=open".into()),
-        ("ticket page", String::new()),
-        ("focus (next)", "/focus".into()),
-    ];
     let first_ticket = 10_001;
+    let pages = vec![
+        Page::at("view: my open", "/?view=mine"),
+        Page::at("view: unassigned", "/?view=unassigned"),
+        Page::at("view: all", "/?view=all"),
+        Page::at("view: filtered", "/?priority=high&status=open"),
+        Page {
+            name: "ticket page".into(),
+            paths: (0..rounds)
+                .map(|i| format!("/t/{}", first_ticket + (i as u64 * 7919) % tickets.max(1)))
+                .collect(),
+        },
+        Page::at("focus (next)", "/focus"),
+    ];
+    let report = time_pages(&client, &base, &cookie, &pages, rounds).await?;
+    let api = time_api_list(&client, &base, &token, rounds).await?;
+    server.stop().await?;
+    store.close().await;
+    print_report(rounds, &report, &api);
+    Ok(())
+}
+
+/// The web server on an ephemeral loopback port in this process.
+pub(crate) struct InProcess {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcess {
+    pub(crate) async fn start(store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = rapport_web::AppState::new(
+            store,
+            rapport_web::ui::UiConfig {
+                base_url: base.clone(),
+            },
+        );
+        let server = tokio::spawn(rapport_web::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, stop, server })
+    }
+
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
+
+/// A page to time: round `i` requests `paths[i % paths.len()]`.
+pub(crate) struct Page {
+    pub name: String,
+    pub paths: Vec<String>,
+}
+
+impl Page {
+    pub(crate) fn at(name: &str, path: &str) -> Self {
+        Self {
+            name: name.into(),
+            paths: vec![path.into()],
+        }
+    }
+}
+
+/// Each page `rounds` times, one request at a time (the time is the server's, not a queue's);
+/// sorted times per page. A page that answers neither 2xx nor 3xx stops the run.
+pub(crate) async fn time_pages(
+    client: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    pages: &[Page],
+    rounds: usize,
+) -> anyhow::Result<Vec<(String, Vec<Duration>)>> {
     let mut report = Vec::new();
-    for (name, path) in &pages {
+    for page in pages {
         let mut times = Vec::with_capacity(rounds);
         for i in 0..rounds {
-            let path = if path.is_empty() {
-                format!("/t/{}", first_ticket + (i as u64 * 7919) % tickets.max(1))
-            } else {
-                path.clone()
+            let Some(path) = page.paths.get(i % page.paths.len().max(1)) else {
+                break;
             };
             let sent = Instant::now();
             let response = client
                 .get(format!("{base}{path}"))
-                .header("cookie", &cookie)
+                .header("cookie", cookie)
                 .send()
                 .await?;
             let status = response.status();
@@ -195,29 +250,41 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
             );
         }
         times.sort();
-        report.push((name.to_string(), times));
+        report.push((page.name.clone(), times));
     }
+    Ok(report)
+}
+
+/// The baseline: the JSON API's first page of tickets, `rounds` times; sorted.
+pub(crate) async fn time_api_list(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    rounds: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut api = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let sent = Instant::now();
         let response = client
             .get(format!("{base}/api/v1/tickets?limit=50"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await?;
+        let status = response.status();
         response.bytes().await?;
         api.push(sent.elapsed());
+        anyhow::ensure!(status.is_success(), "/api/v1/tickets: {status}");
     }
     api.sort();
-    let _ = stop.send(());
-    server.await??;
-    store.close().await;
+    Ok(api)
+}
 
-    let baseline = percentile(&api, 0.95);
+pub(crate) fn print_report(rounds: usize, report: &[(String, Vec<Duration>)], api: &[Duration]) {
+    let baseline = percentile(api, 0.95);
     println!("  {rounds} requests each, one at a time, over loopback HTTP:");
-    for (name, times) in &report {
+    for (name, times) in report {
         println!(
-            "  {name:<18} p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms   (p95 ÷ API list p95: {:.2})",
+            "  {name:<22} p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms   (p95 ÷ API list p95: {:.2})",
             ms(percentile(times, 0.50)),
             ms(percentile(times, 0.95)),
             ms(percentile(times, 0.99)),
@@ -226,14 +293,13 @@ async fn run_on(tickets: u64, rounds: usize, scratch: &Scratch) -> anyhow::Resul
     }
     println!(
         "  baseline: GET /api/v1/tickets?limit=50  p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms",
-        ms(percentile(&api, 0.50)),
+        ms(percentile(api, 0.50)),
         ms(baseline),
-        ms(percentile(&api, 0.99))
+        ms(percentile(api, 0.99))
     );
-    Ok(())
 }
 
-async fn sign_in(
+pub(crate) async fn sign_in(
     client: &reqwest::Client,
     base: &str,
     email: &str,
@@ -259,7 +325,7 @@ async fn sign_in(
     Ok(format!("rapport_session={session}"))
 }
 
-fn cookie_of(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_of(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(reqwest::header::SET_COOKIE)
         .iter()

@@ -3,9 +3,13 @@
 
 mod admin;
 mod bench;
+mod bench_memory;
 mod bench_pages;
+mod bench_search;
+mod bench_seed;
 mod bench_smtp;
 mod bench_timers;
+mod bench_views;
 mod config;
 mod demo;
 mod email;
