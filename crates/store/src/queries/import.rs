@@ -149,6 +149,16 @@ fn rows_per_statement(c: &dyn Conn) -> usize {
     }
 }
 
+/// Adds a ticket's subject and messages to the full-text index (the one place imports touch
+/// it).
+async fn index_ticket(c: &mut dyn Conn, ticket_id: i64, checked: &Checked) -> Result<()> {
+    c.index_text(ticket_id, "subject", &checked.subject).await?;
+    for m in &checked.ticket.messages {
+        c.index_text(ticket_id, m.kind.as_str(), &m.body).await?;
+    }
+    Ok(())
+}
+
 /// Writes the messages of the batch's tickets, several rows per statement where statements are
 /// round trips.
 async fn insert_messages(c: &mut dyn Conn, rows: &[(i64, i64, &Checked)]) -> Result<()> {
@@ -236,8 +246,11 @@ pub(super) async fn import_tickets(
     emails.dedup();
     let mut customers = known_customers(c, &emails).await?;
 
-    let mut written = Vec::with_capacity(checked.len());
-    for (t, (inbox_id, inbox_team)) in checked.iter().zip(inbox_of) {
+    // Rows whose ids are needed come first: a statement with RETURNING opens a statement
+    // journal, and on SQLite each one's release walks the job's whole sub-journal, which grows
+    // with every page the job has changed — so they run while it is still small.
+    let mut customer_of = Vec::with_capacity(checked.len());
+    for t in &checked {
         let customer_id = match customers.get(&t.email) {
             Some(id) => *id,
             None => {
@@ -257,6 +270,11 @@ pub(super) async fn import_tickets(
                 id
             }
         };
+        customer_of.push(customer_id);
+    }
+    let mut written = Vec::with_capacity(checked.len());
+    for ((t, (inbox_id, inbox_team)), customer_id) in checked.iter().zip(inbox_of).zip(customer_of)
+    {
         let team_id = t.ticket.team_id.or(inbox_team);
         let id = c
             .query_one(
@@ -281,8 +299,11 @@ pub(super) async fn import_tickets(
             )
             .await?
             .int(0)?;
+        written.push((id, customer_id, inbox_id, team_id, t));
+    }
+    for &(id, customer_id, inbox_id, team_id, t) in &written {
         add_tags(c, id, &t.tags).await?;
-        c.touch_search(id);
+        index_ticket(c, id, t).await?;
         append_event(
             c,
             ctx,
@@ -297,8 +318,11 @@ pub(super) async fn import_tickets(
                    "updated_at": t.ticket.updated_at}),
         )
         .await?;
-        written.push((id, customer_id, t));
     }
-    insert_messages(c, &written).await?;
-    Ok(written.into_iter().map(|(id, _, _)| id).collect())
+    let rows: Vec<(i64, i64, &Checked)> = written
+        .iter()
+        .map(|&(id, customer_id, _, _, t)| (id, customer_id, t))
+        .collect();
+    insert_messages(c, &rows).await?;
+    Ok(rows.into_iter().map(|(id, _, _)| id).collect())
 }
