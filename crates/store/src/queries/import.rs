@@ -149,16 +149,6 @@ fn rows_per_statement(c: &dyn Conn) -> usize {
     }
 }
 
-/// Adds a ticket's subject and messages to the full-text index (the one place imports touch
-/// it).
-async fn index_ticket(c: &mut dyn Conn, ticket_id: i64, checked: &Checked) -> Result<()> {
-    c.index_text(ticket_id, "subject", &checked.subject).await?;
-    for m in &checked.ticket.messages {
-        c.index_text(ticket_id, m.kind.as_str(), &m.body).await?;
-    }
-    Ok(())
-}
-
 /// Writes the messages of the batch's tickets, several rows per statement where statements are
 /// round trips.
 async fn insert_messages(c: &mut dyn Conn, rows: &[(i64, i64, &Checked)]) -> Result<()> {
@@ -303,7 +293,7 @@ pub(super) async fn import_tickets(
     }
     for &(id, customer_id, inbox_id, team_id, t) in &written {
         add_tags(c, id, &t.tags).await?;
-        index_ticket(c, id, t).await?;
+        c.touch_search(id);
         append_event(
             c,
             ctx,
