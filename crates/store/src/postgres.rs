@@ -209,6 +209,8 @@ impl Conn for PgConn<'_> {
         required: &[Matcher],
         excluded: &[Matcher],
         sections: &[Section],
+        within: Option<&[i64]>,
+        before: Option<i64>,
         window: i64,
     ) -> Result<Vec<(i64, f64)>> {
         let Some(mut query) = tsquery(required, " & ", sections) else {
@@ -217,19 +219,24 @@ impl Conn for PgConn<'_> {
         if let Some(unwanted) = tsquery(excluded, " | ", sections) {
             query = format!("({query}) & !({unwanted})");
         }
-        let rows = self
-            .query(
-                "SELECT s.ticket_id, ts_rank('{0.2, 0.4, 0.6, 1.0}', s.doc, q.q)::float8 \
-                 FROM ticket_search s, (SELECT $1::tsquery AS q) q \
-                 WHERE s.doc @@ q.q ORDER BY s.ticket_id DESC LIMIT $2",
-                crate::params![query, window],
-            )
-            .await?;
+        let mut q = SqlBuilder::new(
+            "SELECT s.ticket_id, ts_rank('{0.2, 0.4, 0.6, 1.0}', s.doc, q.q)::float8 \
+             FROM ticket_search s, (SELECT ",
+        );
+        q.bind(query).push("::tsquery AS q) q WHERE s.doc @@ q.q");
+        if let Some(ids) = within {
+            q.push(" AND s.ticket_id IN (")
+                .bind_list(ids.iter().copied())
+                .push(")");
+        }
+        if let Some(before) = before {
+            q.push(" AND s.ticket_id < ").bind(before);
+        }
+        q.push(" ORDER BY s.ticket_id DESC LIMIT ").bind(window);
+        let (sql, params) = q.parts();
+        let rows = self.query(sql, params).await?;
         rows.iter()
-            .map(|r| {
-                let score = r.text(1)?.parse::<f64>().unwrap_or(0.0);
-                Ok((r.int(0)?, score))
-            })
+            .map(|r| Ok((r.int(0)?, r.text(1)?.parse::<f64>().unwrap_or(0.0))))
             .collect()
     }
 

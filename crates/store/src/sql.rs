@@ -198,14 +198,16 @@ pub trait Conn: Send {
     /// Replaces a ticket's search document.
     async fn write_search_doc(&mut self, ticket_id: i64, doc: &SearchDoc) -> Result<()>;
     /// Of the tickets whose document, within `sections`, matches every `required` matcher and
-    /// none of the `excluded`, the `window` most recent (highest ids) with a relevance score
-    /// (higher is better). Bounding by recency keeps a word found in half the desk as fast as
-    /// a rare one: ranking every match of a common word would cost time in their number.
+    /// none of the `excluded` — only those `within` when given, only ids below `before` when
+    /// given — the `window` most recent (highest ids) with a relevance score (higher is
+    /// better).
     async fn search_hits(
         &mut self,
         required: &[Matcher],
         excluded: &[Matcher],
         sections: &[Section],
+        within: Option<&[i64]>,
+        before: Option<i64>,
         window: i64,
     ) -> Result<Vec<(i64, f64)>>;
     /// Appends to a query over `tickets t` a condition leaving out tickets whose document,

@@ -12,8 +12,13 @@ use rapport_core::search::SearchQuery;
 use rapport_core::search_text::{Matcher, SearchDoc, Section, snippet};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How many of the newest matching tickets are ranked; field filters apply within them.
-const SEARCH_WINDOW: i64 = 2_000;
+/// How many of the newest matching tickets are ranked at a time: a word found in half the
+/// desk costs what a rare one does (ranking every match would cost time in their number).
+const SEARCH_WINDOW: i64 = 1_000;
+/// Filters leaving at most this many tickets are searched within those tickets.
+const FEW_FILTERED: i64 = 1_000;
+/// Matches read at most when filters let few of them through.
+const MAX_SCANNED: i64 = 20_000;
 /// Tickets whose documents one statement set loads at a time.
 const DOCS_PER_CHUNK: usize = 500;
 /// Words around a snippet's matches.
@@ -172,9 +177,8 @@ pub(crate) async fn catch_up(store: &SqlStore) -> Result<()> {
     }
 }
 
-/// Tickets matching the query the searcher may see: with words, the best matches among the
-/// newest [`SEARCH_WINDOW`] tickets containing them, each with a snippet; with filters only,
-/// the most recently updated.
+/// Tickets matching the query the searcher may see: with words, the best matches (see
+/// [`ranked_matches`]), each with a snippet; with filters only, the most recently updated.
 pub(crate) async fn search_tickets(
     c: &mut dyn Conn,
     query: SearchQuery,
@@ -208,28 +212,7 @@ pub(crate) async fn search_tickets(
             })
             .collect());
     }
-    let scores: BTreeMap<i64, f64> = c
-        .search_hits(&required, &excluded, sections, SEARCH_WINDOW)
-        .await?
-        .into_iter()
-        .collect();
-    if scores.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Filters narrow the candidates by id first; only the page's tickets are loaded whole.
-    let mut q =
-        SqlBuilder::new("SELECT t.id FROM tickets t JOIN customers c ON c.id = t.customer_id");
-    push_scope_and_filters(&mut q, &scope, &query)?;
-    q.push(" AND t.id IN (")
-        .bind_list(scores.keys().copied())
-        .push(")");
-    let (sql, params) = q.parts();
-    let mut ids = c
-        .query(sql, params)
-        .await?
-        .iter()
-        .map(|r| r.int(0))
-        .collect::<Result<Vec<i64>>>()?;
+    let (scores, mut ids) = ranked_matches(c, &query, &scope, &required, &excluded, limit).await?;
     // Best score first; among equals, the newer ticket.
     let score = |id: &i64| scores.get(id).copied().unwrap_or(0.0);
     ids.sort_by(|a, b| score(b).total_cmp(&score(a)).then(b.cmp(a)));
@@ -261,6 +244,87 @@ pub(crate) async fn search_tickets(
             ticket: t,
         })
         .collect())
+}
+
+/// The tickets that match the words and pass the filters, with their scores. Two ways, by
+/// what is cheaper: when the filters (or a customer's reach) leave few tickets, those are
+/// looked up in the index; otherwise the index's matches are read newest first, a window at a
+/// time, until enough pass the filters (or [`MAX_SCANNED`] matches were read).
+async fn ranked_matches(
+    c: &mut dyn Conn,
+    query: &SearchQuery,
+    scope: &SearchScope,
+    required: &[Matcher],
+    excluded: &[Matcher],
+    limit: i64,
+) -> Result<(BTreeMap<i64, f64>, Vec<i64>)> {
+    let sections = scope.sections();
+    let filtered = !query.filters.is_empty() || *scope != SearchScope::Staff;
+    if filtered {
+        let mut q =
+            SqlBuilder::new("SELECT t.id FROM tickets t JOIN customers c ON c.id = t.customer_id");
+        push_scope_and_filters(&mut q, scope, query)?;
+        q.push(" ORDER BY t.id DESC LIMIT ").bind(FEW_FILTERED + 1);
+        let (sql, params) = q.parts();
+        let candidates = ids_of(c.query(sql, params).await?)?;
+        if candidates.len() as i64 <= FEW_FILTERED {
+            if candidates.is_empty() {
+                return Ok((BTreeMap::new(), Vec::new()));
+            }
+            let scores: BTreeMap<i64, f64> = c
+                .search_hits(
+                    required,
+                    excluded,
+                    sections,
+                    Some(&candidates),
+                    None,
+                    FEW_FILTERED,
+                )
+                .await?
+                .into_iter()
+                .collect();
+            let ids = scores.keys().copied().collect();
+            return Ok((scores, ids));
+        }
+    }
+    let mut scores = BTreeMap::new();
+    let mut passed = Vec::new();
+    let mut before = None;
+    let mut scanned = 0;
+    loop {
+        let window = c
+            .search_hits(required, excluded, sections, None, before, SEARCH_WINDOW)
+            .await?;
+        let Some(oldest) = window.iter().map(|(id, _)| *id).min() else {
+            break;
+        };
+        scanned += window.len() as i64;
+        let complete = (window.len() as i64) < SEARCH_WINDOW;
+        if filtered {
+            // Filters narrow the window by id; only the page's tickets are loaded whole.
+            let mut q = SqlBuilder::new(
+                "SELECT t.id FROM tickets t JOIN customers c ON c.id = t.customer_id",
+            );
+            push_scope_and_filters(&mut q, scope, query)?;
+            q.push(" AND t.id IN (")
+                .bind_list(window.iter().map(|(id, _)| *id))
+                .push(")");
+            let (sql, params) = q.parts();
+            passed.extend(ids_of(c.query(sql, params).await?)?);
+        } else {
+            passed.extend(window.iter().map(|(id, _)| *id));
+        }
+        scores.extend(window);
+        if complete || passed.len() as i64 >= limit || scanned >= MAX_SCANNED {
+            break;
+        }
+        before = Some(oldest);
+    }
+    Ok((scores, passed))
+}
+
+fn ids_of(rows: Vec<crate::sql::Row>) -> Result<Vec<i64>> {
+    rows.iter().map(|r| r.int(0)).collect()
 }
 
 /// `WHERE` the searcher's reach (a customer: their own tickets, an organisation's admin: the

@@ -473,6 +473,58 @@ async fn concurrent_writes_keep_every_word(store: S) {
     assert_eq!(found(&store, "zebulon").await, [t.id]);
 }
 
+fn imported(n: i64, email: &str, priority: rapport_core::Priority) -> ImportTicket {
+    let at = rapport_core::Millis(T0 + n);
+    ImportTicket {
+        subject: format!("Router trouble {n}"),
+        requester: Requester {
+            email: email.into(),
+            name: None,
+        },
+        status: rapport_core::TicketStatus::Open,
+        priority,
+        channel: Channel::Email,
+        inbox: None,
+        assignee_id: None,
+        team_id: None,
+        tags: vec![],
+        created_at: at,
+        updated_at: at,
+        solved_at: None,
+        closed_at: None,
+        messages: vec![ImportMessage {
+            kind: MessageKind::Customer,
+            body: "The router drops again.".into(),
+            created_at: at,
+            agent_id: None,
+        }],
+    }
+}
+
+/// A word in thousands of tickets, with filters that only old ones pass: found all the same,
+/// whether the filters leave few tickets (searched within them) or many (the index read
+/// further back, window by window).
+async fn filters_find_old_matches_of_common_words(store: S) {
+    use rapport_core::Priority::{Low, Normal};
+    let batch: Vec<ImportTicket> = (0..2_100)
+        .map(|n| {
+            let email = if n == 0 {
+                "first@old.example".to_string()
+            } else {
+                format!("c{}@example.com", n % 300)
+            };
+            imported(n, &email, if n < 1_050 { Low } else { Normal })
+        })
+        .collect();
+    let ids = store.import_tickets(ctx(T0), batch).await.unwrap();
+    let hits = found(&store, "router customer:first@old.example").await;
+    assert_eq!(hits, [ids[0]], "a selective filter finds the oldest match");
+    let low = store.search(&q("router priority:low"), 50).await.unwrap();
+    assert_eq!(low.len(), 50, "the index is read past the newest thousand");
+    assert!(low.iter().all(|h| h.ticket.priority == Low));
+    assert_eq!(found(&store, "router").await.len(), 50);
+}
+
 /// A database from the release before whole-ticket search: its tickets are indexed when the
 /// store opens, and found afterwards.
 async fn upgrade_from_the_routing_release(url: String) {
@@ -518,4 +570,5 @@ rapport_store::on_both_backends!(
     customers_find_their_own_public_words_only,
     the_index_follows_edits_merges_and_renames,
     concurrent_writes_keep_every_word,
+    filters_find_old_matches_of_common_words,
 );
