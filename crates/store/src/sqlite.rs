@@ -605,11 +605,11 @@ mod tests {
                         .await?
                         .len();
                     let kept = c
-                        .search_hits(&matchers("wordkept"), &[], &all, 100)
+                        .search_hits(&matchers("wordkept"), &[], &all, None, None, 100)
                         .await?
                         .len();
                     let ghosts = c
-                        .search_hits(&matchers("wordghost"), &[], &all, 100)
+                        .search_hits(&matchers("wordghost"), &[], &all, None, None, 100)
                         .await?
                         .len();
                     Ok((rows, kept, ghosts))
