@@ -264,7 +264,8 @@ async fn ranked_matches(
         let mut q =
             SqlBuilder::new("SELECT t.id FROM tickets t JOIN customers c ON c.id = t.customer_id");
         push_scope_and_filters(&mut q, scope, query)?;
-        q.push(" ORDER BY t.id DESC LIMIT ").bind(FEW_FILTERED + 1);
+        // Unordered: the limit stops the scan as soon as the filters are known not to be few.
+        q.push(" LIMIT ").bind(FEW_FILTERED + 1);
         let (sql, params) = q.parts();
         let candidates = ids_of(c.query(sql, params).await?)?;
         if candidates.len() as i64 <= FEW_FILTERED {
@@ -301,14 +302,18 @@ async fn ranked_matches(
         scanned += window.len() as i64;
         let complete = (window.len() as i64) < SEARCH_WINDOW;
         if filtered {
-            // Filters narrow the window by id; only the page's tickets are loaded whole.
-            let mut q = SqlBuilder::new(
-                "SELECT t.id FROM tickets t JOIN customers c ON c.id = t.customer_id",
+            // The window's tickets are looked up by id and the filters checked on each; the
+            // CROSS JOIN keeps SQLite from walking a filter's index (every open ticket, say)
+            // instead. Only the page's tickets are loaded whole, later.
+            let mut q = SqlBuilder::new("WITH w (id) AS (VALUES ");
+            for (i, (id, _)) in window.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" }).bind(*id).push(")");
+            }
+            q.push(
+                ") SELECT t.id FROM w CROSS JOIN tickets t JOIN customers c ON c.id = t.customer_id",
             );
             push_scope_and_filters(&mut q, scope, query)?;
-            q.push(" AND t.id IN (")
-                .bind_list(window.iter().map(|(id, _)| *id))
-                .push(")");
+            q.push(" AND t.id = w.id");
             let (sql, params) = q.parts();
             passed.extend(ids_of(c.query(sql, params).await?)?);
         } else {
