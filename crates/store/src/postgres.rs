@@ -224,18 +224,11 @@ impl Conn for PgConn<'_> {
              FROM ticket_search s, (SELECT ",
         );
         q.bind(query).push("::tsquery AS q) q WHERE s.doc @@ q.q");
-        if let Some(ids) = within {
-            q.push(" AND s.ticket_id IN (")
-                .bind_list(ids.iter().copied())
-                .push(")");
-        }
-        if let Some(before) = before {
-            q.push(" AND s.ticket_id < ").bind(before);
-        }
-        q.push(" ORDER BY s.ticket_id DESC LIMIT ").bind(window);
+        crate::sql::push_hits_window(&mut q, "s.ticket_id", within, before, window);
         let (sql, params) = q.parts();
-        let rows = self.query(sql, params).await?;
-        rows.iter()
+        self.query(sql, params)
+            .await?
+            .iter()
             .map(|r| Ok((r.int(0)?, r.text(1)?.parse::<f64>().unwrap_or(0.0))))
             .collect()
     }
