@@ -285,6 +285,31 @@ impl SqlBuilder {
     }
 }
 
+/// The end of a search-hits query over an index keyed by ticket id (`id`): only the tickets
+/// `within`, only ids below `before`, the newest `window` first.
+pub(crate) fn push_hits_window(
+    q: &mut SqlBuilder,
+    id: &str,
+    within: Option<&[i64]>,
+    before: Option<i64>,
+    window: i64,
+) {
+    if let Some(ids) = within {
+        q.push(" AND ")
+            .push(id)
+            .push(" IN (")
+            .bind_list(ids.iter().copied())
+            .push(")");
+    }
+    if let Some(before) = before {
+        q.push(" AND ").push(id).push(" < ").bind(before);
+    }
+    q.push(" ORDER BY ")
+        .push(id)
+        .push(" DESC LIMIT ")
+        .bind(window);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,29 +341,4 @@ mod tests {
         assert!(row.text(0).is_err());
         assert!(row.int(9).is_err());
     }
-}
-
-/// The end of a search-hits query over an index keyed by ticket id (`id`): only the tickets
-/// `within`, only ids below `before`, the newest `window` first.
-pub(crate) fn push_hits_window(
-    q: &mut SqlBuilder,
-    id: &str,
-    within: Option<&[i64]>,
-    before: Option<i64>,
-    window: i64,
-) {
-    if let Some(ids) = within {
-        q.push(" AND ")
-            .push(id)
-            .push(" IN (")
-            .bind_list(ids.iter().copied())
-            .push(")");
-    }
-    if let Some(before) = before {
-        q.push(" AND ").push(id).push(" < ").bind(before);
-    }
-    q.push(" ORDER BY ")
-        .push(id)
-        .push(" DESC LIMIT ")
-        .bind(window);
 }
