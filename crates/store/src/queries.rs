@@ -598,6 +598,11 @@ async fn organization_for_domain(c: &mut dyn Conn, domain: &str) -> Result<Optio
     .await
 }
 
+/// The lock under which a customer with this address is looked up and created.
+fn customer_email_key(email: &str) -> String {
+    format!("customer-email:{email}")
+}
+
 /// The customer with this address, created (named after the address if no name is given)
 /// when we have never heard from them.
 async fn find_or_create_customer(
@@ -606,7 +611,7 @@ async fn find_or_create_customer(
     requester: &Requester,
 ) -> Result<CustomerSummary> {
     let email = contact::normalize_email("customer.email", &requester.email)?;
-    c.serialize_on(&format!("customer-email:{email}")).await?;
+    c.serialize_on(&customer_email_key(&email)).await?;
     let known = c
         .query_opt(
             "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p WHERE p.customer_id = c.id \

@@ -235,6 +235,12 @@ pub(super) async fn import_tickets(
     emails.sort_unstable();
     emails.dedup();
     let mut customers = known_customers(c, &emails).await?;
+    // New customers are created under a lock per address (as for a new ticket). Batches in
+    // flight together may share addresses, so each takes its locks in one order — sorted —
+    // before creating any, or two could each wait for a lock the other holds.
+    for email in emails.iter().filter(|e| !customers.contains_key(**e)) {
+        c.serialize_on(&customer_email_key(email)).await?;
+    }
 
     // Rows whose ids are needed come first: a statement with RETURNING opens a statement
     // journal, and on SQLite each one's release walks the job's whole sub-journal, which grows

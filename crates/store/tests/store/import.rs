@@ -379,7 +379,47 @@ async fn imported_tickets_are_found_by_search(store: S) {
     assert_eq!(hits.len(), 1);
 }
 
+/// Batches in flight together that share new customers, listed in opposite orders, all
+/// land (each takes its address locks in one order, so none waits on another forever).
+async fn concurrent_batches_sharing_customers_all_land(store: S) {
+    let emails: Vec<String> = (0..40).map(|i| format!("shared{i}@example.com")).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for round in 0..6 {
+        let store = store.clone();
+        let mut order = emails.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        tasks.spawn(async move {
+            let batch = order
+                .iter()
+                .map(|e| historical("Shared", e, TicketStatus::Open, T0 + round))
+                .collect();
+            store.import_tickets(ctx(T0), batch).await
+        });
+    }
+    let mut imported = 0;
+    while let Some(done) = tasks.join_next().await {
+        imported += done.unwrap().unwrap().len();
+    }
+    assert_eq!(imported, 240);
+    let customers = store
+        .list_customers(&CustomerFilter::default(), PageRequest::first(200))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        customers
+            .iter()
+            .filter(|c| c.emails[0].starts_with("shared"))
+            .count(),
+        40,
+        "one customer per address"
+    );
+}
+
 rapport_store::on_both_backends!(
+    concurrent_batches_sharing_customers_all_land,
     import_writes_history_as_it_was,
     a_bad_ticket_writes_nothing,
     imported_tickets_are_found_by_search,
