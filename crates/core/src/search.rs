@@ -65,12 +65,21 @@ pub struct SearchQuery {
     pub filters: Vec<FilterTerm>,
 }
 
+/// Longer searches are refused: every word becomes index lookups.
+pub const MAX_QUERY_CHARS: usize = 1_000;
+
 const FIELDS: &str = "status, priority, tag, assignee, customer, org, ref, created, updated";
 
 impl SearchQuery {
     /// Parses what the agent typed. Only filters can be wrong (an unknown status, a date that
     /// is not one); the error names the filter and what it accepts.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
+        if input.chars().count() > MAX_QUERY_CHARS {
+            return Err(Invalid::new(
+                "q",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
         let mut query = Self::default();
         for token in tokens(input) {
             let (exclude, body) = match token.strip_prefix('-') {
@@ -358,6 +367,11 @@ mod tests {
             assert!(err.problem.contains(expect), "{input}: {err}");
         }
         assert!(SearchQuery::parse("   ").is_err());
+        assert!(
+            SearchQuery::parse(&"word ".repeat(201)).is_err(),
+            "at most 1,000 characters"
+        );
+        assert!(SearchQuery::parse(&"word ".repeat(200)).is_ok());
         assert!(
             SearchQuery::parse("-spam").is_err(),
             "only exclusions select nothing to start from"
