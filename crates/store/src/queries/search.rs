@@ -6,7 +6,7 @@ use super::{TICKET_SELECT, complete_tickets, push_search_filters};
 use crate::model::{SearchHit, SearchScope};
 use crate::params;
 use crate::sql::{Conn, SqlBuilder};
-use crate::{Result, SqlStore};
+use crate::{Result, SqlStore, Store};
 use rapport_core::MessageKind;
 use rapport_core::search::SearchQuery;
 use rapport_core::search_text::{Matcher, SearchDoc, Section, snippet};
@@ -127,17 +127,22 @@ fn section_of(kind: &str) -> Section {
 /// Indexes tickets stored by a release before whole-ticket search, a chunk per write, until
 /// none is left; a no-op once done. Runs when the store opens.
 pub(crate) async fn catch_up(store: &SqlStore) -> Result<()> {
+    // Every open (every `mail-in` too) passes here: once done, a read and no write.
+    if store.setting(REBUILD_SETTING).await?.is_none() {
+        return Ok(());
+    }
     loop {
         let done = store
             .write(|c| {
                 Box::pin(async move {
-                    let rows = c
-                        .query(
+                    // Read again inside the write: another node may have finished meanwhile.
+                    let Some(row) = c
+                        .query_opt(
                             "SELECT value FROM settings WHERE key = $1",
                             params![REBUILD_SETTING],
                         )
-                        .await?;
-                    let Some(row) = rows.first() else {
+                        .await?
+                    else {
                         return Ok(true);
                     };
                     let after: i64 = row.text(0)?.parse().unwrap_or(0);
