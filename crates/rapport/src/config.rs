@@ -13,6 +13,9 @@ pub struct Config {
     pub log: String,
     pub base_url: String,
     pub mail: MailConfig,
+    /// How long a node holds claimed background work (an email being sent, an IMAP mailbox
+    /// being polled) before another node may take it over: the wait after a node dies.
+    pub lease: std::time::Duration,
 }
 
 /// The email channel's settings.
@@ -56,6 +59,7 @@ struct FileConfig {
     data_dir: Option<String>,
     log: Option<String>,
     base_url: Option<String>,
+    lease_seconds: Option<String>,
     smtp: Option<String>,
     smtp_hostname: Option<String>,
     smtp_tls_cert: Option<String>,
@@ -135,6 +139,10 @@ impl Config {
             Some(s) => check_base_url(&s)?,
             None => format!("http://{http}"),
         };
+        let lease = match pick("lease_seconds", from_file.lease_seconds.take()) {
+            Some(s) => lease_seconds(&s)?,
+            None => std::time::Duration::from_secs(300),
+        };
         let mail = MailConfig::load(&pick, &from_file, &base_url, &file_name)?;
         Ok(Self {
             database_url,
@@ -142,6 +150,7 @@ impl Config {
             log,
             base_url,
             mail,
+            lease,
         })
     }
 }
@@ -222,6 +231,17 @@ fn socket_address(s: &Setting, example: &str) -> Result<SocketAddr, ConfigError>
             ),
         )
     })
+}
+
+/// Seconds, 2 to 86,400: shorter leases would expire while a slow relay still answers.
+fn lease_seconds(s: &Setting) -> Result<std::time::Duration, ConfigError> {
+    match s.value.trim().parse::<u64>() {
+        Ok(n) if (2..=86_400).contains(&n) => Ok(std::time::Duration::from_secs(n)),
+        _ => Err(err(
+            &s.key,
+            format!("'{}' is not a number of seconds from 2 to 86400", s.value),
+        )),
+    }
 }
 
 /// The host part of the base URL: what mail is addressed to when nothing else is said.
@@ -523,6 +543,18 @@ mod tests {
         let c = load(&[("RAPPORT_HTTP", "127.0.0.1:9100")], Some(file)).unwrap();
         assert_eq!(c.http.port(), 9100);
         assert_eq!(c.database_url, "sqlite:///srv/rapport/rapport.db");
+    }
+
+    #[test]
+    fn leases_last_five_minutes_unless_set() {
+        assert_eq!(load(&[], None).unwrap().lease.as_secs(), 300);
+        let c = load(&[("RAPPORT_LEASE_SECONDS", "5")], None).unwrap();
+        assert_eq!(c.lease.as_secs(), 5);
+        for bad in ["1", "0", "ten", "100000"] {
+            let e = load(&[("RAPPORT_LEASE_SECONDS", bad)], None).unwrap_err();
+            assert_eq!(e.key, "RAPPORT_LEASE_SECONDS");
+            assert!(e.problem.contains("seconds from 2"), "{}", e.problem);
+        }
     }
 
     #[test]

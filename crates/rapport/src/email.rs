@@ -407,10 +407,9 @@ pub struct Mailer {
     pub store: Arc<dyn Store>,
     pub sender: Sender,
     pub secret: Vec<u8>,
+    /// How long a claimed email is ours before another worker (or node) may take it over.
+    pub lease: Duration,
 }
-
-/// How long a claimed email is ours before another worker may take it over.
-const LEASE_MS: i64 = 5 * 60_000;
 /// Attempts before a temporarily failing email is given up (about two days of retries).
 const MAX_ATTEMPTS: i64 = 16;
 
@@ -424,7 +423,11 @@ impl Mailer {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {
-            let idle = match self.store.claim_outbox(now(), LEASE_MS, 16).await {
+            let idle = match self
+                .store
+                .claim_outbox(now(), self.lease.as_millis() as i64, 16)
+                .await
+            {
                 Ok(items) => {
                     let none = items.is_empty();
                     futures::future::join_all(items.into_iter().map(|item| self.deliver(item)))

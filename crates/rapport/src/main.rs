@@ -367,6 +367,7 @@ async fn start_mail(
                 store,
                 sender,
                 secret,
+                lease: config.lease,
             };
             tasks.push(tokio::spawn(mailer.run(stopped)));
         }

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
+pub use postgres::round_trips as postgres_round_trips;
 pub use queries::IRATE_TAG;
 
 use futures::future::BoxFuture;

@@ -9,7 +9,20 @@ use rapport_core::search_text::{Matcher, SearchDoc, Section};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column, PgConnection, Row as _, TypeInfo};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Round trips to PostgreSQL made by this process (statements, BEGIN, COMMIT): benchmarks
+/// divide it by the work done to show where a cluster's time goes.
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+fn count_round_trips(n: u64) {
+    ROUND_TRIPS.fetch_add(n, Ordering::Relaxed);
+}
 
 pub(crate) struct PgEngine {
     pool: PgPool,
@@ -48,6 +61,7 @@ impl PgEngine {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
+        count_round_trips(2);
         let mut tx = self
             .pool
             .begin()
@@ -83,6 +97,7 @@ impl PgEngine {
         F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         // One snapshot for the whole read, so a list and the details loaded for it agree.
+        count_round_trips(2);
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -162,6 +177,7 @@ fn cells(row: &PgRow) -> Result<Row, DbError> {
 #[async_trait::async_trait]
 impl Conn for PgConn<'_> {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        count_round_trips(1);
         let query = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), params);
         Ok(query
             .execute(&mut *self.db)
@@ -171,6 +187,7 @@ impl Conn for PgConn<'_> {
     }
 
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        count_round_trips(1);
         let query = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), params);
         let rows = query.fetch_all(&mut *self.db).await.map_err(db_error)?;
         rows.iter().map(cells).collect()
