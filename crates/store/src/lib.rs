@@ -290,6 +290,19 @@ pub trait Store: Send + Sync {
     /// Changes every time a write commits in this process: live views wait on it, then read
     /// the event log.
     fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Sends a short message (under 8,000 bytes) to every process that listens on this
+    /// database, this one included: what nodes tell each other that is not data (who is
+    /// looking at a ticket). PostgreSQL carries it with NOTIFY; SQLite only within the process.
+    async fn broadcast(&self, message: &str) -> Result<()>;
+    /// The messages of [`Store::broadcast`], in the order sent by each sender.
+    fn broadcasts(&self) -> tokio::sync::broadcast::Receiver<String>;
+    /// Takes the lease `name` for `holder` until `until`, or renews it when `holder` has it;
+    /// false while someone else holds an unexpired one. Whoever holds a lease does the work it
+    /// names (polling an IMAP mailbox); a holder that dies loses it when it expires.
+    async fn acquire_lease(&self, name: &str, holder: &str, now: Millis, until: Millis)
+    -> Result<bool>;
+    /// Gives a lease up at once (a clean stop), if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 
     // SLA: calendars and policies (changing either recomputes open tickets' due times in the
     // background), each ticket's clocks, commitments, the scheduler, kept and chase rates.
@@ -421,7 +434,10 @@ pub trait Store: Send + Sync {
 pub struct SqlStore {
     engine: Engine,
     /// Counts committed writes; live views wake on it and read the event log for what changed.
-    commits: tokio::sync::watch::Sender<u64>,
+    /// On PostgreSQL the listener bumps it too when another process committed events.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// [`Store::broadcast`] messages as they arrive.
+    broadcasts: tokio::sync::broadcast::Sender<String>,
 }
 
 enum Engine {
@@ -464,6 +480,18 @@ impl SqlStore {
         }
     }
 
+    async fn send_broadcast(&self, message: &str) -> Result<()> {
+        match &self.engine {
+            // One process: nobody else could hear it.
+            Engine::Sqlite(_) => {
+                let _ = self.broadcasts.send(message.to_string());
+                Ok(())
+            }
+            // Every node hears it from its listener, this one too.
+            Engine::Postgres(pg) => pg.notify(message).await,
+        }
+    }
+
     async fn shutdown(&self) {
         match &self.engine {
             Engine::Sqlite(e) => e.shutdown().await,
@@ -475,10 +503,14 @@ impl SqlStore {
 /// Opens the store a URL names (`sqlite://path` or `postgres://…`) and brings its schema up
 /// to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    let commits = Arc::new(tokio::sync::watch::channel(0).0);
+    let broadcasts = tokio::sync::broadcast::channel(1024).0;
     let engine = if url.starts_with("sqlite:") {
         Engine::Sqlite(sqlite::SqliteEngine::open(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Engine::Postgres(postgres::PgEngine::open(url).await?)
+        Engine::Postgres(
+            postgres::PgEngine::open(url, commits.clone(), broadcasts.clone()).await?,
+        )
     } else {
         return Err(StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://…",
@@ -487,7 +519,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     };
     let store = SqlStore {
         engine,
-        commits: tokio::sync::watch::channel(0).0,
+        commits,
+        broadcasts,
     };
     queries::index_older_tickets(&store).await?;
     Ok(Arc::new(store))

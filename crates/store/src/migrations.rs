@@ -29,6 +29,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../migrations/sqlite/0006_search.sql"),
     ),
+    (
+        7,
+        "cluster",
+        include_str!("../migrations/sqlite/0007_cluster.sql"),
+    ),
 ];
 
 fn checksum(sql: &str) -> String {

@@ -6,7 +6,9 @@ use crate::sql::{Conn, DbError, Row, SqlBuilder, Value};
 use crate::{Result, StoreError};
 use futures::future::BoxFuture;
 use rapport_core::search_text::{Matcher, SearchDoc, Section};
-use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgListener, PgPool, PgPoolOptions, PgRow};
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
 use sqlx::{Column, PgConnection, Row as _, TypeInfo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +26,23 @@ fn count_round_trips(n: u64) {
     ROUND_TRIPS.fetch_add(n, Ordering::Relaxed);
 }
 
+/// NOTIFY payloads must be shorter than this.
+pub(crate) const MAX_NOTIFY_BYTES: usize = 8000;
+/// Where the events trigger (migration 0007) announces new event ids.
+const EVENTS_CHANNEL: &str = "rapport_events";
+/// Where [`crate::Store::broadcast`] messages travel.
+const BROADCAST_CHANNEL: &str = "rapport_broadcast";
+
 pub(crate) struct PgEngine {
     pool: PgPool,
+    /// Hears other processes' commits and broadcasts; stopped with the engine.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgEngine {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 fn db_error(e: sqlx::Error) -> DbError {
@@ -37,7 +54,11 @@ fn db_error(e: sqlx::Error) -> DbError {
 }
 
 impl PgEngine {
-    pub(crate) async fn open(url: &str) -> Result<Self> {
+    pub(crate) async fn open(
+        url: &str,
+        commits: Arc<watch::Sender<u64>>,
+        broadcasts: broadcast::Sender<String>,
+    ) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -53,7 +74,27 @@ impl PgEngine {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        let mut listener = PgListener::connect_with(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot LISTEN: {e}")))?;
+        listener
+            .listen_all([EVENTS_CHANNEL, BROADCAST_CHANNEL])
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot LISTEN: {e}")))?;
+        let listener = tokio::spawn(listen(listener, commits, broadcasts));
+        Ok(Self { pool, listener })
+    }
+
+    /// Sends `message` to every listening process, outside any transaction.
+    pub(crate) async fn notify(&self, message: &str) -> Result<()> {
+        count_round_trips(1);
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(BROADCAST_CHANNEL)
+            .bind(message)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::from(db_error(e)))?;
+        Ok(())
     }
 
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
@@ -111,7 +152,37 @@ impl PgEngine {
     }
 
     pub(crate) async fn shutdown(&self) {
+        self.listener.abort();
         self.pool.close().await;
+    }
+}
+
+/// Turns notifications into local signals: new events bump `commits` (live pages then read the
+/// event log), broadcasts are passed on. After a lost connection sqlx reconnects and listens
+/// again; what was sent meanwhile is lost, so `commits` is bumped and readers catch up from
+/// the event log.
+async fn listen(
+    mut listener: PgListener,
+    commits: Arc<watch::Sender<u64>>,
+    broadcasts: broadcast::Sender<String>,
+) {
+    let bump = || commits.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(note)) if note.channel() == BROADCAST_CHANNEL => {
+                let _ = broadcasts.send(note.payload().to_string());
+            }
+            Ok(Some(_)) => bump(),
+            Ok(None) => {
+                tracing::warn!("the PostgreSQL listener lost its connection; reconnecting");
+                bump();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the PostgreSQL listener failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bump();
+            }
+        }
     }
 }
 

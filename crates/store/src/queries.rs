@@ -2457,6 +2457,62 @@ impl Store for SqlStore {
         self.commits.subscribe()
     }
 
+    async fn broadcast(&self, message: &str) -> Result<()> {
+        if message.len() >= crate::postgres::MAX_NOTIFY_BYTES {
+            return Err(StoreError::Invalid(rapport_core::Invalid::new(
+                "message",
+                format!(
+                    "a broadcast holds at most {} bytes",
+                    crate::postgres::MAX_NOTIFY_BYTES - 1
+                ),
+            )));
+        }
+        self.send_broadcast(message).await
+    }
+
+    fn broadcasts(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.broadcasts.subscribe()
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                let held = c
+                    .query(
+                        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                         WHERE leases.holder = excluded.holder OR leases.expires_at <= $4 RETURNING holder",
+                        params![&name, &holder, until.0, now.0],
+                    )
+                    .await?;
+                Ok(!held.is_empty())
+            })
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                    params![&name, &holder],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn list_calendars(&self) -> Result<Vec<Calendar>> {
         self.read(|c| Box::pin(sla::list_calendars(c))).await
     }
