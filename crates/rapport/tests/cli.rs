@@ -260,6 +260,7 @@ fn every_command_has_help() {
         vec!["serve", "--help"],
         vec!["demo", "--help"],
         vec!["migrate", "--help"],
+        vec!["backup", "--help"],
         vec!["admin", "--help"],
         vec!["admin", "create-agent", "--help"],
         vec!["admin", "create-token", "--help"],
@@ -743,6 +744,158 @@ fn acknowledged_tickets_survive_a_crash() {
     let again = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
     assert_eq!(again.get("/healthz", None).0, 200);
     assert_eq!(again.stop(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The number of tickets in a SQLite file, read beside whatever else has it open.
+fn tickets_in(db: &Path) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A backup taken while `serve` keeps committing tickets is one moment of the database: whole,
+/// openable by Rapport, and holding every ticket committed before it started and none from
+/// after it ended.
+#[test]
+fn backup_copies_a_consistent_database_while_serve_writes() {
+    let (dir, url) = temp_sqlite();
+    let token = agent_token(&dir, &url);
+    let server = Running::start(rapport(&dir, &url, &["serve"]), "OpenAPI");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|worker| {
+            let (addr, token, stop) = (server.addr.clone(), token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut created = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = format!(
+                        r#"{{"subject":"backup-{worker}-{created}","customer":{{"email":"b{worker}@example.com"}},"message":{{"body":"b"}}}}"#
+                    );
+                    let (status, body) =
+                        http(&addr, "POST", "/api/v1/tickets", Some(&token), Some(&body))
+                            .expect("the server answers");
+                    assert_eq!(status, 201, "{body}");
+                    created += 1;
+                }
+                created
+            })
+        })
+        .collect();
+    let live = dir.join("data/rapport.db");
+    while tickets_in(&live) < 50 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = tickets_in(&live);
+    let out = run(&dir, &url, &["backup", "copy.db"]);
+    let after = tickets_in(&live);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created: usize = clients.into_iter().map(|c| c.join().expect("client")).sum();
+    assert_eq!(server.stop(), 0);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("copy.db") && printed.contains("tickets"),
+        "{printed}"
+    );
+    assert!(
+        after > before,
+        "tickets were being created during the backup ({before} → {after}, {created} in all)"
+    );
+
+    let copy = dir.join("copy.db");
+    let in_copy = tickets_in(&copy);
+    assert!(
+        (before..=after).contains(&in_copy),
+        "the copy holds {in_copy} tickets, not between {before} and {after}"
+    );
+    assert!(
+        printed.contains(&format!("{in_copy} tickets")),
+        "the printed count is the copy's: {printed}"
+    );
+    let copy_url = format!("sqlite://{}", copy.display());
+    let migrate = run(&dir, &copy_url, &["migrate"]);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("rapport-backup"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn backup_never_overwrites_and_never_invents_a_database() {
+    let (dir, url) = temp_sqlite();
+    let out = run(&dir, &url, &["backup", "first.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no database at"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !dir.join("data/rapport.db").exists() && !dir.join("first.db").exists(),
+        "a missing database is not created, and no empty copy is written"
+    );
+
+    assert!(run(&dir, &url, &["migrate"]).status.success());
+    std::fs::write(dir.join("precious.db"), b"last week's backup").unwrap();
+    let out = run(&dir, &url, &["backup", "precious.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("precious.db already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("precious.db")).unwrap(),
+        b"last week's backup"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("rapport-backup")),
+        "{names:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn backup_on_postgresql_says_how_to_use_pg_dump_without_the_password() {
+    let dir = TestDb::temp_dir();
+    let out = run(
+        &dir,
+        "postgres://u:secret@127.0.0.1:5432/x",
+        &["backup", "rapport.dump"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stderr.contains(
+            "pg_dump --format=custom --file='rapport.dump' 'postgres://u:***@127.0.0.1:5432/x'"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pg_restore"), "{stderr}");
+    assert!(
+        !stdout.contains("secret") && !stderr.contains("secret"),
+        "the password is never printed: {stdout}{stderr}"
+    );
+    assert!(!dir.join("rapport.dump").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
 
