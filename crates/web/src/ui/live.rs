@@ -1,7 +1,9 @@
 //! Live updates for open pages: one task per process follows the event log (woken by each
-//! commit, and once a second for writes made by another process on the same database) and
-//! fans each new event out; every open page holds a Server-Sent Events stream. Presence (who
-//! else has a ticket open, who is typing) is kept here in memory, per process.
+//! commit — on PostgreSQL also by other nodes' commits, through LISTEN/NOTIFY — and once a
+//! second regardless, so a missed notification only delays) and fans each new event out;
+//! every open page holds a Server-Sent Events stream. Presence (who else has a ticket open,
+//! who is typing) is kept in memory per process and told to the other nodes with
+//! [`Store::broadcast`]; what another node said expires unless it repeats it.
 
 use super::session::{AgentSession, NoFields, SessionForm};
 use crate::{AppState, now};
@@ -41,7 +43,7 @@ pub struct LiveEvent {
     pub agent_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Viewer {
     pub agent_id: i64,
     pub name: String,
@@ -51,9 +53,35 @@ pub struct Viewer {
     stream: u64,
 }
 
+/// How often a node repeats who is on its pages, so the others' copies stay alive.
+const PRESENCE_REPEAT: Duration = Duration::from_secs(20);
+/// How long another node's word on a ticket holds without being repeated (its node may have
+/// died without saying goodbye).
+const PRESENCE_HOLDS_MS: i64 = 3 * 20_000;
+
+/// What a node tells the others about one ticket: everyone it has on it now.
+#[derive(Debug, Serialize, Deserialize)]
+struct PresenceNote {
+    presence: i64,
+    node: u64,
+    viewers: Vec<Viewer>,
+}
+
+/// Another node's viewers of a ticket, until `holds_until` (UTC milliseconds).
+struct RemoteViewers {
+    viewers: Vec<Viewer>,
+    holds_until: i64,
+}
+
 pub struct Live {
     tx: broadcast::Sender<LiveMessage>,
     viewers: Mutex<HashMap<i64, Vec<Viewer>>>,
+    /// Viewers on other nodes, by ticket and node.
+    remote: Mutex<HashMap<i64, HashMap<u64, RemoteViewers>>>,
+    /// This process among the nodes (random, so a restart is a new node).
+    node: u64,
+    /// Tickets whose local viewers changed, for the task that tells the other nodes.
+    changed: tokio::sync::mpsc::UnboundedSender<i64>,
     next_stream: AtomicU64,
     /// Turns true when the server stops; the follower task ends with it.
     stopped: tokio::sync::watch::Sender<bool>,
@@ -62,16 +90,34 @@ pub struct Live {
 impl Live {
     /// Starts following `store`'s event log; the task ends when the store is dropped.
     pub fn start(store: &Arc<dyn Store>) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(1024);
-        let (stopped, stop_rx) = tokio::sync::watch::channel(false);
-        let live = Arc::new(Live {
-            tx: tx.clone(),
-            viewers: Mutex::new(HashMap::new()),
-            next_stream: AtomicU64::new(1),
-            stopped,
-        });
-        tokio::spawn(follow_events(Arc::downgrade(store), tx, stop_rx));
+        let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
+        let live = Arc::new(Self::new(changed));
+        let stop_rx = live.stopped.subscribe();
+        tokio::spawn(follow_events(
+            Arc::downgrade(store),
+            live.tx.clone(),
+            stop_rx.clone(),
+        ));
+        tokio::spawn(share_presence(
+            Arc::downgrade(store),
+            Arc::downgrade(&live),
+            changes,
+            store.broadcasts(),
+            stop_rx,
+        ));
         live
+    }
+
+    fn new(changed: tokio::sync::mpsc::UnboundedSender<i64>) -> Self {
+        Live {
+            tx: broadcast::channel(1024).0,
+            viewers: Mutex::new(HashMap::new()),
+            remote: Mutex::new(HashMap::new()),
+            node: rand::random(),
+            changed,
+            next_stream: AtomicU64::new(1),
+            stopped: tokio::sync::watch::channel(false).0,
+        }
     }
 
     /// Stops following the event log (the server is shutting down).
@@ -88,6 +134,51 @@ impl Live {
         self.viewers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_remote(&self) -> std::sync::MutexGuard<'_, HashMap<i64, HashMap<u64, RemoteViewers>>> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells this node's pages and, through the sharing task, the other nodes.
+    fn presence_changed(&self, ticket_id: i64) {
+        let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+        let _ = self.changed.send(ticket_id);
+    }
+
+    /// What to tell the other nodes about a ticket: this node's viewers of it.
+    fn note(&self, ticket_id: i64) -> PresenceNote {
+        PresenceNote {
+            presence: ticket_id,
+            node: self.node,
+            viewers: self.lock().get(&ticket_id).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Takes in what another node said; its own notes come back too and are ignored.
+    fn heard(&self, note: PresenceNote, now: i64) {
+        if note.node == self.node {
+            return;
+        }
+        {
+            let mut remote = self.lock_remote();
+            let nodes = remote.entry(note.presence).or_default();
+            if note.viewers.is_empty() {
+                nodes.remove(&note.node);
+            } else {
+                nodes.insert(
+                    note.node,
+                    RemoteViewers {
+                        viewers: note.viewers,
+                        holds_until: now + PRESENCE_HOLDS_MS,
+                    },
+                );
+            }
+            if nodes.is_empty() {
+                remote.remove(&note.presence);
+            }
+        }
+        let _ = self.tx.send(LiveMessage::Presence(note.presence));
+    }
+
     fn join(&self, ticket_id: i64, agent_id: i64, name: &str) -> u64 {
         let stream = self.next_stream.fetch_add(1, Ordering::Relaxed);
         self.lock().entry(ticket_id).or_default().push(Viewer {
@@ -96,7 +187,7 @@ impl Live {
             typing_until: 0,
             stream,
         });
-        let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+        self.presence_changed(ticket_id);
         stream
     }
 
@@ -110,7 +201,7 @@ impl Live {
                 }
             }
         }
-        let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+        self.presence_changed(ticket_id);
     }
 
     /// Marks an agent as typing; tells the other pages at most every 2 seconds per agent,
@@ -127,14 +218,22 @@ impl Live {
             }
         }
         if changed {
-            let _ = self.tx.send(LiveMessage::Presence(ticket_id));
+            self.presence_changed(ticket_id);
         }
     }
 
-    /// The other agents on a ticket (one entry per agent, typing if any of their tabs is).
+    /// The other agents on a ticket, on any node (one entry per agent, typing if any of their
+    /// tabs is).
     pub fn others(&self, ticket_id: i64, me: i64) -> Vec<Viewer> {
+        let mut all: Vec<Viewer> = self.lock().get(&ticket_id).cloned().unwrap_or_default();
+        let now = now().0;
+        if let Some(nodes) = self.lock_remote().get(&ticket_id) {
+            for remote in nodes.values().filter(|r| r.holds_until > now) {
+                all.extend(remote.viewers.iter().cloned());
+            }
+        }
         let mut others: Vec<Viewer> = Vec::new();
-        for v in self.lock().get(&ticket_id).into_iter().flatten() {
+        for v in &all {
             if v.agent_id == me {
                 continue;
             }
@@ -152,10 +251,14 @@ async fn follow_events(
     tx: broadcast::Sender<LiveMessage>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (mut commits, mut after) = match store.upgrade() {
-        Some(s) => (s.commits(), s.last_event_id().await.unwrap_or(0)),
+    let (mut commits, mut cursor) = match store.upgrade() {
+        Some(s) => (
+            s.commits(),
+            EventCursor::new(s.last_event_id().await.unwrap_or(0)),
+        ),
         None => return,
     };
+    let mut gaps_checked = tokio::time::Instant::now();
     loop {
         // A commit here wakes us at once; writes by another process show within a second.
         tokio::select! {
@@ -163,21 +266,133 @@ async fn follow_events(
             _ = tokio::time::timeout(Duration::from_secs(1), commits.changed()) => {}
         }
         let Some(store) = store.upgrade() else { return };
-        match store.events_since(after, 500).await {
-            Ok(events) => {
-                for e in events {
-                    after = e.id;
-                    let _ = tx.send(LiveMessage::Event(LiveEvent {
-                        id: e.id,
-                        ticket_id: e.ticket_id,
-                        kind: e.kind,
-                        agent_id: e.actor.agent_id(),
-                    }));
-                }
-            }
+        let mut fresh = match store.events_since(cursor.after, 500).await {
+            Ok(events) => cursor.accept(events, now().0),
             Err(e) => {
                 tracing::warn!(error = %e, "live updates cannot read the event log");
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        // Ids skipped over may still commit; look for them now and then, not at every commit.
+        if gaps_checked.elapsed() >= GAP_CHECK_EVERY {
+            gaps_checked = tokio::time::Instant::now();
+            for gap in cursor.gaps() {
+                if let Ok(events) = store.events_since(gap - 1, 1).await {
+                    fresh.extend(cursor.accept(events, now().0));
+                }
+            }
+        }
+        for e in fresh {
+            let _ = tx.send(LiveMessage::Event(LiveEvent {
+                id: e.id,
+                ticket_id: e.ticket_id,
+                kind: e.kind,
+                agent_id: e.actor.agent_id(),
+            }));
+        }
+    }
+}
+
+/// How long an id skipped over in the event log is looked for. Event ids are taken when a
+/// transaction inserts them, not when it commits: on PostgreSQL a transaction that started
+/// earlier can commit after a later one was read, and its events would be passed over for
+/// good. A transaction that rolled back leaves its ids missing forever, hence the limit.
+const GAP_WAIT_MS: i64 = 10_000;
+/// At most this many missing ids are looked for (a mass rollback must not flood the log).
+const MAX_GAPS: usize = 256;
+const GAP_CHECK_EVERY: Duration = Duration::from_millis(200);
+
+/// Where the follower is in the event log: the newest id read, and the older ids not seen yet.
+struct EventCursor {
+    after: i64,
+    /// Missing ids and when they were first missed (UTC milliseconds).
+    gaps: std::collections::BTreeMap<i64, i64>,
+}
+
+impl EventCursor {
+    fn new(after: i64) -> Self {
+        Self {
+            after,
+            gaps: Default::default(),
+        }
+    }
+
+    /// The events among `events` not passed on before, in the order given.
+    fn accept(&mut self, events: Vec<rapport_store::Event>, now: i64) -> Vec<rapport_store::Event> {
+        let mut fresh = Vec::new();
+        for e in events {
+            if e.id <= self.after {
+                if self.gaps.remove(&e.id).is_some() {
+                    fresh.push(e);
+                }
+                continue;
+            }
+            let skipped_from = (self.after + 1).max(e.id - MAX_GAPS as i64);
+            for missing in skipped_from..e.id {
+                self.gaps.insert(missing, now);
+            }
+            self.after = e.id;
+            fresh.push(e);
+        }
+        self.gaps
+            .retain(|_, missed_at| now - *missed_at < GAP_WAIT_MS);
+        while self.gaps.len() > MAX_GAPS {
+            self.gaps.pop_first();
+        }
+        fresh
+    }
+
+    fn gaps(&self) -> Vec<i64> {
+        self.gaps.keys().copied().collect()
+    }
+}
+
+/// Tells the other nodes when this node's viewers of a ticket change, repeats everything
+/// every [`PRESENCE_REPEAT`], and takes in what the other nodes say.
+async fn share_presence(
+    store: Weak<dyn Store>,
+    live: Weak<Live>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<i64>,
+    mut heard: broadcast::Receiver<String>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut repeat = tokio::time::interval(PRESENCE_REPEAT);
+    loop {
+        let to_tell: Vec<i64> = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            changed = changes.recv() => match changed {
+                Some(ticket_id) => vec![ticket_id],
+                None => return,
+            },
+            _ = repeat.tick() => match live.upgrade() {
+                Some(live) => live.lock().keys().copied().collect(),
+                None => return,
+            },
+            message = heard.recv() => {
+                match (message, live.upgrade()) {
+                    (_, None) => return,
+                    (Ok(text), Some(live)) => {
+                        if let Ok(note) = serde_json::from_str::<PresenceNote>(&text) {
+                            live.heard(note, now().0);
+                        }
+                    }
+                    // Missed notes are repeated within PRESENCE_REPEAT.
+                    (Err(broadcast::error::RecvError::Lagged(_)), Some(_)) => {}
+                    (Err(broadcast::error::RecvError::Closed), Some(_)) => return,
+                }
+                continue;
+            }
+        };
+        let (Some(store), Some(live)) = (store.upgrade(), live.upgrade()) else {
+            return;
+        };
+        for ticket_id in to_tell {
+            let Ok(text) = serde_json::to_string(&live.note(ticket_id)) else {
+                continue;
+            };
+            if let Err(e) = store.broadcast(&text).await {
+                tracing::debug!(error = %e, "cannot tell the other nodes who is on a ticket");
             }
         }
     }
@@ -298,12 +513,7 @@ mod tests {
     use super::*;
 
     fn hub() -> Live {
-        Live {
-            tx: broadcast::channel(16).0,
-            viewers: Mutex::new(HashMap::new()),
-            next_stream: AtomicU64::new(1),
-            stopped: tokio::sync::watch::channel(false).0,
-        }
+        Live::new(tokio::sync::mpsc::unbounded_channel().0)
     }
 
     #[test]
@@ -329,5 +539,128 @@ mod tests {
             "Ann's other tab still has it open"
         );
         assert!(live.others(8, 1).is_empty());
+    }
+
+    fn event(id: i64) -> rapport_store::Event {
+        rapport_store::Event {
+            id,
+            ticket_id: Some(1),
+            kind: "ticket.changed".into(),
+            actor: rapport_core::Actor::SYSTEM,
+            subject_type: "ticket".into(),
+            subject_id: 1,
+            data: serde_json::Value::Null,
+            created_at: rapport_core::Millis(0),
+        }
+    }
+
+    fn ids(events: Vec<rapport_store::Event>) -> Vec<i64> {
+        events.into_iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn events_committed_late_with_older_ids_are_still_passed_on_once() {
+        let mut cursor = EventCursor::new(10);
+        assert_eq!(ids(cursor.accept(vec![event(11), event(13)], 0)), [11, 13]);
+        assert_eq!(
+            cursor.gaps(),
+            [12],
+            "12 was taken by a transaction still running"
+        );
+        // Read again from the cursor: nothing new.
+        assert!(cursor.accept(vec![], 100).is_empty());
+        // The slow transaction commits: its event comes once, however often it is read.
+        assert_eq!(ids(cursor.accept(vec![event(12)], 200)), [12]);
+        assert!(cursor.accept(vec![event(12), event(13)], 300).is_empty());
+        assert!(cursor.gaps().is_empty());
+        // A rolled-back transaction's id is given up after a while.
+        assert_eq!(ids(cursor.accept(vec![event(15)], 1_000)), [15]);
+        assert_eq!(cursor.gaps(), [14]);
+        cursor.accept(vec![], 1_000 + GAP_WAIT_MS);
+        assert!(cursor.gaps().is_empty());
+        // A huge jump (a mass rollback) keeps only the nearest ids in view.
+        cursor.accept(vec![event(100_000)], 20_000);
+        assert_eq!(cursor.gaps().len(), MAX_GAPS);
+        assert_eq!(cursor.gaps()[0], 100_000 - MAX_GAPS as i64);
+    }
+
+    #[test]
+    fn another_nodes_viewers_show_until_they_leave_or_go_quiet() {
+        let (here, there) = (hub(), hub());
+        let ann = there.join(7, 1, "Ann");
+        here.heard(there.note(7), now().0);
+        let seen = here.others(7, 2);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].name, "Ann");
+        assert!(here.others(7, 1).is_empty(), "Ann does not see herself");
+        // Our own notes come back through the broadcast; they change nothing.
+        here.heard(here.note(7), now().0);
+        assert_eq!(here.others(7, 2).len(), 1);
+        there.leave(7, ann);
+        here.heard(there.note(7), now().0);
+        assert!(here.others(7, 2).is_empty(), "Ann closed the page");
+        // A node that dies says nothing more: what it said fades.
+        there.join(7, 1, "Ann");
+        here.heard(there.note(7), now().0 - PRESENCE_HOLDS_MS - 1);
+        assert!(here.others(7, 2).is_empty());
+    }
+
+    /// Two `Live`s on one store are two nodes: what one has open reaches the other through
+    /// the store's broadcasts (NOTIFY on PostgreSQL).
+    async fn presence_crosses_nodes(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+        let (node_a, node_b) = (Live::start(&a), Live::start(&b));
+        let mut pages_b = node_b.subscribe();
+        let ann = node_a.join(7, 1, "Ann");
+        let wait_for = |want: usize| {
+            let node_b = node_b.clone();
+            async move {
+                for _ in 0..100 {
+                    if node_b.others(7, 2).len() == want {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                panic!("node b never saw {want} other viewers");
+            }
+        };
+        wait_for(1).await;
+        assert!(matches!(pages_b.recv().await, Ok(LiveMessage::Presence(7))));
+        node_a.typing(7, 1);
+        for _ in 0..100 {
+            if node_b
+                .others(7, 2)
+                .first()
+                .is_some_and(|v| v.typing_until > now().0)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            node_b.others(7, 2)[0].typing_until > now().0,
+            "typing crosses too"
+        );
+        node_a.leave(7, ann);
+        wait_for(0).await;
+        node_a.stop();
+        node_b.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn presence_crosses_nodes_on_sqlite() {
+        let db = rapport_store::testing::TestDb::sqlite().await;
+        presence_crosses_nodes(db.store.clone(), db.store.clone()).await;
+        db.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn presence_crosses_nodes_on_postgres() {
+        let Some(db) = rapport_store::testing::TestDb::postgres().await else {
+            return;
+        };
+        let other = rapport_store::open(&db.url).await.unwrap();
+        presence_crosses_nodes(db.store.clone(), other.clone()).await;
+        other.close().await;
+        db.finish().await;
     }
 }
