@@ -2,6 +2,7 @@
 //! migrate, administer, and benchmark.
 
 mod admin;
+mod backup;
 mod bench;
 mod bench_memory;
 mod bench_pages;
@@ -44,6 +45,8 @@ enum Command {
     Demo,
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Copy the SQLite database while Rapport runs (PostgreSQL: use pg_dump).
+    Backup(backup::BackupArgs),
     /// Store one email read from standard input (for delivery by an existing mail server's
     /// pipe). Exits 0 once stored, 75 (try again later) when the database cannot take it, 67
     /// for an unknown inbox, 65 for a message over the size limit.
@@ -133,6 +136,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Backup(args) => backup::run(&config, args).await,
         Command::MailIn {
             inbox,
             recipient,
