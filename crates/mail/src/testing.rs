@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
@@ -23,11 +23,18 @@ use tokio::sync::{Notify, oneshot};
 pub struct Recorder {
     received: Mutex<Vec<Delivery>>,
     arrived: Notify,
+    stalled: AtomicBool,
 }
 
 impl Recorder {
     pub fn received(&self) -> Vec<Delivery> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// From now on every message is kept but never answered after DATA, like a relay that
+    /// hangs: the sender cannot know that it arrived.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
     }
 }
 
@@ -42,6 +49,9 @@ impl MailSink for Recorder {
             r.push(delivery);
         }
         self.arrived.notify_waiters();
+        if self.stalled.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
 }
@@ -55,6 +65,12 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(SmtpConfig::default()).await
+    }
+
+    /// A sink with other limits than a listener's defaults, e.g. room for the relay
+    /// connections of several nodes on one address; it always calls itself `sink.test`.
+    pub async fn start_with(config: SmtpConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let recorder = Arc::new(Recorder::default());
@@ -66,7 +82,7 @@ impl SmtpSink {
             };
             let config = SmtpConfig {
                 hostname: "sink.test".into(),
-                ..SmtpConfig::default()
+                ..config
             };
             let _ = serve(listener, config, sink, shutdown).await;
         });

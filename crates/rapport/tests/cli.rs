@@ -12,6 +12,8 @@ use std::time::Duration;
 
 #[path = "cli/browser.rs"]
 mod browser;
+#[path = "cli/cluster.rs"]
+mod cluster;
 #[path = "cli/email.rs"]
 mod email;
 #[path = "cli/imap.rs"]
