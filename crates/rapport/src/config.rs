@@ -16,6 +16,8 @@ pub struct Config {
     /// How long a node holds claimed background work (an email being sent, an IMAP mailbox
     /// being polled) before another node may take it over: the wait after a node dies.
     pub lease: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed when counting clients.
+    pub trusted_proxies: rapport_web::TrustedProxies,
 }
 
 /// The email channel's settings.
@@ -60,6 +62,7 @@ struct FileConfig {
     log: Option<String>,
     base_url: Option<String>,
     lease_seconds: Option<String>,
+    trusted_proxies: Option<String>,
     smtp: Option<String>,
     smtp_hostname: Option<String>,
     smtp_tls_cert: Option<String>,
@@ -143,6 +146,10 @@ impl Config {
             Some(s) => lease_seconds(&s)?,
             None => std::time::Duration::from_secs(300),
         };
+        let trusted_proxies = match pick("trusted_proxies", from_file.trusted_proxies.take()) {
+            Some(s) => rapport_web::TrustedProxies::parse(&s.value).map_err(|e| err(&s.key, e))?,
+            None => rapport_web::TrustedProxies::default(),
+        };
         let mail = MailConfig::load(&pick, &from_file, &base_url, &file_name)?;
         Ok(Self {
             database_url,
@@ -151,6 +158,7 @@ impl Config {
             base_url,
             mail,
             lease,
+            trusted_proxies,
         })
     }
 }
@@ -546,10 +554,19 @@ mod tests {
     }
 
     #[test]
-    fn leases_last_five_minutes_unless_set() {
+    fn leases_and_trusted_proxies() {
         assert_eq!(load(&[], None).unwrap().lease.as_secs(), 300);
         let c = load(&[("RAPPORT_LEASE_SECONDS", "5")], None).unwrap();
         assert_eq!(c.lease.as_secs(), 5);
+        let c = load(
+            &[("RAPPORT_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16")],
+            None,
+        )
+        .unwrap();
+        assert_ne!(c.trusted_proxies, rapport_web::TrustedProxies::default());
+        let e = load(&[("RAPPORT_TRUSTED_PROXIES", "the-proxy")], None).unwrap_err();
+        assert_eq!(e.key, "RAPPORT_TRUSTED_PROXIES");
+        assert!(e.problem.contains("the-proxy"), "{}", e.problem);
         for bad in ["1", "0", "ten", "100000"] {
             let e = load(&[("RAPPORT_LEASE_SECONDS", bad)], None).unwrap_err();
             assert_eq!(e.key, "RAPPORT_LEASE_SECONDS");

@@ -14,6 +14,7 @@ mod bench_views;
 mod config;
 mod demo;
 mod email;
+mod lease;
 mod scheduler;
 
 use anyhow::Context;
@@ -271,7 +272,8 @@ async fn serve(
         rapport_web::ui::UiConfig {
             base_url: config.base_url.clone(),
         },
-    );
+    )
+    .with_trusted_proxies(config.trusted_proxies.clone());
     let mut http_stopped = stopped.clone();
     let http = rapport_web::serve(listener, state, async move {
         let _ = http_stopped.wait_for(|s| *s).await;
@@ -305,6 +307,7 @@ async fn start_mail(
         max_attachment_bytes: mail.max_attachment_bytes,
     });
     let mut tasks = Vec::new();
+    let holder = lease::holder_name();
     if let Some(address) = mail.smtp {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -356,10 +359,19 @@ async fn start_mail(
             mailbox.folder, mailbox.host, mailbox.port, mailbox.inbox
         );
         let sink: Arc<dyn rapport_mail::MailSink> = inbound.clone();
-        tasks.push(tokio::spawn(rapport_mail::imap::run(
-            mailbox.clone(),
-            sink,
+        // One node of a cluster polls each mailbox; the others stand by.
+        let name = format!(
+            "imap:{}@{}:{}/{}",
+            mailbox.user, mailbox.host, mailbox.port, mailbox.folder
+        );
+        let mailbox = mailbox.clone();
+        tasks.push(tokio::spawn(lease::run_while_held(
+            store.clone(),
+            name,
+            holder.clone(),
+            config.lease,
             stopped.clone(),
+            move |work_stopped| rapport_mail::imap::run(mailbox.clone(), sink.clone(), work_stopped),
         )));
     }
     match &mail.relay {

@@ -6,9 +6,12 @@
 
 pub mod api;
 pub mod auth;
+mod client;
 pub mod extract;
 pub mod problem;
 pub mod ui;
+
+pub use client::TrustedProxies;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -36,7 +39,24 @@ impl AppState {
         let live = ui::Live::start(&store);
         Self {
             store,
-            ui: Arc::new(ui::UiState { config, live }),
+            ui: Arc::new(ui::UiState {
+                config,
+                live,
+                trusted_proxies: TrustedProxies::default(),
+            }),
+        }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies when counting clients for sign-in
+    /// limits (see [`TrustedProxies`]).
+    pub fn with_trusted_proxies(self, trusted_proxies: TrustedProxies) -> Self {
+        Self {
+            ui: Arc::new(ui::UiState {
+                config: self.ui.config.clone(),
+                live: self.ui.live.clone(),
+                trusted_proxies,
+            }),
+            store: self.store,
         }
     }
 }

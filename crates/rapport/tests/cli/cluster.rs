@@ -683,18 +683,17 @@ async fn cluster(url: &str) {
         message_row: Option<i64>,
         recipient: String,
         raw: Vec<u8>,
-        attempts: i64,
     }
     let mut outbox: BTreeMap<String, Outgoing> = BTreeMap::new();
     for r in sqlx::query(
-        "SELECT email_message_id, kind, ticket_id, message_row_id, recipient, raw, attempts, status \
+        "SELECT email_message_id, kind, ticket_id, message_row_id, recipient, raw, status \
          FROM outbox",
     )
     .fetch_all(&db)
     .await
     .expect("outbox")
     {
-        let status: String = r.get(7);
+        let status: String = r.get(6);
         let raw: Option<Vec<u8>> = r.get(5);
         let id: String = r.get(0);
         assert_eq!(status, "sent", "outbox {id}");
@@ -706,7 +705,6 @@ async fn cluster(url: &str) {
                 message_row: r.get(3),
                 recipient: r.get(4),
                 raw: raw.unwrap_or_else(|| panic!("outbox {id} sent without its bytes kept")),
-                attempts: r.get(6),
             },
         );
         assert!(before.is_none(), "Message-ID {id} on two outbox rows");

@@ -227,3 +227,82 @@ fn imap_naming_an_unknown_inbox_stops_serve_with_the_inbox_named() {
     assert!(stderr.contains("no inbox is named 'Nowhere'"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The process holding the IMAP lease (the pid is part of the holder's name).
+async fn lease_holder_pid(url: &str) -> Option<u32> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    let holder: Option<String> = sqlx::query_scalar(
+        "SELECT holder FROM leases WHERE name LIKE 'imap:%' AND expires_at > \
+         (extract(epoch from now()) * 1000)::bigint",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .expect("read leases");
+    let _ = conn.close().await;
+    holder.and_then(|h| h.split(':').nth(1)?.parse().ok())
+}
+
+/// Two nodes on one PostgreSQL share one mailbox: one polls it under a lease; when that node
+/// is killed, the other takes over once the lease expired, and no message is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_poll_one_mailbox_one_at_a_time() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let Some(dovecot) = Dovecot::start().await else {
+        return;
+    };
+    let url = db.url.clone();
+    db.store.close().await;
+    let dir = TestDb::temp_dir();
+    write_config(&dir, dovecot.port(), "Support");
+    let token = block_in_place(|| agent_token(&dir, &url));
+    let node = || {
+        let mut cmd = rapport(&dir, &url, &["serve"]);
+        cmd.env("RAPPORT_LEASE_SECONDS", "2");
+        Running::start(cmd, "Mail out:")
+    };
+    let mut nodes = block_in_place(|| vec![node(), node()]);
+
+    dovecot.append("INBOX", REQUEST.as_bytes()).await;
+    let seen = wait_for_tickets(&nodes[0], &token, "the request", one_ticket_with(1)).await;
+    assert_eq!(seen[0].0["subject"], "Printer jams on page two");
+    wait_all_seen(&dovecot, "the request marked \\Seen").await;
+    let holder = lease_holder_pid(&url)
+        .await
+        .expect("one node holds the lease");
+    let (held, other): (Vec<_>, Vec<_>) = nodes.drain(..).partition(|n| n.child.id() == holder);
+    let (mut held, survivor) = (
+        held.into_iter()
+            .next()
+            .expect("the holder is one of our nodes"),
+        other.into_iter().next().expect("the other node"),
+    );
+
+    // The polling node dies without a word; mail keeps arriving.
+    held.child.kill().expect("SIGKILL");
+    let _ = held.child.wait();
+    dovecot.append("INBOX", REPLY.as_bytes()).await;
+    dovecot.append("INBOX", LATER.as_bytes()).await;
+    let seen = wait_for_tickets(
+        &survivor,
+        &token,
+        "the survivor to take the mailbox over",
+        one_ticket_with(3),
+    )
+    .await;
+    assert!(seen[0].1[2].contains("Another tray"), "{:?}", seen[0].1);
+    wait_all_seen(&dovecot, "the later messages marked \\Seen").await;
+    assert_eq!(
+        lease_holder_pid(&url).await,
+        Some(survivor.child.id()),
+        "the survivor holds the lease now"
+    );
+    // A clean stop gives the lease up at once.
+    assert_eq!(block_in_place(|| survivor.stop()), 0);
+    assert_eq!(lease_holder_pid(&url).await, None, "released on SIGTERM");
+    let _ = std::fs::remove_dir_all(dir);
+    let admin = rapport_store::testing::postgres_admin_url();
+    let _ = rapport_store::scratch::drop_postgres_database(&admin, &url).await;
+}

@@ -118,7 +118,7 @@ pub async fn submit(
     }
     let email = form.email.trim().to_lowercase();
     let account_key = account_key(&email);
-    let address_key = super::session::client_key("address", peer);
+    let address_key = super::session::client_key(&state, "address", peer, &headers);
     let since = Millis(now().0 - WINDOW_MS);
     let refuse = |key: &str, status| {
         render_form(
@@ -303,7 +303,7 @@ pub async fn second_factor(
         }
     };
     if !passed {
-        let address_key = super::session::client_key("address", peer);
+        let address_key = super::session::client_key(&state, "address", peer, &headers);
         state
             .store
             .record_login_failure(&[account_key, address_key], now())

@@ -49,6 +49,7 @@ pub fn templates() -> &'static Templates {
 pub struct UiState {
     pub config: UiConfig,
     pub live: std::sync::Arc<Live>,
+    pub trusted_proxies: crate::TrustedProxies,
 }
 
 /// A page that failed: shown as a page (not JSON), with the status the API would give.

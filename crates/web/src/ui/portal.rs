@@ -154,7 +154,7 @@ async fn request_link(
 ) -> Result<Response, PageError> {
     let lang = language(&headers);
     let email = form.email.trim().to_lowercase();
-    let client_key = super::session::client_key("portal-client", peer);
+    let client_key = super::session::client_key(&state, "portal-client", peer, &headers);
     let email_key = format!("portal-email:{email}");
     let hour_ago = Millis(now().0 - 3_600_000);
     let inbox = inbox_for(&state, None).await?;

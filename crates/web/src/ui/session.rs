@@ -195,14 +195,18 @@ impl AgentSession {
     }
 }
 
-/// The key rate limits count a client under: `prefix:` and its address.
+/// The key rate limits count a client under: `prefix:` and its address (behind a trusted
+/// proxy, the address the proxy spoke for).
 pub fn client_key(
+    state: &AppState,
     prefix: &str,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: &HeaderMap,
 ) -> String {
     match peer {
         Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
-            format!("{prefix}:{}", addr.ip())
+            let client = state.ui.trusted_proxies.client(addr.ip(), headers);
+            format!("{prefix}:{client}")
         }
         None => format!("{prefix}:unknown"),
     }

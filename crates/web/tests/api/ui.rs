@@ -20,6 +20,8 @@ pub(super) struct Visitor {
     pub(super) client: reqwest::Client,
     cookies: HashMap<String, String>,
     pub(super) language: &'static str,
+    /// What a reverse proxy in front would write into `X-Forwarded-For`.
+    pub(super) forwarded_for: Option<&'static str>,
 }
 
 pub(super) struct Page {
@@ -57,6 +59,7 @@ impl Visitor {
                 .unwrap(),
             cookies: HashMap::new(),
             language: "en",
+            forwarded_for: None,
         }
     }
 
@@ -68,7 +71,10 @@ impl Visitor {
             .join("; ")
     }
 
-    pub(super) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(super) async fn send(&mut self, mut req: reqwest::RequestBuilder) -> Page {
+        if let Some(client) = self.forwarded_for {
+            req = req.header("x-forwarded-for", client);
+        }
         let resp = req
             .header("cookie", self.cookie_header())
             .header("accept-language", self.language)
@@ -140,6 +146,11 @@ pub(super) fn ctx(actor: Actor) -> Ctx {
 }
 
 pub(super) async fn open_desk(store: Arc<dyn Store>) -> Desk {
+    open_desk_behind(store, rapport_web::TrustedProxies::default()).await
+}
+
+/// A desk whose clients come through reverse proxies at these addresses.
+async fn open_desk_behind(store: Arc<dyn Store>, proxies: rapport_web::TrustedProxies) -> Desk {
     let hash = auth::hash_password(PASSWORD).unwrap();
     let mut agents = Vec::new();
     for (email, name) in [
@@ -262,7 +273,8 @@ pub(super) async fn open_desk(store: Arc<dyn Store>) -> Desk {
         rapport_web::ui::UiConfig {
             base_url: base.clone(),
         },
-    );
+    )
+    .with_trusted_proxies(proxies);
     tokio::spawn(rapport_web::serve(listener, state, async {
         let _ = stopped.await;
     }));
@@ -605,6 +617,42 @@ async fn sign_in_locks_after_repeated_failures(store: Arc<dyn Store>) {
     assert_eq!(
         v.sign_in("ann@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER
+    );
+    let _ = desk.stop.send(());
+}
+
+/// Behind a trusted proxy every client arrives from the proxy's address; the address limit
+/// counts the client the proxy names, so one guesser never locks everyone out.
+async fn address_limits_count_the_client_behind_a_trusted_proxy(store: Arc<dyn Store>) {
+    let proxies = rapport_web::TrustedProxies::parse("127.0.0.1").unwrap();
+    let desk = open_desk_behind(store, proxies).await;
+    let mut guesser = Visitor::new(&desk.base);
+    guesser.forwarded_for = Some("198.51.100.1");
+    // Twenty failures over different accounts: the address limit, not an account's.
+    for i in 0..20 {
+        let page = guesser
+            .sign_in(&format!("nobody{i}@example.com"), "guess")
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        guesser.sign_in("ann@example.com", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing client is stopped"
+    );
+    let mut colleague = Visitor::new(&desk.base);
+    colleague.forwarded_for = Some("198.51.100.2");
+    assert_eq!(
+        colleague.sign_in("ann@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER,
+        "another client behind the same proxy signs in"
+    );
+    // A client cannot pick a fresh address: the proxy appends the one it saw.
+    let mut spoofer = Visitor::new(&desk.base);
+    spoofer.forwarded_for = Some("203.0.113.50, 198.51.100.1");
+    assert_eq!(
+        spoofer.sign_in("ann@example.com", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
     );
     let _ = desk.stop.send(());
 }
@@ -1404,6 +1452,7 @@ rapport_store::on_both_backends!(
     admins_configure_and_agents_use_macros_views_links,
     agents_sign_in_and_work_tickets,
     sign_in_locks_after_repeated_failures,
+    address_limits_count_the_client_behind_a_trusted_proxy,
     live_events_and_presence_reach_open_pages,
     customers_see_only_their_own_requests,
 );
