@@ -108,7 +108,7 @@ rapport_store::on_both_backends!(
 );
 
 /// Two stores on one PostgreSQL database are two nodes: each hears the other's broadcasts,
-/// and a commit on one wakes the other's live pages (NOTIFY from the events trigger).
+/// and a commit on one wakes the other's live pages (NOTIFY sent after the commit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_nodes_hear_each_others_commits_and_broadcasts() {
     let Some(db) = rapport_store::testing::TestDb::postgres().await else {
