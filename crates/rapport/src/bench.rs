@@ -40,6 +40,31 @@ pub enum BenchCommand {
         #[arg(long, value_name = "ADMIN_URL")]
         postgres: Option<String>,
     },
+    /// Run N `rapport serve` nodes on one new PostgreSQL database, then one, and compare their
+    /// API and SMTP throughput; check that nothing acknowledged was lost or stored twice, and
+    /// show where the time goes (round trips per ticket, what PostgreSQL's backends wait on).
+    Cluster {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Seconds of load per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// HTTP clients creating tickets; a quarter as many SMTP clients run beside them.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// A PostgreSQL server URL whose user may create databases (one is created for each
+        /// phase and dropped afterwards).
+        #[arg(
+            long,
+            value_name = "ADMIN_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        /// Every client asks for the same returning customer at the same moment (as `bench
+        /// create` does): their tickets take turns on that customer's address lock.
+        #[arg(long)]
+        hot_customers: bool,
+    },
     /// Seed tickets (three messages each), then time the workspace's views and ticket page
     /// one request at a time; the JSON ticket list is the baseline.
     Pages {
@@ -249,6 +274,22 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             rounds,
             postgres,
         } => crate::bench_pages::run(tickets.max(1), rounds.max(1), postgres.as_deref()).await,
+        BenchCommand::Cluster {
+            nodes,
+            seconds,
+            concurrency,
+            postgres,
+            hot_customers,
+        } => {
+            crate::bench_cluster::run(crate::bench_cluster::Options {
+                nodes: nodes.max(1),
+                duration: Duration::from_secs(seconds.max(1)),
+                concurrency: concurrency.max(1),
+                admin_url: postgres,
+                hot_customers,
+            })
+            .await
+        }
         BenchCommand::Timers { tickets, postgres } => {
             crate::bench_timers::run(tickets.max(1), postgres.as_deref()).await
         }
@@ -678,7 +719,7 @@ async fn raw_postgres_inserts(url: &str, duration: Duration) -> anyhow::Result<f
 }
 
 /// Half the requests come from returning customers, half from new ones.
-fn bench_customer(worker: usize, n: u64) -> String {
+pub(crate) fn bench_customer(worker: usize, n: u64) -> String {
     if n.is_multiple_of(2) {
         format!("returning{}@example.com", n % 500)
     } else {

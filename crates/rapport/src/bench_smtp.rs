@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 const INBOX: &str = "support@rapport.localhost";
 /// About the size of a real customer email with a few paragraphs and a quoted reply.
-const BODY: &str = "Hello,\r\n\r\nsince the firmware update on Monday our router drops the \
+pub(crate) const BODY: &str = "Hello,\r\n\r\nsince the firmware update on Monday our router drops the \
 connection every evening between 7 and 9 pm. We have restarted it several times and replaced \
 the cable, but it still happens. Our order number is 4711-22 and the serial number is \
 SN-77-AB.\r\n\r\nCould you tell us whether this is a known problem and when a fix is \
@@ -157,7 +157,7 @@ async fn client(
 }
 
 /// Reads one (possibly multi-line) reply and returns its last line.
-async fn read_reply(
+pub(crate) async fn read_reply(
     lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     line: &mut String,
 ) -> anyhow::Result<String> {
@@ -173,7 +173,7 @@ async fn read_reply(
     }
 }
 
-async fn expect(
+pub(crate) async fn expect(
     lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     line: &mut String,
     code: &str,

@@ -938,3 +938,52 @@ async fn bench_create_runs_and_reports() {
     }
     assert!(stdout.contains("(0 errors)"), "{stdout}");
 }
+
+/// `bench cluster` must keep working: two nodes against one on PostgreSQL (always in CI), with
+/// nothing lost or stored twice and tickets and mail moving in both phases.
+#[tokio::test]
+async fn bench_cluster_reports_no_errors_or_duplicates() {
+    let Some(reachable) = TestDb::postgres().await else {
+        return;
+    };
+    reachable.finish().await;
+    let admin = rapport_store::testing::postgres_admin_url();
+    let dir = TestDb::temp_dir();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            Command::new(BIN)
+                .args(["bench", "cluster", "--nodes", "2", "--seconds", "2"])
+                .args(["--concurrency", "4", "--postgres", &admin])
+                .current_dir(&dir)
+                .env("RAPPORT_LOG", "warn")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    // The first number after a label, once per phase.
+    let figures = |label: &str| -> Vec<f64> {
+        stdout
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(label))
+            .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    for zero in ["errors:", "duplicates:", "lost:"] {
+        assert_eq!(figures(zero), [0.0, 0.0], "{zero} in:\n{stdout}");
+    }
+    for rate in ["API:", "SMTP:"] {
+        let rates = figures(rate);
+        assert_eq!(rates.len(), 2, "{rate} in:\n{stdout}");
+        assert!(rates.iter().all(|r| *r > 0.0), "{rate} in:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("round trips per API ticket:"),
+        "where the time goes is missing from:\n{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
