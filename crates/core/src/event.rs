@@ -155,10 +155,13 @@ pub enum EventKind {
     TeamChanged,
     /// A historical ticket was imported with its conversation (data: a summary).
     TicketImported,
+    /// A webhook subscriber was added or removed. Never delivered to webhooks themselves.
+    WebhookCreated,
+    WebhookDeleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 55] = [
+    pub const ALL: [EventKind; 57] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -214,6 +217,8 @@ impl EventKind {
         Self::AgentRoutingChanged,
         Self::TeamChanged,
         Self::TicketImported,
+        Self::WebhookCreated,
+        Self::WebhookDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -273,6 +278,8 @@ impl EventKind {
             Self::AgentRoutingChanged => "agent.routing",
             Self::TeamChanged => "team.changed",
             Self::TicketImported => "ticket.imported",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookDeleted => "webhook.deleted",
         }
     }
 }

@@ -411,7 +411,7 @@ pub struct Mailer {
     pub lease: Duration,
 }
 /// Attempts before a temporarily failing email is given up (about two days of retries).
-const MAX_ATTEMPTS: i64 = 16;
+pub(crate) const MAX_ATTEMPTS: i64 = 16;
 
 /// The wait after the `attempt`-th failed attempt: one minute, doubling, at most four hours.
 pub fn retry_delay_ms(attempt: i64) -> i64 {

@@ -17,6 +17,7 @@ mod demo;
 mod email;
 mod lease;
 mod scheduler;
+mod webhooks;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -265,6 +266,14 @@ async fn serve(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut workers = start_mail(store.clone(), config, stopped.clone()).await?;
     workers.push(tokio::spawn(scheduler::run(store.clone(), stopped.clone())));
+    workers.push(tokio::spawn(
+        webhooks::Dispatcher {
+            store: store.clone(),
+            lease: config.lease,
+            client: webhooks::client().context("cannot set up the webhook HTTP client")?,
+        }
+        .run(stopped.clone()),
+    ));
     if let Some(summary) = demo {
         summary.print(&config.base_url);
     }

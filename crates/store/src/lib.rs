@@ -304,6 +304,24 @@ pub trait Store: Send + Sync {
     /// Gives a lease up at once (a clean stop), if `holder` has it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 
+    // Webhooks: subscribers get each event they asked for once. Deliveries are written by the
+    // transaction that appends the event (a trigger on `events`) and sent like the outbox.
+    /// Adds a subscriber with a new signing secret (returned only here).
+    async fn create_webhook(&self, ctx: Ctx, new: NewWebhook) -> Result<CreatedWebhook>;
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Removes a subscriber and its pending deliveries.
+    async fn delete_webhook(&self, ctx: Ctx, id: i64) -> Result<()>;
+    /// Leases up to `limit` due deliveries for `lease_ms`; a delivery whose worker died is due
+    /// again once its lease ran out.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// Records an attempt: sent, failed for good, or to be retried.
+    async fn webhook_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()>;
+
     // SLA: calendars and policies (changing either recomputes open tickets' due times in the
     // background), each ticket's clocks, commitments, the scheduler, kept and chase rates.
     async fn list_calendars(&self) -> Result<Vec<Calendar>>;

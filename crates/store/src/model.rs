@@ -1134,3 +1134,44 @@ pub struct ImportMessage {
     /// The writing agent of a reply or note; must be `None` for a customer message.
     pub agent_id: Option<i64>,
 }
+
+/// A webhook subscriber: where events are POSTed, and which. The signing secret is shown once,
+/// when the webhook is created ([`CreatedWebhook`]), and never listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    /// `*` (every kind) or event kinds such as `ticket.created`.
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: Millis,
+}
+
+/// A new webhook with its signing secret (`whsec_` + the base64 of 32 random bytes, as in
+/// Standard Webhooks), returned only here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+/// A claimed webhook delivery: the event and where and how to sign and send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub url: String,
+    pub secret: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub event: Event,
+}

@@ -24,6 +24,7 @@ mod routing;
 mod search;
 mod sla;
 mod web;
+mod webhooks;
 
 pub(crate) use search::{catch_up as index_older_tickets, refresh_search};
 
@@ -2511,6 +2512,45 @@ impl Store for SqlStore {
             })
         })
         .await
+    }
+
+    async fn create_webhook(&self, ctx: Ctx, new: NewWebhook) -> Result<CreatedWebhook> {
+        let new = webhooks::validate(new)?;
+        self.write(move |c| Box::pin(webhooks::create_webhook(c, ctx, new)))
+            .await
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        self.read(|c| Box::pin(webhooks::list_webhooks(c))).await
+    }
+
+    async fn delete_webhook(&self, ctx: Ctx, id: i64) -> Result<()> {
+        self.write(move |c| Box::pin(webhooks::delete_webhook(c, ctx, id)))
+            .await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>> {
+        // Workers poll twice a second on every node; a read first keeps an idle poll from
+        // being a write (which would also wake every live page through `commits`).
+        if !self
+            .read(move |c| Box::pin(webhooks::any_due(c, now)))
+            .await?
+        {
+            return Ok(Vec::new());
+        }
+        let limit = i64::from(limit.max(1));
+        self.write(move |c| Box::pin(webhooks::claim(c, now, lease_ms, limit)))
+            .await
+    }
+
+    async fn webhook_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()> {
+        self.write(move |c| Box::pin(webhooks::attempted(c, id, at, result)))
+            .await
     }
 
     async fn list_calendars(&self) -> Result<Vec<Calendar>> {

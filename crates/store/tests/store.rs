@@ -23,6 +23,8 @@ mod routing;
 mod search;
 #[path = "store/sla.rs"]
 mod sla;
+#[path = "store/webhooks.rs"]
+mod webhooks;
 
 const T0: i64 = 1_790_000_000_000;
 

@@ -21,6 +21,8 @@ mod ui_portal_search;
 mod ui_routing;
 #[path = "api/ui_sla.rs"]
 mod ui_sla;
+#[path = "api/webhooks.rs"]
+mod webhooks;
 
 /// A staff member with an API token: their id and the token.
 async fn staff(store: &Arc<dyn Store>, email: &str, role: Role) -> (i64, String) {
@@ -866,6 +868,9 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/settings/tone", "put"),
         ("/api/v1/settings/silent-no", "get"),
         ("/api/v1/settings/silent-no", "put"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks/{id}", "delete"),
         ("/healthz", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

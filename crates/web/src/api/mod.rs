@@ -10,6 +10,7 @@ pub mod routing;
 pub mod search;
 pub mod sla;
 pub mod tickets;
+pub mod webhooks;
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -40,6 +41,7 @@ use utoipa_axum::routes;
         (name = "email", description = "Received emails and their attachments"),
         (name = "sla", description = "SLA policies, business-hours calendars, commitments and their rates"),
         (name = "routing", description = "Availability, skills and team routing; transfers, internal requests, honest noes, tone, and their metrics and settings"),
+        (name = "webhooks", description = "Subscribers that receive events, signed, once each"),
     )
 )]
 struct ApiDoc;
@@ -134,7 +136,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
             routing::get_tone_settings,
             routing::set_tone_settings
         ))
-        .routes(routes!(routing::get_silent_no, routing::set_silent_no));
+        .routes(routes!(routing::get_silent_no, routing::set_silent_no))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::delete_webhook));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(health::healthz))
