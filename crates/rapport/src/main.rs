@@ -381,7 +381,9 @@ async fn start_mail(
             holder.clone(),
             config.lease,
             stopped.clone(),
-            move |work_stopped| rapport_mail::imap::run(mailbox.clone(), sink.clone(), work_stopped),
+            move |work_stopped| {
+                rapport_mail::imap::run(mailbox.clone(), sink.clone(), work_stopped)
+            },
         )));
     }
     match &mail.relay {

@@ -299,8 +299,13 @@ pub trait Store: Send + Sync {
     /// Takes the lease `name` for `holder` until `until`, or renews it when `holder` has it;
     /// false while someone else holds an unexpired one. Whoever holds a lease does the work it
     /// names (polling an IMAP mailbox); a holder that dies loses it when it expires.
-    async fn acquire_lease(&self, name: &str, holder: &str, now: Millis, until: Millis)
-    -> Result<bool>;
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool>;
     /// Gives a lease up at once (a clean stop), if `holder` has it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 
@@ -526,9 +531,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     let engine = if url.starts_with("sqlite:") {
         Engine::Sqlite(sqlite::SqliteEngine::open(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Engine::Postgres(
-            postgres::PgEngine::open(url, commits.clone(), broadcasts.clone()).await?,
-        )
+        Engine::Postgres(postgres::PgEngine::open(url, commits.clone(), broadcasts.clone()).await?)
     } else {
         return Err(StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://…",
