@@ -612,21 +612,15 @@ async fn find_or_create_customer(
     requester: &Requester,
 ) -> Result<CustomerSummary> {
     let email = contact::normalize_email("customer.email", &requester.email)?;
+    if let Some(known) = customer_with_email(c, &email).await? {
+        return Ok(known);
+    }
+    // Only a new address needs the lock: concurrent requests creating the same customer take
+    // turns and the later ones find the first's. (Holding it for known customers made one
+    // customer's simultaneous tickets queue through their whole transactions.)
     c.serialize_on(&customer_email_key(&email)).await?;
-    let known = c
-        .query_opt(
-            "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p WHERE p.customer_id = c.id \
-             ORDER BY p.is_primary DESC, p.email LIMIT 1) \
-             FROM customer_emails e JOIN customers c ON c.id = e.customer_id WHERE e.email = $1",
-            params![&email],
-        )
-        .await?;
-    if let Some(r) = known {
-        return Ok(CustomerSummary {
-            id: r.int(0)?,
-            name: r.text(1)?,
-            email: r.opt_text(2)?,
-        });
+    if let Some(known) = customer_with_email(c, &email).await? {
+        return Ok(known);
     }
     let name = match requester.name.as_deref().map(str::trim) {
         Some(n) if !n.is_empty() => contact::validate_name("customer.name", n)?,
@@ -643,6 +637,26 @@ async fn find_or_create_customer(
         name,
         email: Some(email),
     })
+}
+
+async fn customer_with_email(c: &mut dyn Conn, email: &str) -> Result<Option<CustomerSummary>> {
+    let known = c
+        .query_opt(
+            "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p WHERE p.customer_id = c.id \
+             ORDER BY p.is_primary DESC, p.email LIMIT 1) \
+             FROM customer_emails e JOIN customers c ON c.id = e.customer_id WHERE e.email = $1",
+            params![email],
+        )
+        .await?;
+    known
+        .map(|r| {
+            Ok(CustomerSummary {
+                id: r.int(0)?,
+                name: r.text(1)?,
+                email: r.opt_text(2)?,
+            })
+        })
+        .transpose()
 }
 
 async fn inbox_for(c: &mut dyn Conn, name: Option<&str>) -> Result<(i64, Option<i64>)> {
