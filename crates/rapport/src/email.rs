@@ -1,10 +1,10 @@
 //! The email channel wired to the store: received mail (SMTP listener, IMAP poller, `mail-in`)
 //! goes through [`Inbound`]; the [`Mailer`] delivers the outbox over the relay.
 
+use rapport_core::Actor;
 use rapport_core::calendar::BusinessCalendar;
 use rapport_core::readback::{is_correction, read_back};
 use rapport_core::ticket::MAX_BODY_BYTES;
-use rapport_core::{Actor, Millis};
 use rapport_mail::compose::{OutboundEmail, compose};
 use rapport_mail::sender::{SendError, Sender};
 use rapport_mail::templates::{self, AckContext, Template};
@@ -410,45 +410,29 @@ pub struct Mailer {
     /// How long a claimed email is ours before another worker (or node) may take it over.
     pub lease: Duration,
 }
-/// Attempts before a temporarily failing email is given up (about two days of retries).
-pub(crate) const MAX_ATTEMPTS: i64 = 16;
-
-/// The wait after the `attempt`-th failed attempt: one minute, doubling, at most four hours.
-pub fn retry_delay_ms(attempt: i64) -> i64 {
-    let doublings = attempt.clamp(1, 20) - 1;
-    (60_000i64 << doublings).min(4 * 3_600_000)
-}
 
 impl Mailer {
     /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            let idle = match self
+    pub async fn run(self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        crate::delivery::poll_until_stopped(shutdown, || async {
+            match self
                 .store
                 .claim_outbox(now(), self.lease.as_millis() as i64, 16)
                 .await
             {
                 Ok(items) => {
-                    let none = items.is_empty();
+                    let busy = !items.is_empty();
                     futures::future::join_all(items.into_iter().map(|item| self.deliver(item)))
                         .await;
-                    none
+                    busy
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the outbox");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = shutdown.changed() => {}
+                    false
                 }
             }
-            if *shutdown.borrow() {
-                return;
-            }
-        }
+        })
+        .await
     }
 
     async fn deliver(&self, item: OutboxItem) {
@@ -456,21 +440,10 @@ impl Mailer {
         if let OutboxResult::Retry { error, .. } | OutboxResult::Failed { error } = &result {
             tracing::warn!(outbox_id = item.id, to = %item.recipient, %error, "email not delivered");
         }
-        // Recording is retried: mail that left but is not recorded as sent would go out again
-        // when the lease runs out (with the same Message-ID, which receivers dedupe on).
-        for wait in [0u64, 200, 1_000, 5_000, 20_000] {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            match self
-                .store
-                .outbox_attempted(item.id, now(), result.clone())
-                .await
-            {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::error!(outbox_id = item.id, error = %e, "cannot record a delivery attempt")
-                }
-            }
-        }
+        crate::delivery::record("outbox", item.id, || {
+            self.store.outbox_attempted(item.id, now(), result.clone())
+        })
+        .await
     }
 
     async fn attempt(&self, item: &OutboxItem) -> OutboxResult {
@@ -479,7 +452,11 @@ impl Mailer {
             None => match compose_item(item, &self.secret) {
                 Ok(raw) => {
                     if let Err(e) = self.store.outbox_composed(item.id, raw.clone()).await {
-                        return self.retry(item, format!("cannot keep the composed message: {e}"));
+                        return crate::delivery::after_failure(
+                            item.attempts,
+                            format!("cannot keep the composed message: {e}"),
+                            now(),
+                        );
                     }
                     raw
                 }
@@ -497,20 +474,7 @@ impl Mailer {
         {
             Ok(()) => OutboxResult::Sent,
             Err(SendError::Permanent(e)) => OutboxResult::Failed { error: e },
-            Err(SendError::Temporary(e)) => self.retry(item, e),
-        }
-    }
-
-    fn retry(&self, item: &OutboxItem, error: String) -> OutboxResult {
-        let attempt = item.attempts + 1;
-        if attempt >= MAX_ATTEMPTS {
-            return OutboxResult::Failed {
-                error: format!("gave up after {attempt} attempts: {error}"),
-            };
-        }
-        OutboxResult::Retry {
-            error,
-            at: Millis(now().0 + retry_delay_ms(attempt)),
+            Err(SendError::Temporary(e)) => crate::delivery::after_failure(item.attempts, e, now()),
         }
     }
 }
@@ -685,6 +649,7 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapport_core::Millis;
     use rapport_store::PageRequest;
 
     fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -1060,16 +1025,6 @@ mod tests {
         assert_eq!(body_bytes(b"X: 1\n\nbody"), b"body");
         assert_eq!(body_bytes(b"no header end"), b"no header end");
         db.finish().await;
-    }
-
-    #[test]
-    fn retries_back_off_to_a_ceiling() {
-        assert_eq!(retry_delay_ms(1), 60_000);
-        assert_eq!(retry_delay_ms(2), 120_000);
-        assert_eq!(retry_delay_ms(5), 16 * 60_000);
-        assert_eq!(retry_delay_ms(12), 4 * 3_600_000);
-        assert_eq!(retry_delay_ms(i64::MAX), 4 * 3_600_000);
-        assert_eq!(retry_delay_ms(0), 60_000);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod bench_smtp;
 mod bench_timers;
 mod bench_views;
 mod config;
+mod delivery;
 mod demo;
 mod email;
 mod lease;

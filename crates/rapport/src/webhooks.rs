@@ -7,7 +7,7 @@
 //! out, after which another node POSTs again with the same `webhook-id` (`evt_<event id>`) for
 //! the receiver to drop.
 
-use crate::email::{MAX_ATTEMPTS, retry_delay_ms};
+use crate::delivery;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -42,19 +42,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            let idle = self.pass(now()).await == 0;
-            if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-        }
+    pub async fn run(self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        delivery::poll_until_stopped(shutdown, || async { self.pass(now()).await > 0 }).await
     }
 
     /// Claims what is due at `now` and delivers it; returns how many were claimed.
@@ -77,28 +66,18 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, delivery: WebhookDelivery, now: Millis) {
-        let result = self.attempt(&delivery, now).await;
+    async fn deliver(&self, item: WebhookDelivery, now: Millis) {
+        let result = self.attempt(&item, now).await;
         if let OutboxResult::Retry { error, .. } | OutboxResult::Failed { error } = &result {
             // The URL and the error only: the secret is never logged.
-            tracing::warn!(delivery_id = delivery.id, webhook_id = delivery.webhook_id,
-                url = %delivery.url, %error, "webhook not delivered");
+            tracing::warn!(delivery_id = item.id, webhook_id = item.webhook_id,
+                url = %item.url, %error, "webhook not delivered");
         }
-        // Recording is retried like the outbox's: an event that left but is not recorded is
-        // sent again after the lease, with the same webhook-id for the receiver to drop.
-        for wait in [0u64, 200, 1_000, 5_000, 20_000] {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            match self
-                .store
-                .webhook_attempted(delivery.id, rapport_web::now(), result.clone())
-                .await
-            {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::error!(delivery_id = delivery.id, error = %e, "cannot record a webhook attempt")
-                }
-            }
-        }
+        delivery::record("webhook delivery", item.id, || {
+            self.store
+                .webhook_attempted(item.id, rapport_web::now(), result.clone())
+        })
+        .await
     }
 
     /// One POST: 2xx is sent; anything else is retried until the attempts run out.
@@ -128,16 +107,7 @@ impl Dispatcher {
             // them) and the cause, never the headers.
             Err(e) => format!("cannot reach the receiver: {e}"),
         };
-        let attempt = d.attempts + 1;
-        if attempt >= MAX_ATTEMPTS {
-            return OutboxResult::Failed {
-                error: format!("gave up after {attempt} attempts: {error}"),
-            };
-        }
-        OutboxResult::Retry {
-            error,
-            at: Millis(now.0 + retry_delay_ms(attempt)),
-        }
+        delivery::after_failure(d.attempts, error, now)
     }
 }
 
@@ -426,7 +396,7 @@ mod tests {
         }
         // The sixteenth failure gives up.
         let last = WebhookDelivery {
-            attempts: MAX_ATTEMPTS - 1,
+            attempts: delivery::MAX_ATTEMPTS - 1,
             ..claimed[0].clone()
         };
         assert!(matches!(

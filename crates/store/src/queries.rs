@@ -18,6 +18,7 @@ use rapport_core::{
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+mod delivery;
 mod email;
 mod import;
 mod routing;
@@ -1892,8 +1893,16 @@ impl Store for SqlStore {
     }
 
     async fn outbox_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()> {
-        self.write(move |c| Box::pin(email::outbox_attempted(c, id, at, result)))
-            .await
+        self.write(move |c| {
+            Box::pin(delivery::record_attempt(
+                c,
+                delivery::Deliveries::Outbox,
+                id,
+                at,
+                result,
+            ))
+        })
+        .await
     }
 
     async fn ticket_emails(&self, ticket_id: i64) -> Result<Vec<OutboundEmail>> {
@@ -2552,7 +2561,7 @@ impl Store for SqlStore {
         // Workers poll twice a second on every node; a read first keeps an idle poll from
         // being a write (which would also wake every live page through `commits`).
         if !self
-            .read(move |c| Box::pin(webhooks::any_due(c, now)))
+            .read(move |c| Box::pin(delivery::any_due(c, delivery::Deliveries::Webhooks, now)))
             .await?
         {
             return Ok(Vec::new());
@@ -2563,8 +2572,16 @@ impl Store for SqlStore {
     }
 
     async fn webhook_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()> {
-        self.write(move |c| Box::pin(webhooks::attempted(c, id, at, result)))
-            .await
+        self.write(move |c| {
+            Box::pin(delivery::record_attempt(
+                c,
+                delivery::Deliveries::Webhooks,
+                id,
+                at,
+                result,
+            ))
+        })
+        .await
     }
 
     async fn list_calendars(&self) -> Result<Vec<Calendar>> {

@@ -1189,24 +1189,8 @@ pub(super) async fn claim_outbox(
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<OutboxItem>> {
-    let due = c
-        .query(
-            &format!(
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-                 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $2{}",
-                c.skip_locked()
-            ),
-            params![now.0, limit],
-        )
-        .await?;
-    let mut items = Vec::with_capacity(due.len());
-    for r in due {
-        let id = r.int(0)?;
-        c.execute(
-            "UPDATE outbox SET lease_until = $1 WHERE id = $2",
-            params![now.0 + lease_ms, id],
-        )
-        .await?;
+    let mut items = Vec::new();
+    for id in delivery::lease_due(c, delivery::Deliveries::Outbox, now, lease_ms, limit).await? {
         items.push(outbox_item(c, id).await?);
     }
     Ok(items)
@@ -1311,28 +1295,6 @@ pub(super) async fn outbox_composed(c: &mut dyn Conn, id: i64, raw: Vec<u8>) -> 
     c.execute(
         "UPDATE outbox SET raw = $1 WHERE id = $2 AND raw IS NULL",
         params![raw, id],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Records an attempt: sent, failed for good, or to be retried at `retry_at`.
-pub(super) async fn outbox_attempted(
-    c: &mut dyn Conn,
-    id: i64,
-    at: Millis,
-    result: OutboxResult,
-) -> Result<()> {
-    let (status, error, next) = match &result {
-        OutboxResult::Sent => ("sent", None, None),
-        OutboxResult::Retry { error, at: next } => ("pending", Some(error.clone()), Some(next.0)),
-        OutboxResult::Failed { error } => ("failed", Some(error.clone()), None),
-    };
-    c.execute(
-        "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
-         next_attempt_at = COALESCE($3, next_attempt_at), lease_until = NULL, \
-         sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END WHERE id = $5",
-        params![status, error, next, at.0, id],
     )
     .await?;
     Ok(())

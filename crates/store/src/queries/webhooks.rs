@@ -166,17 +166,6 @@ pub(super) async fn delete_webhook(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Resul
     .await
 }
 
-/// Whether any delivery is due and not leased at `now`.
-pub(super) async fn any_due(c: &mut dyn Conn, now: Millis) -> Result<bool> {
-    Ok(c.query_opt(
-        "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
-        params![now.0],
-    )
-    .await?
-    .is_some())
-}
-
 /// Leases up to `limit` due deliveries for `lease_ms` with their event and subscriber.
 pub(super) async fn claim(
     c: &mut dyn Conn,
@@ -184,24 +173,9 @@ pub(super) async fn claim(
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<WebhookDelivery>> {
-    let due = c
-        .query(
-            &format!(
-                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-                 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $2{}",
-                c.skip_locked()
-            ),
-            params![now.0, limit],
-        )
-        .await?;
-    let mut items = Vec::with_capacity(due.len());
-    for r in due {
-        let id = r.int(0)?;
-        c.execute(
-            "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2",
-            params![now.0 + lease_ms, id],
-        )
-        .await?;
+    let ids = delivery::lease_due(c, delivery::Deliveries::Webhooks, now, lease_ms, limit).await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
         let r = c
             .query_one(
                 "SELECT d.id, d.webhook_id, w.url, w.secret, d.attempts, \
@@ -223,26 +197,4 @@ pub(super) async fn claim(
         });
     }
     Ok(items)
-}
-
-/// Records an attempt, like [`super::email::outbox_attempted`].
-pub(super) async fn attempted(
-    c: &mut dyn Conn,
-    id: i64,
-    at: Millis,
-    result: OutboxResult,
-) -> Result<()> {
-    let (status, error, next) = match result {
-        OutboxResult::Sent => ("sent", None, None),
-        OutboxResult::Retry { error, at: next } => ("pending", Some(error), Some(next.0)),
-        OutboxResult::Failed { error } => ("failed", Some(error), None),
-    };
-    c.execute(
-        "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_error = $2, \
-         next_attempt_at = COALESCE($3, next_attempt_at), lease_until = NULL, \
-         sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END WHERE id = $5",
-        params![status, error, next, at.0, id],
-    )
-    .await?;
-    Ok(())
 }
