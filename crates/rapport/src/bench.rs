@@ -480,14 +480,12 @@ async fn create_on(
     Ok(())
 }
 
-/// Ticket creates through the HTTP API from `concurrency` clients for `duration`, as a new
-/// agent with a new token (so a seeded database can be used again).
-async fn api_creates(
-    store: &std::sync::Arc<dyn rapport_store::Store>,
-    concurrency: usize,
-    duration: Duration,
-    durability: &str,
-) -> anyhow::Result<ApiCreates> {
+/// A new agent (no password: API only) and an API token for it, for load through the API.
+pub(crate) async fn agent_with_token(
+    store: &dyn rapport_store::Store,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<String> {
     let ctx = Ctx {
         actor: Actor::SYSTEM,
         at: rapport_web::now(),
@@ -496,11 +494,8 @@ async fn api_creates(
         .create_agent(
             ctx,
             NewAgent {
-                email: format!(
-                    "{}@example.com",
-                    rapport_store::scratch::unique_name("bench")
-                ),
-                name: "Bench".into(),
+                email: email.into(),
+                name: name.into(),
                 role: Role::Agent,
                 password_hash: None,
             },
@@ -510,6 +505,22 @@ async fn api_creates(
     store
         .create_api_token(ctx, agent.id, "bench", &auth::token_hash(&token))
         .await?;
+    Ok(token)
+}
+
+/// Ticket creates through the HTTP API from `concurrency` clients for `duration`, as a new
+/// agent with a new token (so a seeded database can be used again).
+async fn api_creates(
+    store: &std::sync::Arc<dyn rapport_store::Store>,
+    concurrency: usize,
+    duration: Duration,
+    durability: &str,
+) -> anyhow::Result<ApiCreates> {
+    let email = format!(
+        "{}@example.com",
+        rapport_store::scratch::unique_name("bench")
+    );
+    let token = agent_with_token(store.as_ref(), &email, "Bench").await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

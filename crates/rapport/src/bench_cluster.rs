@@ -10,13 +10,13 @@
 //! (every tenth request sent twice at once to two nodes, which must answer with one ticket),
 //! and pipelining SMTP clients deliver messages that each open a ticket.
 
-use crate::bench::{bench_customer, ms, percentile};
+use crate::bench::{agent_with_token, bench_customer, ms, percentile};
 use crate::bench_smtp::{BODY, expect, read_reply};
 use crate::email::{Inbound, reply_secret};
 use anyhow::Context;
-use rapport_core::{Actor, Channel, Priority, Role, TicketStatus};
+use rapport_core::{Actor, Channel, Priority, TicketStatus};
 use rapport_mail::{Delivery, MailSink, Source};
-use rapport_store::{Ctx, Idempotency, InboxPatch, NewAgent, NewTicket, Requester};
+use rapport_store::{Ctx, Idempotency, InboxPatch, NewTicket, Requester};
 use rapport_web::auth;
 use sqlx::{Connection, Row};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -720,21 +720,8 @@ async fn setup(url: &str) -> anyhow::Result<Setup> {
     let store = rapport_store::open(url).await?;
     let result = async {
         let ctx = system();
-        let agent = store
-            .create_agent(
-                ctx,
-                NewAgent {
-                    email: "cluster-bench@example.com".into(),
-                    name: "Cluster Bench".into(),
-                    role: Role::Agent,
-                    password_hash: None,
-                },
-            )
-            .await?;
-        let token = auth::new_token();
-        store
-            .create_api_token(ctx, agent.id, "bench", &auth::token_hash(&token))
-            .await?;
+        let token =
+            agent_with_token(store.as_ref(), "cluster-bench@example.com", "Cluster Bench").await?;
         store
             .create_inbox(
                 ctx,
