@@ -1533,6 +1533,32 @@ fn push_search_filters(q: &mut SqlBuilder, filters: &[FilterTerm]) -> Result<()>
 // ---------------------------------------------------------------------------------------------
 // The trait.
 
+impl SqlStore {
+    /// Leases due rows of a delivery table with `claim`, once a read says there are any: the
+    /// workers poll twice a second on every node, and an idle poll that wrote would also be
+    /// announced to every node's live pages.
+    async fn claim_deliveries<T, F>(
+        &self,
+        table: delivery::Deliveries,
+        now: Millis,
+        claim: F,
+    ) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> futures::future::BoxFuture<'c, Result<Vec<T>>>
+            + Send
+            + 'static,
+    {
+        if !self
+            .read(move |c| Box::pin(delivery::any_due(c, table, now)))
+            .await?
+        {
+            return Ok(Vec::new());
+        }
+        self.write(claim).await
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
@@ -1883,8 +1909,10 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<Vec<OutboxItem>> {
         let limit = i64::from(limit.max(1));
-        self.write(move |c| Box::pin(email::claim_outbox(c, now, lease_ms, limit)))
-            .await
+        self.claim_deliveries(delivery::Deliveries::Outbox, now, move |c| {
+            Box::pin(email::claim_outbox(c, now, lease_ms, limit))
+        })
+        .await
     }
 
     async fn outbox_composed(&self, id: i64, raw: Vec<u8>) -> Result<()> {
@@ -2558,17 +2586,11 @@ impl Store for SqlStore {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<WebhookDelivery>> {
-        // Workers poll twice a second on every node; a read first keeps an idle poll from
-        // being a write (which would also wake every live page through `commits`).
-        if !self
-            .read(move |c| Box::pin(delivery::any_due(c, delivery::Deliveries::Webhooks, now)))
-            .await?
-        {
-            return Ok(Vec::new());
-        }
         let limit = i64::from(limit.max(1));
-        self.write(move |c| Box::pin(webhooks::claim(c, now, lease_ms, limit)))
-            .await
+        self.claim_deliveries(delivery::Deliveries::Webhooks, now, move |c| {
+            Box::pin(webhooks::claim(c, now, lease_ms, limit))
+        })
+        .await
     }
 
     async fn webhook_attempted(&self, id: i64, at: Millis, result: OutboxResult) -> Result<()> {
