@@ -632,6 +632,7 @@ async fn store_only_creates_on(
                 let new = rapport_store::NewTicket {
                     subject: format!("Router keeps dropping (#{n})"),
                     requester: rapport_store::Requester {
+                        customer_id: None,
                         email: customer,
                         name: Some("Bench Customer".into()),
                     },

@@ -1327,6 +1327,7 @@ async fn round_trips_on(url: &str) -> anyhow::Result<RoundTrips> {
                     NewTicket {
                         subject: format!("Router keeps dropping ({key})"),
                         requester: Requester {
+                            customer_id: None,
                             email: customer(0, n + 1, false),
                             name: Some("Bench Customer".into()),
                         },

@@ -52,6 +52,7 @@ async fn seed(store: &Arc<dyn Store>, tickets: u64, agent_ids: &[i64]) -> anyhow
                 let new = NewTicket {
                     subject: format!("Router drops the connection every evening (#{n})"),
                     requester: Requester {
+                        customer_id: None,
                         email: format!("customer{}@example{}.com", n % (tickets / 5 + 1), n % 50),
                         name: Some(format!("Customer {}", n % (tickets / 5 + 1))),
                     },

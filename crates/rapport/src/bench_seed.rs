@@ -638,6 +638,7 @@ impl Generator {
         ImportTicket {
             subject,
             requester: Requester {
+                customer_id: None,
                 email: customer.email.clone(),
                 name: Some(customer.name.clone()),
             },

@@ -40,6 +40,7 @@ fn ticket(n: u64, status: TicketStatus, tag: &str) -> NewTicket {
     NewTicket {
         subject: format!("Invoice question (#{n})"),
         requester: Requester {
+            customer_id: None,
             email: format!("customer{}@example{}.com", n % 200_000, n % 50),
             name: None,
         },

@@ -1053,6 +1053,7 @@ impl TicketPlan {
             index,
             scenario,
             requester: Requester {
+                customer_id: None,
                 email: customer.email.clone(),
                 name: Some(customer.name.clone()),
             },

@@ -169,6 +169,7 @@ impl Inbound {
                     })
             })
             .map(|m| Requester {
+                customer_id: None,
                 email: m.email,
                 name: m.name.map(|n| display_name(&n)).filter(|n| !n.is_empty()),
             });

@@ -222,6 +222,7 @@ mod tests {
         let new = NewTicket {
             subject: subject.into(),
             requester: Requester {
+                customer_id: None,
                 email: "ann@example.com".into(),
                 name: None,
             },

@@ -309,9 +309,12 @@ pub struct ApiTokenInfo {
     pub created_at: Millis,
 }
 
-/// The person a new ticket is from: found by email, created if new.
+/// The person a new ticket is from: a known customer by id (who may have no address — a caller,
+/// a chat visitor), or else found by email and created if new.
 #[derive(Debug, Clone)]
 pub struct Requester {
+    /// A known customer; `email` must then be empty and `name` is not used.
+    pub customer_id: Option<i64>,
     pub email: String,
     pub name: Option<String>,
 }

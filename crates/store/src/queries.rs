@@ -605,13 +605,24 @@ fn customer_email_key(email: &str) -> String {
     format!("customer-email:{email}")
 }
 
-/// The customer with this address, created (named after the address if no name is given)
-/// when we have never heard from them.
+/// The customer a ticket is from: the known customer named by id, or the customer with this
+/// address, created (named after the address if no name is given) when we have never heard
+/// from them.
 async fn find_or_create_customer(
     c: &mut dyn Conn,
     ctx: Ctx,
     requester: &Requester,
 ) -> Result<CustomerSummary> {
+    if let Some(id) = requester.customer_id {
+        if !requester.email.is_empty() {
+            return Err(Invalid::new(
+                "customer.email",
+                "give either a known customer's id or an address, not both",
+            )
+            .into());
+        }
+        return customer_by_id(c, id).await;
+    }
     let email = contact::normalize_email("customer.email", &requester.email)?;
     if let Some(known) = customer_with_email(c, &email).await? {
         return Ok(known);
@@ -640,24 +651,31 @@ async fn find_or_create_customer(
     })
 }
 
+/// A customer's id, name and primary address (`c` is the customer row).
+const CUSTOMER_SUMMARY: &str = "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p \
+     WHERE p.customer_id = c.id ORDER BY p.is_primary DESC, p.email LIMIT 1)";
+
+fn customer_summary(r: &Row) -> Result<CustomerSummary> {
+    Ok(CustomerSummary {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        email: r.opt_text(2)?,
+    })
+}
+
+async fn customer_by_id(c: &mut dyn Conn, id: i64) -> Result<CustomerSummary> {
+    let sql = format!("{CUSTOMER_SUMMARY} FROM customers c WHERE c.id = $1");
+    let row = c.query_opt(&sql, params![id]).await?;
+    customer_summary(&row.ok_or_else(|| StoreError::not_found("customer", id))?)
+}
+
 async fn customer_with_email(c: &mut dyn Conn, email: &str) -> Result<Option<CustomerSummary>> {
-    let known = c
-        .query_opt(
-            "SELECT c.id, c.name, (SELECT p.email FROM customer_emails p WHERE p.customer_id = c.id \
-             ORDER BY p.is_primary DESC, p.email LIMIT 1) \
-             FROM customer_emails e JOIN customers c ON c.id = e.customer_id WHERE e.email = $1",
-            params![email],
-        )
-        .await?;
-    known
-        .map(|r| {
-            Ok(CustomerSummary {
-                id: r.int(0)?,
-                name: r.text(1)?,
-                email: r.opt_text(2)?,
-            })
-        })
-        .transpose()
+    let sql = format!(
+        "{CUSTOMER_SUMMARY} FROM customer_emails e JOIN customers c ON c.id = e.customer_id \
+         WHERE e.email = $1"
+    );
+    let known = c.query_opt(&sql, params![email]).await?;
+    known.as_ref().map(customer_summary).transpose()
 }
 
 async fn inbox_for(c: &mut dyn Conn, name: Option<&str>) -> Result<(i64, Option<i64>)> {

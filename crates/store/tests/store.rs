@@ -50,6 +50,7 @@ fn new_ticket(subject: &str, email: &str) -> NewTicket {
     NewTicket {
         subject: subject.into(),
         requester: Requester {
+            customer_id: None,
             email: email.into(),
             name: Some("Ann Lee".into()),
         },
@@ -1299,7 +1300,57 @@ async fn views_of_several_statuses_page_and_focus_picks_the_most_urgent(store: S
     );
 }
 
+/// A caller or chat visitor may have no address: their tickets name the customer by id.
+async fn tickets_for_a_known_customer_without_an_address(store: S) {
+    let caller = store
+        .create_customer(
+            ctx(T0),
+            NewCustomer {
+                name: "Caller Without Mail".into(),
+                phone: Some("+49 30 1234567".into()),
+                ..NewCustomer::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value;
+    let mut new = new_ticket("Line is dead", "");
+    new.requester = Requester {
+        customer_id: Some(caller.id),
+        email: String::new(),
+        name: None,
+    };
+    let ticket = store.create_ticket(ctx(T0), new.clone(), None).await.unwrap().value;
+    assert_eq!(ticket.customer.id, caller.id);
+    assert_eq!(ticket.customer.email, None);
+    assert_eq!(ticket.customer.name, "Caller Without Mail");
+
+    new.requester.email = "someone@example.com".into();
+    let both = store.create_ticket(ctx(T0), new.clone(), None).await.unwrap_err();
+    assert!(
+        matches!(&both, StoreError::Invalid(i) if i.field == "customer.email"),
+        "{both:?}"
+    );
+    new.requester = Requester {
+        customer_id: Some(caller.id + 1000),
+        email: String::new(),
+        name: None,
+    };
+    let unknown = store.create_ticket(ctx(T0), new, None).await.unwrap_err();
+    assert!(
+        matches!(unknown, StoreError::NotFound { what: "customer", .. }),
+        "{unknown:?}"
+    );
+    let page = store
+        .list_tickets(&TicketFilter::default(), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "the refused tickets left nothing behind");
+}
+
 rapport_store::on_both_backends!(
+    tickets_for_a_known_customer_without_an_address,
     views_of_several_statuses_page_and_focus_picks_the_most_urgent,
     search_filters_phrases_and_exclusions,
     ticket_lifecycle,

@@ -1457,6 +1457,7 @@ async fn received_email_and_its_parts_over_http(store: Arc<dyn Store>) {
         body_hash: "h1".into(),
         message_id: Some("m1@ann.example".into()),
         from: Some(Requester {
+            customer_id: None,
             email: "ann@ann.example".into(),
             name: Some("Ann Lee".into()),
         }),

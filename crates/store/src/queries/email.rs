@@ -587,12 +587,14 @@ async fn thread_or_open(
     email_id: i64,
 ) -> Result<Ingested> {
     let requester = mail.from.clone().unwrap_or(Requester {
+        customer_id: None,
         email: UNKNOWN_SENDER.into(),
         name: Some("Unknown sender".into()),
     });
     let sender = contact::normalize_email("from", &requester.email)
         .unwrap_or_else(|_| UNKNOWN_SENDER.to_string());
     let requester = Requester {
+        customer_id: None,
         email: sender.clone(),
         name: requester.name,
     };

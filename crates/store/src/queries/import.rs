@@ -35,6 +35,12 @@ fn check(i: usize, ticket: ImportTicket) -> Result<Checked> {
     let bad = |field: &str, problem: &str| at_index(i, Invalid::new(field, problem));
     let subject = validate_subject(&ticket.subject).map_err(|e| at_index(i, e))?;
     let tags = normalize_tags(&ticket.tags).map_err(|e| at_index(i, e))?;
+    if ticket.requester.customer_id.is_some() {
+        return Err(bad(
+            "customer.id",
+            "imported tickets find their customers by address",
+        ));
+    }
     let email = contact::normalize_email("customer.email", &ticket.requester.email)
         .map_err(|e| at_index(i, e))?;
     if ticket.messages.is_empty() {
@@ -256,6 +262,7 @@ pub(super) async fn import_tickets(
                     ..ctx
                 };
                 let requester = Requester {
+                    customer_id: None,
                     email: t.email.clone(),
                     name: t.ticket.requester.name.clone(),
                 };

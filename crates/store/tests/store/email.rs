@@ -19,6 +19,7 @@ fn inbound(inbox_id: i64, message_id: &str, from: &str, subject: &str, body: &st
         body_hash: body.into(),
         message_id: Some(message_id.into()),
         from: Some(Requester {
+            customer_id: None,
             email: from.into(),
             name: Some("Ann Lee".into()),
         }),

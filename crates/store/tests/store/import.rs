@@ -21,6 +21,7 @@ fn historical(subject: &str, email: &str, status: TicketStatus, at: i64) -> Impo
     ImportTicket {
         subject: subject.into(),
         requester: Requester {
+            customer_id: None,
             email: email.into(),
             name: Some("Ann Lee".into()),
         },

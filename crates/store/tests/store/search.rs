@@ -478,6 +478,7 @@ fn imported(n: i64, email: &str, priority: rapport_core::Priority) -> ImportTick
     ImportTicket {
         subject: format!("Router trouble {n}"),
         requester: Requester {
+            customer_id: None,
             email: email.into(),
             name: None,
         },

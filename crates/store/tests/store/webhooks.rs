@@ -128,6 +128,7 @@ async fn a_refused_batch_delivers_nothing(store: S) {
     let ticket = |subject: &str| ImportTicket {
         subject: subject.into(),
         requester: Requester {
+            customer_id: None,
             email: "old@example.com".into(),
             name: None,
         },

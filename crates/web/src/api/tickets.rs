@@ -80,6 +80,7 @@ pub async fn create_ticket(
     let new = NewTicket {
         subject: req.subject,
         requester: Requester {
+            customer_id: None,
             email: req.customer.email,
             name: req.customer.name,
         },

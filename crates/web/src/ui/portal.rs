@@ -813,6 +813,7 @@ async fn create(
     let new = NewTicket {
         subject: form.subject.clone(),
         requester: Requester {
+            customer_id: None,
             email: email.clone(),
             name: Some(customer.name.clone()),
         },

@@ -1200,6 +1200,7 @@ async fn tickets_at_risk_of_a_silent_no(store: Arc<dyn Store>) {
                 NewTicket {
                     subject: subject.into(),
                     requester: Requester {
+                        customer_id: None,
                         email: email.into(),
                         name: None,
                     },

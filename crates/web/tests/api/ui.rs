@@ -194,6 +194,7 @@ async fn open_desk_behind(store: Arc<dyn Store>, proxies: rapport_web::TrustedPr
         |subject: &str, email: &str, priority: Priority, assignee: Option<i64>| NewTicket {
             subject: subject.into(),
             requester: Requester {
+                customer_id: None,
                 email: email.into(),
                 name: None,
             },

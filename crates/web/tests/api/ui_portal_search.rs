@@ -70,6 +70,7 @@ async fn customers_search_their_own_requests(store: Arc<dyn Store>) {
             NewTicket {
                 subject: "Parcel missing".into(),
                 requester: Requester {
+                    customer_id: None,
                     email: "erin@elsewhere.example".into(),
                     name: Some("Erin".into()),
                 },

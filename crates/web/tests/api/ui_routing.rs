@@ -563,6 +563,7 @@ async fn irate_customers_and_silent_noes(store: Arc<dyn Store>) {
     let new_ticket = |subject: &str, body: &str| NewTicket {
         subject: subject.into(),
         requester: Requester {
+            customer_id: None,
             email: "erin@acme.example".into(),
             name: Some("Erin".into()),
         },

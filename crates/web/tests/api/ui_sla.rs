@@ -908,6 +908,7 @@ async fn admins_set_business_hours_and_policies(store: Arc<dyn Store>) {
             NewTicket {
                 subject: "Line dead at the branch".into(),
                 requester: Requester {
+                    customer_id: None,
                     email: "carla@acme.example".into(),
                     name: None,
                 },
