@@ -215,6 +215,36 @@ impl CallOutcome {
     }
 }
 
+/// Where a callback stands. Scheduled until an outbound call keeps it (`done`), its window
+/// lapses (`missed`, its commitment broken) or an agent withdraws it with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatus {
+    Scheduled,
+    Done,
+    Missed,
+    Cancelled,
+}
+
+impl CallbackStatus {
+    pub const ALL: [CallbackStatus; 4] =
+        [Self::Scheduled, Self::Done, Self::Missed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Done => "done",
+            Self::Missed => "missed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        crate::parse_name("status", "a callback status", Self::ALL, Self::as_str, text)
+    }
+}
+
 /// What a logged call means for the ticket's clocks and promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallEffect {
@@ -294,12 +324,22 @@ pub fn parse_duration(field: &str, raw: &str) -> Result<i64, Invalid> {
     validate_duration(seconds).map_err(|e| Invalid::new(field, e.problem))
 }
 
-/// Optional call notes: trimmed, at most [`MAX_NOTES_CHARS`].
-pub fn validate_notes(raw: &str) -> Result<String, Invalid> {
+/// A duration as the call form shows it: `m:ss`, or `h:mm:ss` from an hour.
+pub fn format_duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Optional notes (a call's, a callback request's): trimmed, at most [`MAX_NOTES_CHARS`].
+pub fn validate_notes(field: &str, raw: &str) -> Result<String, Invalid> {
     let notes = raw.trim();
     if notes.chars().count() > MAX_NOTES_CHARS {
         return Err(Invalid::new(
-            "notes",
+            field,
             format!("must be at most {MAX_NOTES_CHARS} characters"),
         ));
     }

@@ -1153,7 +1153,7 @@ pub(super) async fn queue_alert(
 
 /// Writes an outbox row with its final Message-ID, and records that id in the ticket's
 /// thread so an answer threads even before the mail has left.
-async fn queue(
+pub(super) async fn queue(
     c: &mut dyn Conn,
     ctx: Ctx,
     kind: OutboxKind,
