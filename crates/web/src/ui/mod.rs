@@ -10,7 +10,7 @@ mod login;
 mod pages;
 pub mod portal;
 mod routing;
-mod session;
+pub(crate) mod session;
 mod sla;
 mod ticket;
 mod two_factor;

@@ -79,7 +79,7 @@ async fn inbox_for(state: &AppState, customer_id: Option<i64>) -> Result<Inbox, 
 
 /// How to reach a person (principle 12): shown on every portal page and in the sign-in
 /// email. Without a configured line, the page names the inbox's address.
-fn human_contact(inbox: &Inbox, lang: &str) -> String {
+pub(crate) fn human_contact(inbox: &Inbox, lang: &str) -> String {
     match inbox.human_contact.trim() {
         "" => super::i18n::text(lang, "portal_human_default").replace("{address}", &inbox.address),
         line => line.to_string(),
