@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/phone.rs"]
+mod phone;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/sla.rs"]
@@ -871,6 +873,12 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/webhooks", "get"),
         ("/api/v1/webhooks", "post"),
         ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/tickets/{id}/calls", "get"),
+        ("/api/v1/tickets/{id}/calls", "post"),
+        ("/api/v1/calls", "post"),
+        ("/api/v1/tickets/{id}/callbacks", "post"),
+        ("/api/v1/callbacks", "get"),
+        ("/api/v1/callbacks/{id}/cancel", "post"),
         ("/healthz", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

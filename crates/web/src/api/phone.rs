@@ -224,7 +224,10 @@ pub async fn schedule_callback(
     caller.require(Permission::PublicReply, "promise customers a call back")?;
     let id = ticket_id(&id)?;
     let input = body.value;
-    let customer = state.store.customer(state.store.ticket(id).await?.customer.id).await?;
+    let customer = state
+        .store
+        .customer(state.store.ticket(id).await?.customer.id)
+        .await?;
     let zone = input
         .time_zone
         .or(customer.time_zone)
@@ -371,7 +374,7 @@ pub struct WidgetCallbackInput {
 pub struct WidgetCallbackAnswer {
     pub reference: String,
     /// The window's start, UTC milliseconds.
-    pub scheduled_for: Millis,
+    pub scheduled_for: i64,
     /// What we understood — number, window in the visitor's zone, reference — and how to
     /// reach a person.
     pub readback: String,
@@ -485,7 +488,7 @@ async fn widget_callback(
         StatusCode::CREATED,
         Json(WidgetCallbackAnswer {
             reference: requested.ticket.reference,
-            scheduled_for: requested.callback.window_start,
+            scheduled_for: requested.callback.window_start.0,
             readback: format!("{} {human}", requested.readback),
         }),
     ))
