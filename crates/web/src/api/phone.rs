@@ -380,6 +380,26 @@ pub struct WidgetCallbackAnswer {
     pub readback: String,
 }
 
+/// Whether another callback request from this client (`client_key`) for this number is within
+/// the hourly limits. Counted before checked, so parallel requests cannot all slip under.
+pub(crate) async fn callback_allowed(
+    state: &AppState,
+    client: &str,
+    number: &PhoneNumber,
+    at: Millis,
+) -> Result<bool, rapport_store::StoreError> {
+    let by_number = format!("callback-number:{}", number.canonical);
+    state
+        .store
+        .record_login_failure(&[client.to_string(), by_number.clone()], at)
+        .await?;
+    let hour_ago = Millis(at.0 - 3_600_000);
+    Ok(
+        state.store.login_failures(client, hour_ago).await? <= CALLBACKS_PER_CLIENT
+            && state.store.login_failures(&by_number, hour_ago).await? <= CALLBACKS_PER_NUMBER,
+    )
+}
+
 /// `POST /widget/callbacks` (and its CORS preflight): public, answered to any origin, since
 /// the widget runs on customers' own sites. No cookies are read, so no origin can act as
 /// anyone; the limits are per client address and per number.
@@ -443,17 +463,8 @@ async fn widget_callback(
         &input.time_zone,
         at,
     )?;
-    // Counted before checked, so parallel requests cannot all slip under the limit.
     let client = crate::ui::session::client_key(&state, "callback-client", peer, &headers);
-    let by_number = format!("callback-number:{}", number.canonical);
-    state
-        .store
-        .record_login_failure(&[client.clone(), by_number.clone()], at)
-        .await?;
-    let hour_ago = Millis(at.0 - 3_600_000);
-    if state.store.login_failures(&client, hour_ago).await? > CALLBACKS_PER_CLIENT
-        || state.store.login_failures(&by_number, hour_ago).await? > CALLBACKS_PER_NUMBER
-    {
+    if !callback_allowed(&state, &client, &number, at).await? {
         return Err(Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too-many-requests",

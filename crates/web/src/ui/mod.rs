@@ -8,6 +8,7 @@ pub mod i18n;
 mod live;
 mod login;
 mod pages;
+mod phone;
 pub mod portal;
 mod routing;
 pub(crate) mod session;
@@ -108,6 +109,8 @@ macro_rules! embed {
 const TEMPLATES: &[(&str, &str)] = embed![
     "admin.html",
     "base.html",
+    "call_new.html",
+    "callbacks.html",
     "conversation.html",
     "customer.html",
     "customer_card.html",
@@ -121,10 +124,12 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "request_item.html",
     "requests.html",
     "search.html",
+    "phone_panel.html",
     "ticket.html",
     "ticket_rows.html",
     "views.html",
     "portal/base.html",
+    "portal/callback.html",
     "portal/error.html",
     "portal/login.html",
     "portal/new.html",
@@ -298,6 +303,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/htmx.min.js", get(htmx_js))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
+        .route("/assets/callback.js", get(callback_js))
         .route("/login", get(login::form).post(login::submit))
         .route("/login/2fa", post(login::second_factor))
         .route("/logout", post(login::logout))
@@ -343,6 +349,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/calendars/{id}/delete", post(sla::delete_calendar))
         .route("/admin/sla/save", post(sla::save_policy))
         .route("/admin/sla/{id}/delete", post(sla::delete_policy))
+        .route("/t/{id}/calls", post(phone::log_call))
+        .route("/t/{id}/callbacks", post(phone::schedule))
+        .route("/t/{id}/callbacks/{callback}/cancel", post(phone::cancel))
+        .route("/callbacks", get(phone::queue))
+        .route(
+            "/portal/callback",
+            get(phone::portal_form).post(phone::portal_request),
+        )
+        .route(
+            "/calls/new",
+            get(phone::new_call).post(phone::create_from_call),
+        )
         .route("/t/{id}/commitments", post(sla::make))
         .route("/t/{id}/commitments/{commitment}/fulfil", post(sla::fulfil))
         .route("/t/{id}/commitments/{commitment}/cancel", post(sla::cancel))
@@ -419,6 +437,13 @@ async fn app_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/app.js"),
+    )
+}
+
+async fn callback_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/callback.js"),
     )
 }
 
