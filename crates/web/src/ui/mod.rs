@@ -506,6 +506,35 @@ mod tests {
         assert_eq!(files.len(), TEMPLATES.len());
     }
 
+    /// Principle 12: every page a customer sees says how to reach a person. Each portal page
+    /// extends the portal's base, whose footer shows the inbox's human-contact line outside
+    /// any block a page could replace.
+    #[test]
+    fn every_portal_page_shows_how_to_reach_a_person() {
+        let source = |name: &str| {
+            TEMPLATES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| *s)
+                .unwrap_or_default()
+        };
+        let base = source("portal/base.html");
+        let footer = base
+            .find("id=\"human-contact\"")
+            .expect("the base shows the line");
+        assert!(base[footer..].contains("{{ human_contact }}"));
+        let main_ends = base.rfind("{% endblock %}").expect("a main block");
+        assert!(main_ends < footer, "the line is outside the replaceable block");
+        for (name, body) in TEMPLATES.iter().filter(|(n, _)| n.starts_with("portal/")) {
+            if *name != "portal/base.html" {
+                assert!(
+                    body.starts_with("{% extends \"portal/base.html\" %}"),
+                    "{name} does not extend the portal's base"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_template_compiles() {
         let mut env = Environment::new();

@@ -250,6 +250,40 @@ async fn customers_request_callbacks_in_the_portal(store: Arc<dyn rapport_store:
         )
         .await
         .unwrap();
+    store
+        .update_inbox(
+            ctx(Actor::SYSTEM),
+            1,
+            rapport_store::InboxPatch {
+                human_contact: Some("Call 030 555 0 weekdays 9-17".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The sign-in link's mail says how to reach a person, like every automated mail.
+    let mut carla = Visitor::new(&desk.base);
+    let sent = carla
+        .post("/portal/login", &[("email", "carla@acme.example")])
+        .await;
+    assert!(sent.body.contains("Call 030 555 0 weekdays 9-17"), "the page too");
+    // The link is queued in the background: look until it is there.
+    let mut mail = None;
+    for _ in 0..50 {
+        mail = store
+            .claim_outbox(rapport_core::Millis(i64::MAX / 2), 60_000, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.kind == rapport_store::OutboxKind::PortalLink);
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mail = mail.expect("a sign-in link by email");
+    let text = rapport_mail::parse::parse(&mail.raw.expect("composed when queued")).text;
+    assert!(text.contains("Call 030 555 0 weekdays 9-17"), "{text}");
     let mut carla = customer_signed_in(&desk, "carla@acme.example").await;
     let form = carla.get("/portal/callback").await;
     assert_eq!(form.status, StatusCode::OK);
