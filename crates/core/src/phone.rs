@@ -477,6 +477,16 @@ pub fn callback_readback(number: &str, window: &CallbackWindow, reference: &str)
     )
 }
 
+/// A callback request as the ticket's first message, in the customer's words: its first
+/// sentence is what the new-request read-back restates (number and window).
+pub fn callback_request_text(number: &str, window: &CallbackWindow, note: &str) -> String {
+    let request = format!("Please call me back on {number} on {}.", window.describe());
+    match note.trim() {
+        "" => request,
+        note => format!("{request}\n\n{note}"),
+    }
+}
+
 /// The promise a callback makes, in the words the agents see.
 pub fn callback_promise(number: &str, window: &CallbackWindow) -> String {
     format!("Call back {number} between {}", window.describe())
@@ -637,13 +647,16 @@ mod tests {
         }
         assert!(validate_duration(-1).is_err());
         assert!(validate_duration(MAX_CALL_SECONDS + 1).is_err());
-        assert_eq!(validate_notes("  ok  "), Ok("ok".into()));
+        assert_eq!(validate_notes("notes", "  ok  "), Ok("ok".into()));
         assert_eq!(
-            validate_notes(&"x".repeat(MAX_NOTES_CHARS + 1))
+            validate_notes("notes", &"x".repeat(MAX_NOTES_CHARS + 1))
                 .unwrap_err()
                 .field,
             "notes"
         );
+        assert_eq!(format_duration(270), "4:30");
+        assert_eq!(format_duration(3723), "1:02:03");
+        assert_eq!(parse_duration("d", &format_duration(3723)), Ok(3723));
     }
 
     #[test]
@@ -673,6 +686,12 @@ mod tests {
         assert_eq!(
             after.describe_in("America/New_York"),
             "Mon 30 Mar 2026, 08:00–10:00 (America/New_York)"
+        );
+        let request = callback_request_text("+49 30 1234567", &after, "The router.");
+        let summary = crate::readback::read_back("Call back +49 30 1234567", &request).summary;
+        assert!(
+            summary.contains("+49 30 1234567") && summary.contains("14:00–16:00 (Europe/Berlin)"),
+            "the read-back restates number and window: {summary}"
         );
         let readback = callback_readback("+49 30 1234567", &after, "R-10002");
         assert!(

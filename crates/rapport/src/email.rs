@@ -1035,9 +1035,7 @@ mod tests {
     async fn every_mail_to_customers_shows_how_to_reach_a_person(store: Arc<dyn Store>) {
         use rapport_core::phone::CallbackWindow;
         use rapport_core::{Actor, Channel, MessageKind};
-        use rapport_store::{
-            CallbackRequester, Ctx, InboxPatch, NewCallbackRequest, NewMessage,
-        };
+        use rapport_store::{CallbackRequester, Ctx, InboxPatch, NewCallbackRequest, NewMessage};
         const CONTACT: &str = "Call 030 555 0 weekdays 9-17";
         let at = crate::now();
         let ctx = Ctx {
@@ -1108,11 +1106,18 @@ mod tests {
                 None => compose_item(item, b"secret").unwrap(),
             };
             let text = rapport_mail::parse::parse(&raw).text;
-            assert!(text.contains(CONTACT), "{:?} lacks the contact line: {text}", item.kind);
+            assert!(
+                text.contains(CONTACT),
+                "{:?} lacks the contact line: {text}",
+                item.kind
+            );
             seen.push(item.kind);
         }
         for kind in [OutboxKind::Ack, OutboxKind::Reply] {
-            assert!(seen.contains(&kind), "no {kind:?} mail was checked: {seen:?}");
+            assert!(
+                seen.contains(&kind),
+                "no {kind:?} mail was checked: {seen:?}"
+            );
         }
         assert_eq!(seen.len(), 3, "read-back, reply, referral: {seen:?}");
     }

@@ -452,14 +452,7 @@ pub(super) async fn request_callback(
         actor: Actor::customer(customer_id),
         ..ctx
     };
-    let mut body = format!(
-        "Please call me back on {} on {}.",
-        number.typed,
-        request.window.describe()
-    );
-    if !note.is_empty() {
-        body = format!("{body}\n\n{note}");
-    }
+    let body = phone::callback_request_text(&number.typed, &request.window, &note);
     let ticket = insert_ticket(
         c,
         ctx,

@@ -524,7 +524,10 @@ mod tests {
             .expect("the base shows the line");
         assert!(base[footer..].contains("{{ human_contact }}"));
         let main_ends = base.rfind("{% endblock %}").expect("a main block");
-        assert!(main_ends < footer, "the line is outside the replaceable block");
+        assert!(
+            main_ends < footer,
+            "the line is outside the replaceable block"
+        );
         for (name, body) in TEMPLATES.iter().filter(|(n, _)| n.starts_with("portal/")) {
             if *name != "portal/base.html" {
                 assert!(

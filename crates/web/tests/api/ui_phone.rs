@@ -266,7 +266,10 @@ async fn customers_request_callbacks_in_the_portal(store: Arc<dyn rapport_store:
     let sent = carla
         .post("/portal/login", &[("email", "carla@acme.example")])
         .await;
-    assert!(sent.body.contains("Call 030 555 0 weekdays 9-17"), "the page too");
+    assert!(
+        sent.body.contains("Call 030 555 0 weekdays 9-17"),
+        "the page too"
+    );
     // The link is queued in the background: look until it is there.
     let mut mail = None;
     for _ in 0..50 {
