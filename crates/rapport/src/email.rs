@@ -1037,7 +1037,7 @@ mod tests {
         use rapport_core::{Actor, Channel, MessageKind};
         use rapport_store::{CallbackRequester, Ctx, InboxPatch, NewCallbackRequest, NewMessage};
         const CONTACT: &str = "Call 030 555 0 weekdays 9-17";
-        let at = crate::now();
+        let at = now();
         let ctx = Ctx {
             actor: Actor::SYSTEM,
             at,
