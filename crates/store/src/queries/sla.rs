@@ -1035,14 +1035,13 @@ async fn keep_commitments(
 /// window).
 pub(super) async fn fulfil_by_call(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<Commitment> {
     let commitment = load_commitment(c, id).await?;
-    end_commitment(
-        c,
-        ctx,
-        id,
-        commitment::fulfilment(commitment.due_at, ctx.at),
-        "",
-    )
-    .await
+    end_fulfilled(c, ctx, &commitment).await
+}
+
+/// Ends a commitment as fulfilled now: kept when on time, else broken.
+async fn end_fulfilled(c: &mut dyn Conn, ctx: Ctx, commitment: &Commitment) -> Result<Commitment> {
+    let outcome = commitment::fulfilment(commitment.due_at, ctx.at);
+    end_commitment(c, ctx, commitment.id, outcome, "").await
 }
 
 /// An agent says a promise is done. It counts only once the customer was told: there must be
@@ -1074,14 +1073,7 @@ pub(super) async fn fulfil_commitment(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Re
             "tell the customer first: a commitment is fulfilled by a public reply".into(),
         ));
     }
-    end_commitment(
-        c,
-        ctx,
-        id,
-        commitment::fulfilment(commitment.due_at, ctx.at),
-        "",
-    )
-    .await
+    end_fulfilled(c, ctx, &commitment).await
 }
 
 pub(super) async fn cancel_commitment(

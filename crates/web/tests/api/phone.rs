@@ -13,7 +13,7 @@ fn field(p: &Value) -> &str {
 }
 
 /// Tomorrow's date in UTC (`YYYY-MM-DD`): windows must lie ahead of the real clock.
-fn tomorrow() -> String {
+pub(super) fn tomorrow() -> String {
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();

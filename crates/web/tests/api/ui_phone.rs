@@ -4,6 +4,7 @@
 //! from the queue keeping the promise, the customer page's calls, and the portal's call-back
 //! request (prefilled number, refused windows, the callback shown on the ticket).
 
+use super::phone::tomorrow;
 use super::ui::{PASSWORD, Visitor, ctx, customer_signed_in, open_desk};
 use rapport_core::Actor;
 use rapport_core::phone::CallbackStatus;
@@ -16,26 +17,20 @@ fn esc(text: &str) -> String {
     text.replace('/', "&#x2f;")
 }
 
-fn tomorrow() -> String {
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
-    today.tomorrow().unwrap().to_string()
+async fn give_number(store: &Arc<dyn rapport_store::Store>, customer: i64, phone: &str) {
+    let patch = CustomerPatch {
+        phone: Some(Some(phone.into())),
+        ..Default::default()
+    };
+    store
+        .update_customer(ctx(Actor::SYSTEM), customer, patch)
+        .await
+        .unwrap();
 }
 
 async fn agents_log_calls_and_work_the_callback_queue(store: Arc<dyn rapport_store::Store>) {
     let desk = open_desk(store.clone()).await;
-    store
-        .update_customer(
-            ctx(Actor::SYSTEM),
-            desk.carla,
-            CustomerPatch {
-                phone: Some(Some("+49 30 1234567".into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    give_number(&store, desk.carla, "+49 30 1234567").await;
     let mut ann = Visitor::new(&desk.base);
     ann.sign_in("ann@example.com", PASSWORD).await;
 
@@ -239,17 +234,7 @@ async fn agents_log_calls_and_work_the_callback_queue(store: Arc<dyn rapport_sto
 
 async fn customers_request_callbacks_in_the_portal(store: Arc<dyn rapport_store::Store>) {
     let desk = open_desk(store.clone()).await;
-    store
-        .update_customer(
-            ctx(Actor::SYSTEM),
-            desk.carla,
-            CustomerPatch {
-                phone: Some(Some("+49 30 7777777".into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    give_number(&store, desk.carla, "+49 30 7777777").await;
     store
         .update_inbox(
             ctx(Actor::SYSTEM),
