@@ -468,7 +468,7 @@ pub(super) async fn request_callback(
             priority: Priority::Normal,
             status: TicketStatus::New,
             tags: vec!["callback".to_string()],
-            inbox: Some(inbox.name),
+            inbox: Some(inbox.name.clone()),
             assignee_id: None,
             team_id: None,
             custom_fields: serde_json::Map::new(),
@@ -488,8 +488,12 @@ pub(super) async fn request_callback(
     )
     .await?;
     // The new-request read-back restates the request (whose first sentence is the number and
-    // the window) with the reference and the human-contact line.
-    if let Some(address) = &ticket.customer.email {
+    // the window) with the reference and the human-contact line — under the rules every
+    // read-back follows (an address, the inbox's setting, no recent bounce, a cap per address
+    // per hour: nobody can make us mail a stranger's address over and over).
+    if email::may_acknowledge(c, ctx, inbox.id, &ticket).await?
+        && let Some(address) = &ticket.customer.email
+    {
         email::queue(c, ctx, OutboxKind::Ack, ticket.id, None, address, true).await?;
     }
     let readback = phone::callback_readback(&number.typed, &request.window, &ticket.reference);
