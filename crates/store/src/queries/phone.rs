@@ -325,12 +325,14 @@ async fn new_caller(
     number: &PhoneNumber,
 ) -> Result<i64> {
     if let Some(email) = email.filter(|e| !e.trim().is_empty()) {
+        // Checked here so a bad address is named as the caller's form names it.
+        let email = contact::normalize_email("email", email)?;
         let known = find_or_create_customer(
             c,
             ctx,
             &Requester {
                 customer_id: None,
-                email: email.to_string(),
+                email,
                 name: Some(name.to_string()),
             },
         )

@@ -292,6 +292,7 @@ async fn widget_callbacks_are_public_and_limited(store: Arc<dyn rapport_store::S
         ("time_zone", json!("Moon/Crater"), "time_zone"),
         ("date", json!("tomorrow"), "date"),
         ("name", json!(" "), "name"),
+        ("email", json!("not an address"), "email"),
     ] {
         let mut bad = request.clone();
         bad["phone"] = json!("+44 20 7946 0002");
