@@ -158,10 +158,17 @@ pub enum EventKind {
     /// A webhook subscriber was added or removed. Never delivered to webhooks themselves.
     WebhookCreated,
     WebhookDeleted,
+    /// An agent logged a phone call on a ticket.
+    CallLogged,
+    /// A callback was scheduled (by the customer or an agent), done, missed or cancelled.
+    CallbackScheduled,
+    CallbackDone,
+    CallbackMissed,
+    CallbackCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 57] = [
+    pub const ALL: [EventKind; 62] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -219,6 +226,11 @@ impl EventKind {
         Self::TicketImported,
         Self::WebhookCreated,
         Self::WebhookDeleted,
+        Self::CallLogged,
+        Self::CallbackScheduled,
+        Self::CallbackDone,
+        Self::CallbackMissed,
+        Self::CallbackCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -280,6 +292,11 @@ impl EventKind {
             Self::TicketImported => "ticket.imported",
             Self::WebhookCreated => "webhook.created",
             Self::WebhookDeleted => "webhook.deleted",
+            Self::CallLogged => "call.logged",
+            Self::CallbackScheduled => "callback.scheduled",
+            Self::CallbackDone => "callback.done",
+            Self::CallbackMissed => "callback.missed",
+            Self::CallbackCancelled => "callback.cancelled",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod fields;
 #[cfg(test)]
 mod labelled;
 pub mod macros;
+pub mod phone;
 pub mod readback;
 pub mod routing;
 pub mod search;

@@ -1028,6 +1028,102 @@ mod tests {
         db.finish().await;
     }
 
+    /// Principle 12: every automated mail to a customer says how to reach a person — the
+    /// read-back (a callback request's too), replies and the honest no's referral (the portal's
+    /// sign-in link, composed by the web crate, is checked in its tests). The match names every
+    /// kind of outbox mail, so a new kind must be decided.
+    async fn every_mail_to_customers_shows_how_to_reach_a_person(store: Arc<dyn Store>) {
+        use rapport_core::phone::CallbackWindow;
+        use rapport_core::{Actor, Channel, MessageKind};
+        use rapport_store::{CallbackRequester, Ctx, InboxPatch, NewCallbackRequest, NewMessage};
+        const CONTACT: &str = "Call 030 555 0 weekdays 9-17";
+        let at = now();
+        let ctx = Ctx {
+            actor: Actor::SYSTEM,
+            at,
+        };
+        let patch = InboxPatch {
+            human_contact: Some(CONTACT.into()),
+            ..Default::default()
+        };
+        store.update_inbox(ctx, 1, patch).await.unwrap();
+        let window = CallbackWindow::new(
+            Millis(at.0 + 3_600_000),
+            Millis(at.0 + 7_200_000),
+            "Europe/Berlin",
+            at,
+        )
+        .unwrap();
+        let asked = store
+            .request_callback(
+                ctx,
+                NewCallbackRequest {
+                    inbox_id: 1,
+                    requester: CallbackRequester::Visitor {
+                        name: "Ann".into(),
+                        email: Some("ann@example.com".into()),
+                    },
+                    phone: "+49 30 1234567".into(),
+                    window,
+                    note: String::new(),
+                    origin: Channel::Portal,
+                },
+            )
+            .await
+            .unwrap();
+        let ticket = asked.ticket.id;
+        let reply = NewMessage {
+            kind: MessageKind::Reply,
+            channel: Channel::Email,
+            body: "We will call you.".into(),
+            send_email: true,
+            attachments: Vec::new(),
+        };
+        store.add_message(ctx, ticket, reply, None).await.unwrap();
+        let referral = rapport_core::routing::Referral {
+            referred_to: "Your bank".into(),
+            how_to_reach: "0800 123".into(),
+        };
+        store
+            .refer_ticket(ctx, ticket, "We cannot change card limits.", referral)
+            .await
+            .unwrap();
+        let items = store
+            .claim_outbox(Millis(at.0 + 1_000), 60_000, 50)
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        for item in &items {
+            let to_customer = match item.kind {
+                OutboxKind::Ack | OutboxKind::Reply | OutboxKind::PortalLink => true,
+                OutboxKind::Alert => false,
+            };
+            if !to_customer {
+                continue;
+            }
+            let raw = match &item.raw {
+                Some(raw) => raw.clone(),
+                None => compose_item(item, b"secret").unwrap(),
+            };
+            let text = rapport_mail::parse::parse(&raw).text;
+            assert!(
+                text.contains(CONTACT),
+                "{:?} lacks the contact line: {text}",
+                item.kind
+            );
+            seen.push(item.kind);
+        }
+        for kind in [OutboxKind::Ack, OutboxKind::Reply] {
+            assert!(
+                seen.contains(&kind),
+                "no {kind:?} mail was checked: {seen:?}"
+            );
+        }
+        assert_eq!(seen.len(), 3, "read-back, reply, referral: {seen:?}");
+    }
+
+    rapport_store::on_both_backends!(every_mail_to_customers_shows_how_to_reach_a_person);
+
     #[test]
     fn bodies_are_never_empty_and_never_over_the_limit() {
         let mut problems = vec![];

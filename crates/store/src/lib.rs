@@ -371,6 +371,40 @@ pub trait Store: Send + Sync {
     async fn kept_rates(&self, since: Millis) -> Result<Vec<KeptRate>>;
     async fn chase_rates(&self, since: Millis) -> Result<Vec<ChaseRate>>;
 
+    // The phone channel: calls, customers by number, callbacks (see `queries/phone.rs`).
+    /// Logs a call on a ticket; an answered call counts as a public reply for the clocks, an
+    /// outbound attempt keeps the ticket's scheduled callbacks.
+    async fn log_call(&self, ctx: Ctx, ticket_id: i64, new: NewCall) -> Result<Call>;
+    async fn calls(&self, ticket_id: i64) -> Result<Vec<Call>>;
+    /// The latest calls on a customer's tickets, newest first.
+    async fn customer_calls(&self, customer_id: i64) -> Result<Vec<Call>>;
+    /// A ticket (channel `phone`) opened from a call, the caller matched or created, the call
+    /// logged on it: one transaction. Several customers with the number: a 422 on `customer_id`.
+    async fn ticket_from_call(&self, ctx: Ctx, new: NewCallTicket) -> Result<CallTicket>;
+    /// Customers whose number matches this one (`rapport_core::phone`'s rule).
+    async fn customers_by_phone(&self, phone: &str) -> Result<Vec<CustomerSummary>>;
+    async fn callbacks(&self, ticket_id: i64) -> Result<Vec<Callback>>;
+    async fn schedule_callback(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        phone: &str,
+        window: rapport_core::phone::CallbackWindow,
+        note: &str,
+    ) -> Result<Callback>;
+    /// A customer's request from the portal or the widget: ticket, callback, promise and
+    /// read-back email in one transaction.
+    async fn request_callback(
+        &self,
+        ctx: Ctx,
+        request: NewCallbackRequest,
+    ) -> Result<CallbackRequested>;
+    async fn cancel_callback(&self, ctx: Ctx, id: i64, reason: &str) -> Result<Callback>;
+    async fn callback_queue(&self, queue: CallbackQueue, limit: u32)
+    -> Result<Vec<QueuedCallback>>;
+    /// Scheduled callbacks whose window has started at `now`.
+    async fn callbacks_due(&self, now: Millis) -> Result<i64>;
+
     // Routing and ownership (principles 4, 5, 10): availability, skills, team routing,
     // transfers, internal requests, honest noes, tone.
     async fn agent_routing(&self, agent_id: i64, now: Millis) -> Result<AgentRouting>;

@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../migrations/sqlite/0007_cluster.sql"),
     ),
+    (
+        9,
+        "phone",
+        include_str!("../migrations/sqlite/0009_phone.sql"),
+    ),
 ];
 
 fn checksum(sql: &str) -> String {

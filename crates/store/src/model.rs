@@ -1178,3 +1178,133 @@ pub struct WebhookDelivery {
     pub attempts: i64,
     pub event: Event,
 }
+
+/// A phone call an agent logged on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Call {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// Who logged it.
+    pub agent_id: Option<i64>,
+    pub direction: rapport_core::phone::CallDirection,
+    /// As typed.
+    pub number: String,
+    /// `+` and digits, or a national number's digits (see `rapport_core::phone`).
+    pub number_canonical: String,
+    pub duration_seconds: i64,
+    pub outcome: rapport_core::phone::CallOutcome,
+    pub notes: String,
+    /// The internal note that carries the notes in the ticket's history (none without notes).
+    pub message_id: Option<i64>,
+    pub started_at: Millis,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub direction: rapport_core::phone::CallDirection,
+    pub number: String,
+    pub duration_seconds: i64,
+    pub outcome: rapport_core::phone::CallOutcome,
+    pub notes: String,
+    /// When the call began; the time of logging when absent.
+    pub started_at: Option<Millis>,
+}
+
+/// A ticket opened from a call: the caller is a known customer (by id), else matched by number
+/// (exactly one customer with it), else created with `name` (and `email` when given).
+#[derive(Debug, Clone)]
+pub struct NewCallTicket {
+    pub inbox: Option<String>,
+    pub customer_id: Option<i64>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub subject: String,
+    pub call: NewCall,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CallTicket {
+    pub ticket: Ticket,
+    pub call: Call,
+    /// The caller was not known: a customer was created for them.
+    pub customer_created: bool,
+}
+
+/// A promise to call a customer back within a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Callback {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// The ticket's reference, `R-10002`.
+    pub reference: String,
+    /// As the customer typed it.
+    pub number: String,
+    pub number_canonical: String,
+    pub window_start: Millis,
+    pub window_end: Millis,
+    /// The customer's IANA zone: the window is shown to them (and beside the agent's) in it.
+    pub time_zone: String,
+    pub status: rapport_core::phone::CallbackStatus,
+    /// The promise (kind `promise`, due at the window's end) that counts in the kept rate.
+    pub commitment_id: i64,
+    /// Where the request came from: `portal`, `chat` (the widget) or `phone` (an agent).
+    pub origin: rapport_core::Channel,
+    pub note: String,
+    pub requested_at: Millis,
+    pub requested_by: Option<i64>,
+    pub done_at: Option<Millis>,
+    /// The call that kept it.
+    pub call_id: Option<i64>,
+}
+
+/// Who asks for a callback from outside: a signed-in customer, or a visitor by name (and
+/// address if given).
+#[derive(Debug, Clone)]
+pub enum CallbackRequester {
+    Known(i64),
+    Visitor { name: String, email: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCallbackRequest {
+    pub inbox_id: i64,
+    pub requester: CallbackRequester,
+    pub phone: String,
+    pub window: rapport_core::phone::CallbackWindow,
+    pub note: String,
+    /// `portal` or `chat`: the new ticket's channel.
+    pub origin: rapport_core::Channel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallbackRequested {
+    pub ticket: Ticket,
+    pub callback: Callback,
+    /// What we understood, in the customer's zone (`rapport_core::phone::callback_readback`).
+    pub readback: String,
+}
+
+/// A scheduled callback with what the queue shows beside it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueuedCallback {
+    pub callback: Callback,
+    pub subject: String,
+    pub customer: CustomerSummary,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+}
+
+/// Which scheduled callbacks the queue lists (always by window start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackQueue {
+    All,
+    /// On tickets this agent owns.
+    Mine(i64),
+    /// Whose window ended before this time.
+    OverdueAt(Millis),
+}

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 mod delivery;
 mod email;
 mod import;
+mod phone;
 mod routing;
 mod search;
 mod sla;
@@ -547,9 +548,10 @@ async fn insert_customer(c: &mut dyn Conn, ctx: Ctx, new: NewCustomer) -> Result
     };
     let row = c
         .query_one(
-            "INSERT INTO customers (name, organization_id, phone, language, time_zone, preferences, notes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-            params![&name, organization_id, &new.phone, language, time_zone, to_json(&new.preferences), &new.notes, ctx.at.0],
+            "INSERT INTO customers (name, organization_id, phone, phone_key, language, time_zone, preferences, notes, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+            params![&name, organization_id, &new.phone, phone_key(&new.phone), language, time_zone,
+                    to_json(&new.preferences), &new.notes, ctx.at.0],
         )
         .await?;
     let id = row.int(0)?;
@@ -565,6 +567,11 @@ async fn insert_customer(c: &mut dyn Conn, ctx: Ctx, new: NewCustomer) -> Result
     )
     .await?;
     Ok(id)
+}
+
+/// The key a customer's number is found by (`rapport_core::phone::match_key`).
+fn phone_key(phone: &Option<String>) -> Option<String> {
+    phone.as_deref().and_then(rapport_core::phone::match_key)
 }
 
 fn normalize_emails(raw: &[String]) -> Result<Vec<String>> {
@@ -1146,12 +1153,13 @@ async fn apply_customer_patch(
         return Ok(before);
     }
     c.execute(
-        "UPDATE customers SET name = $1, organization_id = $2, phone = $3, language = $4, time_zone = $5, \
-         preferences = $6, notes = $7, updated_at = $8, org_admin = $9 WHERE id = $10",
+        "UPDATE customers SET name = $1, organization_id = $2, phone = $3, phone_key = $4, language = $5, \
+         time_zone = $6, preferences = $7, notes = $8, updated_at = $9, org_admin = $10 WHERE id = $11",
         params![
             &after.name,
             after.organization_id,
             &after.phone,
+            phone_key(&after.phone),
             &after.language,
             &after.time_zone,
             to_json(&after.preferences),
@@ -2700,6 +2708,85 @@ impl Store for SqlStore {
             Box::pin(async move { sla::cancel_commitment(c, ctx, id, &reason).await })
         })
         .await
+    }
+
+    async fn log_call(&self, ctx: Ctx, ticket_id: i64, new: NewCall) -> Result<Call> {
+        self.write(move |c| Box::pin(phone::log_call(c, ctx, ticket_id, new)))
+            .await
+    }
+
+    async fn calls(&self, ticket_id: i64) -> Result<Vec<Call>> {
+        self.read(move |c| Box::pin(phone::calls(c, ticket_id)))
+            .await
+    }
+
+    async fn customer_calls(&self, customer_id: i64) -> Result<Vec<Call>> {
+        self.read(move |c| Box::pin(phone::customer_calls(c, customer_id)))
+            .await
+    }
+
+    async fn ticket_from_call(&self, ctx: Ctx, new: NewCallTicket) -> Result<CallTicket> {
+        self.write(move |c| Box::pin(phone::ticket_from_call(c, ctx, new)))
+            .await
+    }
+
+    async fn customers_by_phone(&self, phone: &str) -> Result<Vec<CustomerSummary>> {
+        let phone = phone.to_string();
+        self.read(move |c| Box::pin(async move { phone::customers_by_phone(c, &phone).await }))
+            .await
+    }
+
+    async fn callbacks(&self, ticket_id: i64) -> Result<Vec<Callback>> {
+        self.read(move |c| Box::pin(phone::callbacks(c, ticket_id)))
+            .await
+    }
+
+    async fn schedule_callback(
+        &self,
+        ctx: Ctx,
+        ticket_id: i64,
+        phone: &str,
+        window: rapport_core::phone::CallbackWindow,
+        note: &str,
+    ) -> Result<Callback> {
+        let (number, note) = (phone.to_string(), note.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                phone::schedule_callback(c, ctx, ticket_id, &number, window, &note).await
+            })
+        })
+        .await
+    }
+
+    async fn request_callback(
+        &self,
+        ctx: Ctx,
+        request: NewCallbackRequest,
+    ) -> Result<CallbackRequested> {
+        self.write(move |c| Box::pin(phone::request_callback(c, ctx, request)))
+            .await
+    }
+
+    async fn cancel_callback(&self, ctx: Ctx, id: i64, reason: &str) -> Result<Callback> {
+        let reason = reason.to_string();
+        self.write(move |c| {
+            Box::pin(async move { phone::cancel_callback(c, ctx, id, &reason).await })
+        })
+        .await
+    }
+
+    async fn callback_queue(
+        &self,
+        queue: CallbackQueue,
+        limit: u32,
+    ) -> Result<Vec<QueuedCallback>> {
+        self.read(move |c| Box::pin(phone::callback_queue(c, queue, i64::from(limit))))
+            .await
+    }
+
+    async fn callbacks_due(&self, now: Millis) -> Result<i64> {
+        self.read(move |c| Box::pin(phone::callbacks_due(c, now)))
+            .await
     }
 
     async fn scheduler_pass(&self, now: Millis, limit: u32) -> Result<SchedulerPass> {

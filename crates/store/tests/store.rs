@@ -17,6 +17,8 @@ mod cluster;
 mod email;
 #[path = "store/import.rs"]
 mod import;
+#[path = "store/phone.rs"]
+mod phone;
 #[path = "store/routing.rs"]
 mod routing;
 #[path = "store/search.rs"]

@@ -20,6 +20,8 @@
   // Typed due times are read in the agent's own zone.
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone) document.querySelectorAll("input.agent-zone").forEach(function (el) { el.value = zone; });
+  // A callback for a customer whose zone we do not know: the agent's own, until they change it.
+  if (zone) document.querySelectorAll("input.agent-zone-default").forEach(function (el) { if (!el.value) el.value = zone; });
   document.addEventListener("htmx:afterSwap", function (e) { localizeTimes(e.target); });
 
   function post(url) {

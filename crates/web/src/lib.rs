@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(ui::routes())
+        .merge(api::phone::widget_routes())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

@@ -9,12 +9,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/phone.rs"]
+mod phone;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/sla.rs"]
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_phone.rs"]
+mod ui_phone;
 #[path = "api/ui_portal_search.rs"]
 mod ui_portal_search;
 #[path = "api/ui_routing.rs"]
@@ -871,6 +875,12 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/webhooks", "get"),
         ("/api/v1/webhooks", "post"),
         ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/tickets/{id}/calls", "get"),
+        ("/api/v1/tickets/{id}/calls", "post"),
+        ("/api/v1/calls", "post"),
+        ("/api/v1/tickets/{id}/callbacks", "post"),
+        ("/api/v1/callbacks", "get"),
+        ("/api/v1/callbacks/{id}/cancel", "post"),
         ("/healthz", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

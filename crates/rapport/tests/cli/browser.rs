@@ -1543,3 +1543,5 @@ async fn owner_asks_a_team_refers_and_meets_an_irate_customer() {
     );
     b.close().await;
 }
+#[path = "browser/phone.rs"]
+mod phone;

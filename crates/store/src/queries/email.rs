@@ -776,7 +776,7 @@ async fn open_ticket(
 
 /// Whether a new ticket gets a read-back: the inbox sends them, the address is not bouncing,
 /// and it has not had its share of automatic mail this hour.
-async fn may_acknowledge(
+pub(super) async fn may_acknowledge(
     c: &mut dyn Conn,
     ctx: Ctx,
     inbox_id: i64,
@@ -1153,7 +1153,7 @@ pub(super) async fn queue_alert(
 
 /// Writes an outbox row with its final Message-ID, and records that id in the ticket's
 /// thread so an answer threads even before the mail has left.
-async fn queue(
+pub(super) async fn queue(
     c: &mut dyn Conn,
     ctx: Ctx,
     kind: OutboxKind,

@@ -11,6 +11,7 @@ use super::*;
 use rapport_core::calendar::{BusinessCalendar, CalendarConfig};
 use rapport_core::chase::detect_chase;
 use rapport_core::commitment::{self, CommitmentKind, CommitmentStatus};
+use rapport_core::phone;
 use rapport_core::sla::{AlarmKind, Conditions, Rules, SlaClocks, Target, TicketFacts};
 use std::collections::HashMap;
 
@@ -974,6 +975,7 @@ async fn end_commitment(
             commitment.status.as_str()
         )));
     }
+    super::phone::commitment_ended(c, ctx, id, status).await?;
     let kind = match status {
         CommitmentStatus::Kept => EventKind::CommitmentKept,
         CommitmentStatus::Broken => EventKind::CommitmentBroken,
@@ -1013,10 +1015,33 @@ async fn keep_commitments(
         if kind.is_some_and(|k| k.as_str() != this_kind) {
             continue;
         }
+        let id = r.int(0)?;
+        if kind.is_none()
+            && !phone::fulfils_promise(
+                super::phone::is_callback_promise(c, id).await?,
+                phone::Evidence::Solved,
+            )
+        {
+            // Solving a ticket is not calling the customer back: the callback stays open.
+            continue;
+        }
         let outcome = commitment::fulfilment(Millis(r.int(2)?), ctx.at);
-        end_commitment(c, ctx, r.int(0)?, outcome, "").await?;
+        end_commitment(c, ctx, id, outcome, "").await?;
     }
     Ok(())
+}
+
+/// A callback's promise kept by the call just logged (broken if the call came after the
+/// window).
+pub(super) async fn fulfil_by_call(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<Commitment> {
+    let commitment = load_commitment(c, id).await?;
+    end_fulfilled(c, ctx, &commitment).await
+}
+
+/// Ends a commitment as fulfilled now: kept when on time, else broken.
+async fn end_fulfilled(c: &mut dyn Conn, ctx: Ctx, commitment: &Commitment) -> Result<Commitment> {
+    let outcome = commitment::fulfilment(commitment.due_at, ctx.at);
+    end_commitment(c, ctx, commitment.id, outcome, "").await
 }
 
 /// An agent says a promise is done. It counts only once the customer was told: there must be
@@ -1029,6 +1054,14 @@ pub(super) async fn fulfil_commitment(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Re
             commitment.status.as_str()
         )));
     }
+    if !phone::fulfils_promise(
+        super::phone::is_callback_promise(c, id).await?,
+        phone::Evidence::PublicReply,
+    ) {
+        return Err(StoreError::Conflict(
+            "a callback is kept by calling: log the outbound call on the ticket".into(),
+        ));
+    }
     let told = c
         .int_opt(
             "SELECT id FROM messages WHERE ticket_id = $1 AND kind = 'reply' AND created_at >= $2 LIMIT 1",
@@ -1040,14 +1073,7 @@ pub(super) async fn fulfil_commitment(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Re
             "tell the customer first: a commitment is fulfilled by a public reply".into(),
         ));
     }
-    end_commitment(
-        c,
-        ctx,
-        id,
-        commitment::fulfilment(commitment.due_at, ctx.at),
-        "",
-    )
-    .await
+    end_fulfilled(c, ctx, &commitment).await
 }
 
 pub(super) async fn cancel_commitment(
@@ -1314,9 +1340,9 @@ async fn fire_commitment(
             params![ctx.at.0, id],
         )
         .await?;
-        if let Some(owner) = commitment.owner_id {
-            let why = commitment_alert(EventKind::CommitmentReminded, &commitment);
-            alert(c, ctx, commitment.ticket_id, owner, &why).await?;
+        let why = commitment_alert(EventKind::CommitmentReminded, &commitment);
+        for agent in reminded(c, &commitment).await? {
+            alert(c, ctx, commitment.ticket_id, agent, &why).await?;
         }
         return append_event(
             c,
@@ -1344,6 +1370,25 @@ async fn fire_commitment(
         alert(c, ctx, commitment.ticket_id, owner, &why).await?;
     }
     Ok(())
+}
+
+/// Who is reminded of a commitment: whoever answers for it; when nobody does (a promise made
+/// on an unowned ticket, like a customer's callback request), the ticket's owner now, else its
+/// team's supervisors — a reminder nobody receives is no reminder.
+async fn reminded(c: &mut dyn Conn, commitment: &Commitment) -> Result<Vec<i64>> {
+    if let Some(owner) = commitment.owner_id {
+        return Ok(vec![owner]);
+    }
+    let ticket = c
+        .query_one(
+            "SELECT assignee_id, team_id FROM tickets WHERE id = $1",
+            params![commitment.ticket_id],
+        )
+        .await?;
+    match ticket.opt_int(0)? {
+        Some(assignee) => Ok(vec![assignee]),
+        None => supervisors(c, ticket.opt_int(1)?).await,
+    }
 }
 
 /// One chunk of the oldest pending recomputation: open tickets after its cursor get their

@@ -74,6 +74,9 @@ pub struct CustomerQuery {
     pub organization: Option<i64>,
     /// Exact address (any of the customer's).
     pub email: Option<String>,
+    /// A phone number: the customers whose number matches it (digits compared, a national
+    /// number by its trailing digits; see `rapport_core::phone`), in one page.
+    pub phone: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -90,6 +93,13 @@ pub async fn list_customers(
     Params(q): Params<CustomerQuery>,
 ) -> ApiResult<Json<ListOf<Customer>>> {
     caller.require(Permission::ReadCustomers, "read customers")?;
+    if let Some(phone) = &q.phone {
+        let mut found = Vec::new();
+        for summary in state.store.customers_by_phone(phone).await? {
+            found.push(state.store.customer(summary.id).await?);
+        }
+        return Ok(Json(ListOf::all(found)));
+    }
     let page = page_request(q.cursor.as_deref(), q.limit)?;
     let filter = CustomerFilter {
         organization_id: q.organization,

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod emails;
 pub mod health;
 pub mod inboxes;
+pub mod phone;
 pub mod routing;
 pub mod search;
 pub mod sla;
@@ -42,6 +43,7 @@ use utoipa_axum::routes;
         (name = "sla", description = "SLA policies, business-hours calendars, commitments and their rates"),
         (name = "routing", description = "Availability, skills and team routing; transfers, internal requests, honest noes, tone, and their metrics and settings"),
         (name = "webhooks", description = "Subscribers that receive events, signed, once each"),
+        (name = "phone", description = "Calls logged on tickets, tickets from calls, callbacks and their queue"),
     )
 )]
 struct ApiDoc;
@@ -138,7 +140,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routing::get_silent_no, routing::set_silent_no))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
-        .routes(routes!(webhooks::delete_webhook));
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(phone::list_calls, phone::log_call))
+        .routes(routes!(phone::ticket_from_call))
+        .routes(routes!(phone::schedule_callback))
+        .routes(routes!(phone::callback_queue))
+        .routes(routes!(phone::cancel_callback));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(health::healthz))

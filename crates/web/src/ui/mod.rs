@@ -8,9 +8,10 @@ pub mod i18n;
 mod live;
 mod login;
 mod pages;
+mod phone;
 pub mod portal;
 mod routing;
-mod session;
+pub(crate) mod session;
 mod sla;
 mod ticket;
 mod two_factor;
@@ -108,6 +109,8 @@ macro_rules! embed {
 const TEMPLATES: &[(&str, &str)] = embed![
     "admin.html",
     "base.html",
+    "call_new.html",
+    "callbacks.html",
     "conversation.html",
     "customer.html",
     "customer_card.html",
@@ -121,10 +124,12 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "request_item.html",
     "requests.html",
     "search.html",
+    "phone_panel.html",
     "ticket.html",
     "ticket_rows.html",
     "views.html",
     "portal/base.html",
+    "portal/callback.html",
     "portal/error.html",
     "portal/login.html",
     "portal/new.html",
@@ -298,6 +303,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/htmx.min.js", get(htmx_js))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
+        .route("/assets/callback.js", get(callback_js))
         .route("/login", get(login::form).post(login::submit))
         .route("/login/2fa", post(login::second_factor))
         .route("/logout", post(login::logout))
@@ -343,6 +349,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/calendars/{id}/delete", post(sla::delete_calendar))
         .route("/admin/sla/save", post(sla::save_policy))
         .route("/admin/sla/{id}/delete", post(sla::delete_policy))
+        .route("/t/{id}/calls", post(phone::log_call))
+        .route("/t/{id}/callbacks", post(phone::schedule))
+        .route("/t/{id}/callbacks/{callback}/cancel", post(phone::cancel))
+        .route("/callbacks", get(phone::queue))
+        .route(
+            "/portal/callback",
+            get(phone::portal_form).post(phone::portal_request),
+        )
+        .route(
+            "/calls/new",
+            get(phone::new_call).post(phone::create_from_call),
+        )
         .route("/t/{id}/commitments", post(sla::make))
         .route("/t/{id}/commitments/{commitment}/fulfil", post(sla::fulfil))
         .route("/t/{id}/commitments/{commitment}/cancel", post(sla::cancel))
@@ -422,6 +440,13 @@ async fn app_js() -> Response {
     )
 }
 
+async fn callback_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/callback.js"),
+    )
+}
+
 async fn app_css() -> Response {
     asset(
         "text/css; charset=utf-8",
@@ -479,6 +504,38 @@ mod tests {
             );
         }
         assert_eq!(files.len(), TEMPLATES.len());
+    }
+
+    /// Principle 12: every page a customer sees says how to reach a person. Each portal page
+    /// extends the portal's base, whose footer shows the inbox's human-contact line outside
+    /// any block a page could replace.
+    #[test]
+    fn every_portal_page_shows_how_to_reach_a_person() {
+        let source = |name: &str| {
+            TEMPLATES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| *s)
+                .unwrap_or_default()
+        };
+        let base = source("portal/base.html");
+        let footer = base
+            .find("id=\"human-contact\"")
+            .expect("the base shows the line");
+        assert!(base[footer..].contains("{{ human_contact }}"));
+        let main_ends = base.rfind("{% endblock %}").expect("a main block");
+        assert!(
+            main_ends < footer,
+            "the line is outside the replaceable block"
+        );
+        for (name, body) in TEMPLATES.iter().filter(|(n, _)| n.starts_with("portal/")) {
+            if *name != "portal/base.html" {
+                assert!(
+                    body.starts_with("{% extends \"portal/base.html\" %}"),
+                    "{name} does not extend the portal's base"
+                );
+            }
+        }
     }
 
     #[test]

@@ -357,11 +357,18 @@ pub async fn customer(
 ) -> Result<Response, PageError> {
     session.require_to_see(Permission::ReadCustomers)?;
     let agents = state.store.list_agents().await?;
-    let context = customer_context(&state, id, None, &agents).await?;
+    let (context, calls) = tokio::try_join!(customer_context(&state, id, None, &agents), async {
+        Ok(state.store.customer_calls(id).await?)
+    },)?;
+    let names = super::ticket::agent_names(&agents);
+    let calls: Vec<_> = calls
+        .iter()
+        .map(|c| super::phone::call_view(c, &names))
+        .collect();
     Ok(templates().render(
         "customer.html",
         session.lang,
-        context! { me => session.me(), csrf => &session.csrf, c => context },
+        context! { me => session.me(), csrf => &session.csrf, c => context, calls => calls },
     ))
 }
 

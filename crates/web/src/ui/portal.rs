@@ -54,7 +54,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The inbox that speaks to this customer: the one of their latest ticket, else the first.
-async fn inbox_for(state: &AppState, customer_id: Option<i64>) -> Result<Inbox, PageError> {
+pub(super) async fn inbox_for(
+    state: &AppState,
+    customer_id: Option<i64>,
+) -> Result<Inbox, PageError> {
     if let Some(id) = customer_id {
         let filter = TicketFilter {
             customer_id: Some(id),
@@ -79,7 +82,7 @@ async fn inbox_for(state: &AppState, customer_id: Option<i64>) -> Result<Inbox, 
 
 /// How to reach a person (principle 12): shown on every portal page and in the sign-in
 /// email. Without a configured line, the page names the inbox's address.
-fn human_contact(inbox: &Inbox, lang: &str) -> String {
+pub(crate) fn human_contact(inbox: &Inbox, lang: &str) -> String {
     match inbox.human_contact.trim() {
         "" => super::i18n::text(lang, "portal_human_default").replace("{address}", &inbox.address),
         line => line.to_string(),
@@ -116,7 +119,7 @@ async fn or_error_page(
     }
 }
 
-fn page(name: &str, lang: &str, inbox: &Inbox, ctx: minijinja::Value) -> Response {
+pub(super) fn page(name: &str, lang: &str, inbox: &Inbox, ctx: minijinja::Value) -> Response {
     templates().render(
         name,
         lang,
@@ -645,9 +648,10 @@ async fn render_ticket(
         .time_zone
         .clone()
         .unwrap_or_else(|| inbox.business_hours.time_zone.clone());
-    let (expected, commitments) = tokio::try_join!(
+    let (expected, commitments, callbacks) = tokio::try_join!(
         promise(state, &ticket, &inbox, &zone, session.lang, answered),
-        open_commitments(state, &ticket, &zone, session.lang)
+        open_commitments(state, &ticket, &zone, session.lang),
+        super::phone::portal_callbacks(state, ticket.id),
     )?;
     let views: Vec<_> = messages
         .into_iter()
@@ -669,7 +673,8 @@ async fn render_ticket(
         session.lang,
         &inbox,
         context! { customer => &session.customer, csrf => &session.csrf, ticket => ticket,
-        messages => views, expected => expected, commitments => commitments, error => error },
+        messages => views, expected => expected, commitments => commitments, callbacks => callbacks,
+        error => error },
     ))
 }
 

@@ -302,7 +302,7 @@ fn duration_text(ms: i64) -> String {
 }
 
 /// Back to the ticket (at `anchor`), or the ticket page again with what was refused.
-async fn back_to_ticket<T>(
+pub(super) async fn back_to_ticket<T>(
     state: &AppState,
     session: &AgentSession,
     id: i64,

@@ -84,6 +84,8 @@ pub struct AgentSession {
     /// What the agent said about being reachable, for the header's control; read for pages
     /// only (not for live streams and page fragments).
     pub availability: Option<rapport_core::routing::Availability>,
+    /// Scheduled callbacks whose window has started, for the header's link; pages only.
+    pub callbacks_due: Option<i64>,
 }
 
 /// The signed-in agent as templates see them (`me`): the agent and their availability.
@@ -92,6 +94,7 @@ pub struct Me<'a> {
     #[serde(flatten)]
     pub agent: &'a Agent,
     pub availability: Option<&'static str>,
+    pub callbacks_due: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for AgentSession {
@@ -133,15 +136,15 @@ impl FromRequestParts<AppState> for AgentSession {
                     || path == "/rows"
                     || path.ends_with("/conversation")
                     || path.ends_with("/typing");
-                let availability = if fragment {
-                    None
+                let (availability, callbacks_due) = if fragment {
+                    (None, None)
                 } else {
-                    state
-                        .store
-                        .agent_routing(agent.id, crate::now())
-                        .await
-                        .ok()
-                        .map(|r| r.availability)
+                    let at = crate::now();
+                    let (routing, due) = tokio::join!(
+                        state.store.agent_routing(agent.id, at),
+                        state.store.callbacks_due(at)
+                    );
+                    (routing.ok().map(|r| r.availability), due.ok())
                 };
                 Ok(AgentSession {
                     agent,
@@ -149,6 +152,7 @@ impl FromRequestParts<AppState> for AgentSession {
                     lang,
                     id_hash,
                     availability,
+                    callbacks_due,
                 })
             }
             _ => Err(to_login()),
@@ -162,6 +166,7 @@ impl AgentSession {
         Me {
             agent: &self.agent,
             availability: self.availability.map(|a| a.as_str()),
+            callbacks_due: self.callbacks_due,
         }
     }
 

@@ -84,12 +84,16 @@ fn event_view(e: &Event, agents: &HashMap<i64, String>, customer: &str) -> Optio
     ) {
         return None;
     }
-    // What an SLA, commitment or chase event was about: the target, the promise, the reason.
-    let detail = ["target", "description", "reason"]
-        .iter()
-        .find_map(|key| e.data.get(*key).and_then(|v| v.as_str()))
-        .filter(|text| !text.is_empty())
-        .map(str::to_string);
+    // What an SLA, commitment or chase event was about: the target, the promise, the reason;
+    // a call's number, direction, outcome and length.
+    let detail = match e.kind.as_str() {
+        "call.logged" => Some(super::phone::call_event_detail(&e.data)),
+        _ => ["target", "description", "reason", "number"]
+            .iter()
+            .find_map(|key| e.data.get(*key).and_then(|v| v.as_str()))
+            .filter(|text| !text.is_empty())
+            .map(str::to_string),
+    };
     let field = e
         .data
         .get("field")
@@ -167,7 +171,7 @@ async fn conversation_of(
     })
 }
 
-fn agent_names(agents: &[Agent]) -> HashMap<i64, String> {
+pub(super) fn agent_names(agents: &[Agent]) -> HashMap<i64, String> {
     agents.iter().map(|a| (a.id, a.name.clone())).collect()
 }
 
@@ -210,11 +214,12 @@ async fn render_page(
     let (ticket, agents) = tokio::try_join!(state.store.ticket(id), state.store.list_agents())?;
     let names = agent_names(&agents);
     // Independent reads side by side: on PostgreSQL each is a round trip.
-    let (conversation, customer, sla, routing, (teams, fields, inbox, links, macros)) = tokio::try_join!(
+    let (conversation, customer, sla, routing, phone, (teams, fields, inbox, links, macros)) = tokio::try_join!(
         conversation_of(state, &ticket, &names),
         customer_context(state, ticket.customer.id, Some(ticket.id), &agents),
         super::sla::panel(state, ticket.id),
         super::routing::ticket_panel(state, session, &ticket),
+        super::phone::ticket_panel(state, &ticket, &names),
         async {
             tokio::try_join!(
                 state.store.list_teams(),
@@ -236,7 +241,7 @@ async fn render_page(
             ticket => &ticket, entries => conversation.entries, last_event => conversation.last_event,
             c => customer, agents => agents.iter().filter(|a| a.active && a.role.is_staff()).collect::<Vec<_>>(),
             teams => teams, fields => fields, viewers => viewers, inbox => inbox,
-            links => links, macros => macros, sla => sla, routing => routing,
+            links => links, macros => macros, sla => sla, routing => routing, phone => phone,
             statuses => TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             can_reply => role.allows(Permission::PublicReply),
