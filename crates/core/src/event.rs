@@ -158,10 +158,12 @@ pub enum EventKind {
     /// A webhook subscriber was added or removed. Never delivered to webhooks themselves.
     WebhookCreated,
     WebhookDeleted,
+    /// An inbox's chat widget settings changed.
+    ChatWidgetChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 57] = [
+    pub const ALL: [EventKind; 58] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -219,6 +221,7 @@ impl EventKind {
         Self::TicketImported,
         Self::WebhookCreated,
         Self::WebhookDeleted,
+        Self::ChatWidgetChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -280,6 +283,7 @@ impl EventKind {
             Self::TicketImported => "ticket.imported",
             Self::WebhookCreated => "webhook.created",
             Self::WebhookDeleted => "webhook.deleted",
+            Self::ChatWidgetChanged => "chat.widget_changed",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod chat;
 pub mod chase;
 pub mod commitment;
 pub mod contact;

@@ -608,6 +608,13 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
             r.subject = templates::reply_subject(&ticket.subject, &reference);
             r
         }
+        OutboxKind::Transcript => templates::render_transcript(
+            &item.body,
+            &item.inbox.signature,
+            &human_contact,
+            &reference,
+            &language,
+        ),
     };
     let alert = item.kind == OutboxKind::Alert;
     let from_name = if item.inbox.from_name.is_empty() {

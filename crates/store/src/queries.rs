@@ -18,6 +18,7 @@ use rapport_core::{
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+mod chat;
 mod delivery;
 mod email;
 mod import;
@@ -927,7 +928,11 @@ async fn insert_message(
     if next != status {
         write_status(c, ctx, ticket_id, status, next).await?;
     }
-    if new.send_email && new.kind == MessageKind::Reply {
+    // A chat conversation's replies are emailed by its own rule (when the visitor is away).
+    if new.kind == MessageKind::Reply
+        && !chat::after_reply(c, ctx, ticket_id, id).await?
+        && new.send_email
+    {
         email::queue_reply(c, ctx, ticket_id, id).await?;
     }
     match new.kind {
@@ -2882,6 +2887,91 @@ impl Store for SqlStore {
         self.set_setting(SILENT_NO_SETTING, &hours.to_string())
             .await?;
         Ok(hours)
+    }
+
+    async fn chat_widget(&self, inbox_id: i64, at: Millis) -> Result<ChatWidget> {
+        // Read first: the widget row exists after the first time, and every visitor asks.
+        if let Some(widget) = self.read(move |c| Box::pin(chat::widget(c, inbox_id))).await? {
+            return Ok(widget);
+        }
+        let ctx = Ctx {
+            actor: Actor::SYSTEM,
+            at,
+        };
+        self.write(move |c| Box::pin(chat::ensure_widget(c, ctx, inbox_id)))
+            .await
+    }
+
+    async fn update_chat_widget(
+        &self,
+        ctx: Ctx,
+        inbox_id: i64,
+        patch: ChatWidgetPatch,
+    ) -> Result<ChatWidget> {
+        self.write(move |c| Box::pin(chat::update_widget(c, ctx, inbox_id, patch)))
+            .await
+    }
+
+    async fn chat_conversation(
+        &self,
+        visitor: ChatVisitor,
+        ticket_id: Option<i64>,
+    ) -> Result<Option<ChatConversation>> {
+        self.read(move |c| Box::pin(async move { chat::conversation(c, &visitor, ticket_id).await }))
+            .await
+    }
+
+    async fn post_chat_message(&self, ctx: Ctx, post: ChatPost) -> Result<ChatPosted> {
+        self.write(move |c| Box::pin(chat::post(c, ctx, post))).await
+    }
+
+    async fn chat_messages(
+        &self,
+        reader: Option<ChatVisitor>,
+        ticket_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.read(move |c| {
+            Box::pin(async move {
+                if let Some(visitor) = &reader {
+                    chat::conversation(c, visitor, Some(ticket_id)).await?;
+                }
+                chat::messages(c, ticket_id, after, i64::from(limit.clamp(1, 1_000))).await
+            })
+        })
+        .await
+    }
+
+    async fn chats_started_from(&self, address: &str, since: Millis) -> Result<i64> {
+        let address = address.to_string();
+        self.read(move |c| Box::pin(async move { chat::started_from(c, &address, since).await }))
+            .await
+    }
+
+    async fn mark_chat_presence(&self, ticket_ids: Vec<i64>, until: Millis) -> Result<()> {
+        if ticket_ids.is_empty() {
+            return Ok(());
+        }
+        self.write(move |c| Box::pin(async move { chat::mark_present(c, &ticket_ids, until).await }))
+            .await
+    }
+
+    async fn chat_transcript(
+        &self,
+        ctx: Ctx,
+        visitor: ChatVisitor,
+        ticket_id: i64,
+        email: Option<String>,
+    ) -> Result<String> {
+        self.write(move |c| {
+            Box::pin(async move { chat::transcript(c, ctx, &visitor, ticket_id, email).await })
+        })
+        .await
+    }
+
+    async fn chat_queue(&self, agent_id: i64) -> Result<Vec<ChatQueueEntry>> {
+        self.read(move |c| Box::pin(chat::queue(c, agent_id, 200))).await
     }
 
     async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass> {
