@@ -93,7 +93,12 @@ pub fn check_accent(accent: &str) -> Result<String, Invalid> {
 /// checked and normalised (lower case, no trailing slash). Empty means any origin.
 pub fn parse_origins(text: &str) -> Result<Vec<String>, Invalid> {
     let mut origins = Vec::new();
-    for (i, line) in text.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+    for (i, line) in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let origin = line.trim_end_matches('/').to_ascii_lowercase();
         let rest = origin
             .strip_prefix("https://")
@@ -160,7 +165,10 @@ mod tests {
 
     #[test]
     fn bodies_are_plain_text_within_limits() {
-        assert_eq!(clean_body("body", "  hi\u{0}\u{7}\nthere ").unwrap(), "hi\nthere");
+        assert_eq!(
+            clean_body("body", "  hi\u{0}\u{7}\nthere ").unwrap(),
+            "hi\nthere"
+        );
         assert_eq!(clean_body("body", "<b>x</b>").unwrap(), "<b>x</b>");
         assert_eq!(clean_body("body", " \u{1} ").unwrap_err().field, "body");
         assert!(clean_body("body", &"é".repeat(4_000)).is_ok());
@@ -178,7 +186,10 @@ mod tests {
 
     #[test]
     fn subjects_come_from_the_first_words() {
-        assert_eq!(subject_for("My router keeps dropping", "Ann"), "My router keeps dropping");
+        assert_eq!(
+            subject_for("My router keeps dropping", "Ann"),
+            "My router keeps dropping"
+        );
         assert_eq!(
             subject_for("one two three four five six seven eight nine", ""),
             "one two three four five six seven eight…"
@@ -195,7 +206,10 @@ mod tests {
         assert!(check_accent("#12345g").is_err());
         let origins = parse_origins("https://Shop.example/\n\nhttp://localhost:8080").unwrap();
         assert_eq!(origins, ["https://shop.example", "http://localhost:8080"]);
-        assert_eq!(parse_origins("ftp://x").unwrap_err().field, "allowed_origins[0]");
+        assert_eq!(
+            parse_origins("ftp://x").unwrap_err().field,
+            "allowed_origins[0]"
+        );
         assert!(origin_allowed(&[], None));
         assert!(origin_allowed(&origins, Some("https://shop.example")));
         assert!(!origin_allowed(&origins, Some("https://evil.example")));

@@ -6,8 +6,8 @@
 
 pub mod access;
 pub mod calendar;
-pub mod chat;
 pub mod chase;
+pub mod chat;
 pub mod commitment;
 pub mod contact;
 pub mod event;

@@ -404,7 +404,12 @@ pub fn render_transcript(
             "Here is the transcript of your chat with us. Reply to this email to continue the conversation.",
         )
     };
-    let mut r = render_reply(&format!("{intro}\n\n{messages}"), signature, human_contact, reference);
+    let mut r = render_reply(
+        &format!("{intro}\n\n{messages}"),
+        signature,
+        human_contact,
+        reference,
+    );
     r.subject = format!("{subject} [{reference}]");
     r
 }

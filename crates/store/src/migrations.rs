@@ -34,7 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../migrations/sqlite/0007_cluster.sql"),
     ),
-    (8, "chat", include_str!("../migrations/sqlite/0008_chat.sql")),
+    (
+        8,
+        "chat",
+        include_str!("../migrations/sqlite/0008_chat.sql"),
+    ),
 ];
 
 fn checksum(sql: &str) -> String {

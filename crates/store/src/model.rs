@@ -608,8 +608,8 @@ impl OutboxKind {
             Self::Alert,
             Self::Transcript,
         ]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

@@ -2891,7 +2891,10 @@ impl Store for SqlStore {
 
     async fn chat_widget(&self, inbox_id: i64, at: Millis) -> Result<ChatWidget> {
         // Read first: the widget row exists after the first time, and every visitor asks.
-        if let Some(widget) = self.read(move |c| Box::pin(chat::widget(c, inbox_id))).await? {
+        if let Some(widget) = self
+            .read(move |c| Box::pin(chat::widget(c, inbox_id)))
+            .await?
+        {
             return Ok(widget);
         }
         let ctx = Ctx {
@@ -2917,12 +2920,15 @@ impl Store for SqlStore {
         visitor: ChatVisitor,
         ticket_id: Option<i64>,
     ) -> Result<Option<ChatConversation>> {
-        self.read(move |c| Box::pin(async move { chat::conversation(c, &visitor, ticket_id).await }))
-            .await
+        self.read(move |c| {
+            Box::pin(async move { chat::conversation(c, &visitor, ticket_id).await })
+        })
+        .await
     }
 
     async fn post_chat_message(&self, ctx: Ctx, post: ChatPost) -> Result<ChatPosted> {
-        self.write(move |c| Box::pin(chat::post(c, ctx, post))).await
+        self.write(move |c| Box::pin(chat::post(c, ctx, post)))
+            .await
     }
 
     async fn chat_messages(
@@ -2953,8 +2959,10 @@ impl Store for SqlStore {
         if ticket_ids.is_empty() {
             return Ok(());
         }
-        self.write(move |c| Box::pin(async move { chat::mark_present(c, &ticket_ids, until).await }))
-            .await
+        self.write(move |c| {
+            Box::pin(async move { chat::mark_present(c, &ticket_ids, until).await })
+        })
+        .await
     }
 
     async fn chat_transcript(
@@ -2971,7 +2979,8 @@ impl Store for SqlStore {
     }
 
     async fn chat_queue(&self, agent_id: i64) -> Result<Vec<ChatQueueEntry>> {
-        self.read(move |c| Box::pin(chat::queue(c, agent_id, 200))).await
+        self.read(move |c| Box::pin(chat::queue(c, agent_id, 200)))
+            .await
     }
 
     async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass> {

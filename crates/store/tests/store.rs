@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 type S = Arc<dyn Store>;
 
+#[path = "store/chat.rs"]
+mod chat;
 #[path = "store/cluster.rs"]
 mod cluster;
 #[path = "store/email.rs"]
@@ -1321,13 +1323,20 @@ async fn tickets_for_a_known_customer_without_an_address(store: S) {
         email: String::new(),
         name: None,
     };
-    let ticket = store.create_ticket(ctx(T0), new.clone(), None).await.unwrap().value;
+    let ticket = store
+        .create_ticket(ctx(T0), new.clone(), None)
+        .await
+        .unwrap()
+        .value;
     assert_eq!(ticket.customer.id, caller.id);
     assert_eq!(ticket.customer.email, None);
     assert_eq!(ticket.customer.name, "Caller Without Mail");
 
     new.requester.email = "someone@example.com".into();
-    let both = store.create_ticket(ctx(T0), new.clone(), None).await.unwrap_err();
+    let both = store
+        .create_ticket(ctx(T0), new.clone(), None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&both, StoreError::Invalid(i) if i.field == "customer.email"),
         "{both:?}"
@@ -1339,14 +1348,24 @@ async fn tickets_for_a_known_customer_without_an_address(store: S) {
     };
     let unknown = store.create_ticket(ctx(T0), new, None).await.unwrap_err();
     assert!(
-        matches!(unknown, StoreError::NotFound { what: "customer", .. }),
+        matches!(
+            unknown,
+            StoreError::NotFound {
+                what: "customer",
+                ..
+            }
+        ),
         "{unknown:?}"
     );
     let page = store
         .list_tickets(&TicketFilter::default(), PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(page.items.len(), 1, "the refused tickets left nothing behind");
+    assert_eq!(
+        page.items.len(),
+        1,
+        "the refused tickets left nothing behind"
+    );
 }
 
 rapport_store::on_both_backends!(

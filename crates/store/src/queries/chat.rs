@@ -169,7 +169,12 @@ pub(super) async fn conversation(
             let row = c
                 .query_opt(
                     &sql,
-                    params![id, &visitor.visitor_id, visitor.verified_customer_id, visitor.inbox_id],
+                    params![
+                        id,
+                        &visitor.visitor_id,
+                        visitor.verified_customer_id,
+                        visitor.inbox_id
+                    ],
                 )
                 .await?;
             Some(row.ok_or_else(|| StoreError::not_found("conversation", id))?)
@@ -194,7 +199,10 @@ pub(super) async fn conversation(
     row.as_ref().map(conversation_from).transpose()
 }
 
-async fn conversation_of_ticket(c: &mut dyn Conn, ticket_id: i64) -> Result<Option<ChatConversation>> {
+async fn conversation_of_ticket(
+    c: &mut dyn Conn,
+    ticket_id: i64,
+) -> Result<Option<ChatConversation>> {
     let sql = format!("{CONVERSATION_SELECT} WHERE cc.ticket_id = $1");
     c.query_opt(&sql, params![ticket_id])
         .await?
@@ -210,15 +218,21 @@ pub(super) async fn messages(
     after: i64,
     limit: i64,
 ) -> Result<Vec<ChatMessage>> {
-    let rows = c.query(MESSAGES_SELECT, params![ticket_id, after, limit]).await?;
+    let rows = c
+        .query(MESSAGES_SELECT, params![ticket_id, after, limit])
+        .await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let mut q = SqlBuilder::new(
         "SELECT message_id, id, filename, content_type, size_bytes, content_id, inline, withheld FROM attachments WHERE message_id IN (",
     );
-    q.bind_list(rows.iter().map(|r| r.int(0)).collect::<Result<Vec<i64>>>()?)
-        .push(") ORDER BY id");
+    q.bind_list(
+        rows.iter()
+            .map(|r| r.int(0))
+            .collect::<Result<Vec<i64>>>()?,
+    )
+    .push(") ORDER BY id");
     let (sql, params) = q.parts();
     let mut attachments: BTreeMap<i64, Vec<Attachment>> = BTreeMap::new();
     for r in c.query(sql, params).await? {
@@ -279,8 +293,11 @@ pub(super) async fn post(c: &mut dyn Conn, ctx: Ctx, post: ChatPost) -> Result<C
     let visitor = &post.visitor;
     // Two copies of one frame (a resend racing the original on another connection) take turns
     // here, and the second finds the first's message.
-    c.serialize_on(&format!("chat-client:{}:{}", visitor.visitor_id, post.client_id))
-        .await?;
+    c.serialize_on(&format!(
+        "chat-client:{}:{}",
+        visitor.visitor_id, post.client_id
+    ))
+    .await?;
     let earlier = c
         .query_opt(
             "SELECT k.message_id, m.ticket_id FROM chat_client_messages k JOIN messages m ON m.id = k.message_id \
@@ -406,13 +423,12 @@ pub(super) async fn post(c: &mut dyn Conn, ctx: Ctx, post: ChatPost) -> Result<C
 
 /// Conversations started from a client address since a time (the new-conversation limit).
 pub(super) async fn started_from(c: &mut dyn Conn, address: &str, since: Millis) -> Result<i64> {
-    Ok(c
-        .query_one(
-            "SELECT count(*) FROM chat_conversations WHERE client_address = $1 AND created_at >= $2",
-            params![address, since.0],
-        )
-        .await?
-        .int(0)?)
+    Ok(c.query_one(
+        "SELECT count(*) FROM chat_conversations WHERE client_address = $1 AND created_at >= $2",
+        params![address, since.0],
+    )
+    .await?
+    .int(0)?)
 }
 
 /// After a public reply: on a chat ticket, email it to the contact address when the visitor
@@ -452,18 +468,28 @@ async fn reply_address(c: &mut dyn Conn, conv: &ChatConversation) -> Result<Opti
         return Ok(Some(address.clone()));
     }
     if conv.verified {
-        return Ok(customer_emails(c, conv.customer_id).await?.into_iter().next());
+        return Ok(customer_emails(c, conv.customer_id)
+            .await?
+            .into_iter()
+            .next());
     }
     Ok(None)
 }
 
 /// Nodes holding sockets of these conversations say the visitor is there until `until`.
-pub(super) async fn mark_present(c: &mut dyn Conn, ticket_ids: &[i64], until: Millis) -> Result<()> {
+pub(super) async fn mark_present(
+    c: &mut dyn Conn,
+    ticket_ids: &[i64],
+    until: Millis,
+) -> Result<()> {
     if ticket_ids.is_empty() {
         return Ok(());
     }
     let mut q = SqlBuilder::new("UPDATE chat_conversations SET visitor_present_until = ");
-    q.bind(until.0).push(" WHERE ticket_id IN (").bind_list(ticket_ids.iter().copied()).push(")");
+    q.bind(until.0)
+        .push(" WHERE ticket_id IN (")
+        .bind_list(ticket_ids.iter().copied())
+        .push(")");
     let (sql, params) = q.parts();
     c.execute(sql, params).await?;
     Ok(())
@@ -521,7 +547,11 @@ pub(super) async fn transcript(
 
 /// Open chat conversations an agent may work: those no agent answered yet or nobody owns
 /// (oldest first), then the agent's own.
-pub(super) async fn queue(c: &mut dyn Conn, agent_id: i64, limit: i64) -> Result<Vec<ChatQueueEntry>> {
+pub(super) async fn queue(
+    c: &mut dyn Conn,
+    agent_id: i64,
+    limit: i64,
+) -> Result<Vec<ChatQueueEntry>> {
     let rows = c
         .query(
             "SELECT cc.ticket_id, cc.visitor_name, t.first_reply_at, t.assignee_id, \

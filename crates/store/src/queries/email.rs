@@ -1162,7 +1162,17 @@ async fn queue(
     recipient: &str,
     automatic: bool,
 ) -> Result<()> {
-    queue_with_text(c, ctx, kind, ticket_id, message_row_id, recipient, automatic, None).await
+    queue_with_text(
+        c,
+        ctx,
+        kind,
+        ticket_id,
+        message_row_id,
+        recipient,
+        automatic,
+        None,
+    )
+    .await
 }
 
 /// [`queue`] for mail whose text is written when it is queued (a chat transcript): the text is
