@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::round_trips as postgres_round_trips;
-pub use queries::IRATE_TAG;
+pub use queries::{CHAT_PRESENCE_MS, IRATE_TAG};
 
 use futures::future::BoxFuture;
 use rapport_core::calendar::CalendarConfig;
@@ -492,6 +492,9 @@ pub trait Store: Send + Sync {
         ticket_id: i64,
         email: Option<String>,
     ) -> Result<String>;
+    /// The customer a host site vouched for (identity verification): found by address, or
+    /// created with it. Returns their id.
+    async fn chat_identify(&self, ctx: Ctx, email: &str, name: Option<String>) -> Result<i64>;
     /// The chat queue of an agent: waiting conversations oldest first, then the agent's own.
     async fn chat_queue(&self, agent_id: i64) -> Result<Vec<ChatQueueEntry>>;
 }

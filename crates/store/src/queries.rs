@@ -30,6 +30,7 @@ mod webhooks;
 
 pub(crate) use search::{catch_up as index_older_tickets, refresh_search};
 
+pub use chat::PRESENCE_MS as CHAT_PRESENCE_MS;
 pub use routing::IRATE_TAG;
 use routing::{SILENT_NO_SETTING, TONE_SETTING};
 
@@ -2974,6 +2975,18 @@ impl Store for SqlStore {
     ) -> Result<String> {
         self.write(move |c| {
             Box::pin(async move { chat::transcript(c, ctx, &visitor, ticket_id, email).await })
+        })
+        .await
+    }
+
+    async fn chat_identify(&self, ctx: Ctx, email: &str, name: Option<String>) -> Result<i64> {
+        let requester = Requester {
+            customer_id: None,
+            email: email.to_string(),
+            name,
+        };
+        self.write(move |c| {
+            Box::pin(async move { Ok(find_or_create_customer(c, ctx, &requester).await?.id) })
         })
         .await
     }

@@ -15,7 +15,8 @@ mod sla;
 mod ticket;
 mod two_factor;
 
-pub use live::Live;
+pub use live::{Live, LiveMessage, VISITOR_VIEWER};
+pub(crate) use session::client_key;
 
 use crate::AppState;
 use crate::problem::Problem;
