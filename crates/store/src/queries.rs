@@ -904,6 +904,15 @@ async fn insert_message_row(
     Ok(id)
 }
 
+/// Writers of one ticket's messages take turns, so its messages commit in id order. On
+/// PostgreSQL ids are taken at insert: without this a later id could commit first, and a reader
+/// following a conversation by id (the chat hub, a widget resuming after its last seq) would
+/// pass over the earlier message for good. SQLite has one writer; nothing to do there.
+async fn lock_conversation(c: &mut dyn Conn, ticket_id: i64) -> Result<()> {
+    c.serialize_on(&format!("ticket-messages:{ticket_id}"))
+        .await
+}
+
 async fn insert_message(
     c: &mut dyn Conn,
     ctx: Ctx,
@@ -918,6 +927,7 @@ async fn insert_message(
         });
     }
     validate_body("body", &new.body)?;
+    lock_conversation(c, ticket_id).await?;
     let status = ticket_status(c, ticket_id).await?;
     let next =
         status_after_message(status, new.kind).map_err(|e| StoreError::Conflict(e.problem))?;

@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/chat_ws.rs"]
+mod chat_ws;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/sla.rs"]

@@ -646,6 +646,7 @@ async fn thread_or_open(
         send_email: false,
         attachments: Vec::new(),
     };
+    lock_conversation(c, ticket_id).await?;
     let message_id =
         insert_message_row(c, ctx, ticket_id, Actor::customer(author.id), &new).await?;
     // An out-of-office answer to our reply is kept on the ticket but changes nothing.

@@ -11,6 +11,7 @@
 use super::hub::{AddressGuard, Outbound, QUEUE, message_frame};
 use super::{WidgetInfo, identity_hash_valid, new_visitor_id, sign_visitor, verify_visitor};
 use crate::{AppState, now, problem::Problem};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -51,7 +52,7 @@ pub async fn upgrade(
     Query(q): Query<WsQuery>,
     headers: HeaderMap,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Some(inbox_id) = q
         .inbox
@@ -74,6 +75,11 @@ pub async fn upgrade(
         return Problem::forbidden("this site may not embed the chat widget of this inbox")
             .into_response();
     }
+    // Checked after the inbox, so a plain request learns what is wrong with its address.
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
     let client_key = crate::ui::client_key(&state, "chat", peer, &headers);
     let Some(guard) = state.chat.admit(&client_key) else {
         return Problem::new(
@@ -688,11 +694,24 @@ fn unavailable(e: &StoreError) -> String {
     )
 }
 
+/// Sends a close frame and waits (briefly) for the client's answer, so the client reads the
+/// code instead of a reset connection.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
+    let sent = socket
         .send(Message::Close(Some(CloseFrame {
             code,
             reason: reason.into(),
         })))
         .await;
+    if sent.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
