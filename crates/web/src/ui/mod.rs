@@ -4,6 +4,7 @@
 //! a CSRF token derived from the session; every string comes from the `i18n` catalogue.
 
 mod admin;
+mod chats;
 pub mod i18n;
 mod live;
 mod login;
@@ -109,6 +110,7 @@ macro_rules! embed {
 const TEMPLATES: &[(&str, &str)] = embed![
     "admin.html",
     "base.html",
+    "chats.html",
     "conversation.html",
     "customer.html",
     "customer_card.html",
@@ -351,6 +353,10 @@ pub fn routes() -> Router<AppState> {
         .route("/availability", post(routing::set_availability))
         .route("/t/{id}/requests", post(routing::ask))
         .route("/t/{id}/refer", post(routing::refer))
+        .route("/chats", get(chats::page))
+        .route("/chats/count", get(chats::count))
+        .route("/chats/{id}/take", post(chats::take))
+        .route("/admin/inboxes/{id}/chat", post(chats::save_widget))
         .route("/requests", get(routing::team_requests))
         .route("/requests/mine", get(routing::my_requests))
         .route("/requests/new", post(routing::ask_internal))
