@@ -17,6 +17,8 @@ mod routing;
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_chat.rs"]
+mod ui_chat;
 #[path = "api/ui_portal_search.rs"]
 mod ui_portal_search;
 #[path = "api/ui_routing.rs"]
