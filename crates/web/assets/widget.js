@@ -59,16 +59,15 @@
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}" +
     ".msg{max-width:85%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #ddd}" +
     ".msg.visitor{align-self:flex-end}" +
-    ".msg .who{display:block;font-size:12px;color:#555}" +
+    ".who{display:block;font-size:12px;color:#555}" +
     ".msg.sending{opacity:.6}" +
-    ".greet{color:#333}" +
     ".typing{font-size:13px;color:#555;padding:0 12px;min-height:18px}" +
     "form{display:flex;flex-direction:column;gap:6px;padding:10px 12px;border-top:1px solid #ddd}" +
     "form[hidden]{display:none}" +
     "label{font-size:13px;color:#333}" +
     "input,textarea{width:100%;border:1px solid #888;border-radius:6px;padding:6px 8px;color:#111;background:#fff}" +
     ".row{display:flex;gap:6px;align-items:flex-end}" +
-    ".row>*{flex:1}" +
+    ".row>*{flex:1}.row>button{flex:0 0 auto}" +
     ".tools{display:flex;gap:6px;padding:6px 12px 10px;flex-wrap:wrap}" +
     ".note{font-size:13px;color:#333;padding:4px 12px}" +
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
@@ -160,7 +159,7 @@
     emailIn.required = !!(config && (config.require_email || !online()));
   }
 
-  function bubble(from, author, body, seq, clientId, sending) {
+  function bubble(from, author, body, clientId, sending) {
     var m = el("div", { "class": "msg " + from + (sending ? " sending" : "") });
     if (clientId) m.setAttribute("data-client", clientId);
     m.append(el("span", { "class": "who" }, from === "visitor" ? "You" : author), document.createTextNode(body));
@@ -177,7 +176,7 @@
       var mine = log.querySelector('[data-client="' + CSS.escape(f.client_id) + '"]');
       if (mine) { mine.classList.remove("sending"); return; }
     }
-    bubble(f.from, f.author, f.body, f.seq, f.client_id, false);
+    bubble(f.from, f.author, f.body, f.client_id, false);
     if (f.from === "agent") typing.textContent = "";
   }
 
@@ -247,7 +246,7 @@
     var p = { client_id: id(), body: body };
     pending.push(p);
     save();
-    bubble("visitor", "", body, null, p.client_id, true);
+    bubble("visitor", "", body, p.client_id, true);
     if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "message", client_id: p.client_id, body: body }));
   }
 
@@ -329,7 +328,7 @@
       config = c;
       paint();
       showBanner();
-      log.appendChild(el("div", { "class": "greet" }, c.greeting));
+      log.appendChild(el("div", null, c.greeting));
       // A new visitor meets the pre-chat form (name optional; email when needed).
       showPre(!cookie() || needsEmail());
       document.body.appendChild(host);
