@@ -1543,4 +1543,5 @@ async fn owner_asks_a_team_refers_and_meets_an_irate_customer() {
     );
     b.close().await;
 }
-#[path = "browser/chat.rs"] mod chat;
+#[path = "browser/chat.rs"]
+mod chat;

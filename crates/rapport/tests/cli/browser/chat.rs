@@ -93,7 +93,12 @@ async fn click(b: &Browser, css: &str) {
         &format!("showed {css}"),
     )
     .await;
-    widget(b, &format!("{ROOT}.querySelector(arguments[0]).click();"), vec![json!(css)]).await;
+    widget(
+        b,
+        &format!("{ROOT}.querySelector(arguments[0]).click();"),
+        vec![json!(css)],
+    )
+    .await;
 }
 
 /// Types into a field of the widget (the focused element inside the shadow root).
@@ -140,9 +145,10 @@ async fn wait_for_message(b: &Browser, needle: &str) {
 async fn chat_inbox(desk: &Desk, admin: &str, team: Option<i64>) -> i64 {
     let (code, inboxes) = desk.api_as(admin, "GET", "/inboxes", Value::Null).await;
     assert_eq!(code, 200, "{inboxes}");
-    let inboxes = inboxes["items"].as_array().cloned().unwrap_or_else(|| {
-        inboxes.as_array().cloned().unwrap_or_default()
-    });
+    let inboxes = inboxes["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| inboxes.as_array().cloned().unwrap_or_default());
     let id = inboxes
         .iter()
         .find(|i| i["name"] == "Help")
@@ -150,7 +156,13 @@ async fn chat_inbox(desk: &Desk, admin: &str, team: Option<i64>) -> i64 {
         .expect("the Help inbox");
     let all_day = json!([{"start": "00:00", "end": "24:00"}]);
     let week: serde_json::Map<String, Value> = [
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
     ]
     .iter()
     .map(|d| (d.to_string(), all_day.clone()))
@@ -180,7 +192,10 @@ async fn chat_ticket(desk: &Desk, words: &str) -> i64 {
         if let Some(id) = list["items"].as_array().and_then(|items| {
             items
                 .iter()
-                .find(|t| t["channel"] == "chat" && t["subject"].as_str().is_some_and(|s| s.starts_with(words)))
+                .find(|t| {
+                    t["channel"] == "chat"
+                        && t["subject"].as_str().is_some_and(|s| s.starts_with(words))
+                })
                 .and_then(|t| t["id"].as_i64())
         }) {
             return id;
@@ -204,13 +219,29 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
     let shop = host_page(&s.desk.base(), inbox).await;
 
     let visitor = s.browser().await;
-    visitor.client.goto(&format!("{shop}/")).await.expect("the shop");
+    visitor
+        .client
+        .goto(&format!("{shop}/"))
+        .await
+        .expect("the shop");
     click(&visitor, ".launch").await;
     // A new visitor meets the pre-chat form; the launcher says what it does.
-    wait_until(&visitor, &format!("return {ROOT}.querySelector('.launch').getAttribute('aria-expanded') === 'true';"), vec![], "opened").await;
+    wait_until(
+        &visitor,
+        &format!(
+            "return {ROOT}.querySelector('.launch').getAttribute('aria-expanded') === 'true';"
+        ),
+        vec![],
+        "opened",
+    )
+    .await;
     fill(&visitor, "#rc-name", "Vera").await;
     fill(&visitor, "#rc-email", "vera@shop.example").await;
-    click(&visitor, "form[aria-label='Before we start'] button[type=submit]").await;
+    click(
+        &visitor,
+        "form[aria-label='Before we start'] button[type=submit]",
+    )
+    .await;
     send(&visitor, "My modem blinks red since this morning").await;
     wait_for_message(&visitor, "My modem blinks red").await;
     let ticket = chat_ticket(&s.desk, "My modem blinks red").await;
@@ -224,7 +255,9 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
         .await;
     agent.screenshots("chat-queue").await;
     agent
-        .click(&format!("tr.chat-row[data-ticket='{ticket}'] button.chat-take"))
+        .click(&format!(
+            "tr.chat-row[data-ticket='{ticket}'] button.chat-take"
+        ))
         .await;
     agent
         .wait_for_path(|p| p == format!("/t/{ticket}"), "the ticket page")
@@ -234,14 +267,31 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
         .await;
     // The visitor writes again; it shows on the agent's page without a reload.
     send(&visitor, "It is the DSL light").await;
-    agent.wait_for_text("#conversation", "It is the DSL light").await;
+    agent
+        .wait_for_text("#conversation", "It is the DSL light")
+        .await;
+    // Typing shows both ways: the visitor's on the ticket page, the agent's in the widget.
+    fill(&visitor, "#rc-text", "Also").await;
+    agent.wait_for_text("#presence", "Vera (chat)").await;
+    fill(&visitor, "#rc-text", "").await;
     agent
         .fill(
             "form#reply textarea[name=body]",
             "Thanks Vera — please unplug it for ten seconds.",
         )
         .await;
-    agent.click("form#reply button[name=kind][value=reply]").await;
+    wait_until(
+        &visitor,
+        &format!(
+            "return {ROOT}.querySelector('.typing').textContent.includes('Sam Reyes is typing');"
+        ),
+        vec![],
+        "showed the agent typing",
+    )
+    .await;
+    agent
+        .click("form#reply button[name=kind][value=reply]")
+        .await;
     wait_for_message(&visitor, "unplug it for ten seconds").await;
     let owner = s.desk.get_ticket(ticket).await["assignee_id"].clone();
     assert_eq!(owner, json!(s.desk.agent_id(SAM.0).await));
@@ -252,7 +302,11 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
     visitor.resize(DESKTOP).await;
 
     // The visitor's connection goes (they leave the page); Sam answers meanwhile; they come back.
-    visitor.client.goto(&format!("{shop}/other")).await.expect("away");
+    visitor
+        .client
+        .goto(&format!("{shop}/other"))
+        .await
+        .expect("away");
     let (code, body) = s
         .desk
         .api(
@@ -262,7 +316,11 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
         )
         .await;
     assert_eq!(code, 201, "{body}");
-    visitor.client.goto(&format!("{shop}/")).await.expect("back");
+    visitor
+        .client
+        .goto(&format!("{shop}/"))
+        .await
+        .expect("back");
     wait_for_message(&visitor, "Is the light green now?").await;
     for needle in [
         "My modem blinks red",
@@ -292,14 +350,23 @@ async fn offline_chats_continue_by_email() {
     // A team nobody is in: nobody can take this inbox's chats.
     let (code, team) = s
         .desk
-        .api_as(&admin, "POST", "/teams", json!({"name": "Night shift", "description": ""}))
+        .api_as(
+            &admin,
+            "POST",
+            "/teams",
+            json!({"name": "Night shift", "description": ""}),
+        )
         .await;
     assert_eq!(code, 201, "{team}");
     let inbox = chat_inbox(&s.desk, &admin, team["id"].as_i64()).await;
     let shop = host_page(&s.desk.base(), inbox).await;
 
     let visitor = s.browser().await;
-    visitor.client.goto(&format!("{shop}/")).await.expect("the shop");
+    visitor
+        .client
+        .goto(&format!("{shop}/"))
+        .await
+        .expect("the shop");
     click(&visitor, ".launch").await;
     wait_until(
         &visitor,
@@ -309,14 +376,26 @@ async fn offline_chats_continue_by_email() {
     )
     .await;
     let banner = texts(&visitor, ".banner").await.join(" ");
-    assert!(banner.contains("We usually answer by") && banner.contains("+1 555 0100"), "{banner}");
+    assert!(
+        banner.contains("We usually answer by") && banner.contains("+1 555 0100"),
+        "{banner}"
+    );
     visitor.screenshots("chat-widget-offline").await;
     // The address is required: without it the chat does not start.
-    let required = widget(&visitor, &format!("return {ROOT}.querySelector('#rc-email').required;"), vec![]).await;
+    let required = widget(
+        &visitor,
+        &format!("return {ROOT}.querySelector('#rc-email').required;"),
+        vec![],
+    )
+    .await;
     assert_eq!(required, json!(true));
     fill(&visitor, "#rc-name", "Olga").await;
     fill(&visitor, "#rc-email", "olga@shop.example").await;
-    click(&visitor, "form[aria-label='Before we start'] button[type=submit]").await;
+    click(
+        &visitor,
+        "form[aria-label='Before we start'] button[type=submit]",
+    )
+    .await;
     send(&visitor, "Invoice 4471 is charged twice").await;
     wait_for_message(&visitor, "Invoice 4471").await;
     let ticket = chat_ticket(&s.desk, "Invoice 4471").await;
