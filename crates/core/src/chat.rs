@@ -129,7 +129,7 @@ pub fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
     }
     origin.is_some_and(|o| {
         let o = o.trim_end_matches('/').to_ascii_lowercase();
-        allowed.iter().any(|a| *a == o)
+        allowed.contains(&o)
     })
 }
 

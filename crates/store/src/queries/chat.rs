@@ -423,12 +423,12 @@ pub(super) async fn post(c: &mut dyn Conn, ctx: Ctx, post: ChatPost) -> Result<C
 
 /// Conversations started from a client address since a time (the new-conversation limit).
 pub(super) async fn started_from(c: &mut dyn Conn, address: &str, since: Millis) -> Result<i64> {
-    Ok(c.query_one(
+    c.query_one(
         "SELECT count(*) FROM chat_conversations WHERE client_address = $1 AND created_at >= $2",
         params![address, since.0],
     )
     .await?
-    .int(0)?)
+    .int(0)
 }
 
 /// After a public reply: on a chat ticket, email it to the contact address when the visitor

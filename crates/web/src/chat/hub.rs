@@ -363,7 +363,7 @@ async fn deliver_messages(store: &Arc<dyn Store>, hub: &Arc<ChatHub>, changed: &
     while let Some((ticket_id, read)) = reads.next().await {
         match read {
             Ok(messages) if !messages.is_empty() => {
-                let frames: Vec<Outbound> = messages.iter().map(|m| message_frame(m)).collect();
+                let frames: Vec<Outbound> = messages.iter().map(message_frame).collect();
                 hub.send(ticket_id, &frames, messages.last().map(|m| m.seq));
             }
             Ok(_) => {}

@@ -12,6 +12,7 @@ mod socket;
 
 pub use hub::ChatHub;
 
+use crate::auth::hex;
 use crate::problem::Problem;
 use crate::{AppState, now};
 use axum::Router;
@@ -39,12 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/widget/ws", get(socket::upgrade))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -70,11 +70,9 @@ async fn wait_until(b: &Browser, check: &str, args: Vec<Value>, what: &str) {
 }
 
 async fn texts(b: &Browser, css: &str) -> Vec<String> {
-    let script = format!(
-        "const r = document.querySelector('#rapport-chat'); if (!r) return []; \
-         return Array.from(r.shadowRoot.querySelectorAll(arguments[0])).map(e => e.textContent);"
-    );
-    widget(b, &script, vec![json!(css)])
+    let script = "const r = document.querySelector('#rapport-chat'); if (!r) return []; \
+         return Array.from(r.shadowRoot.querySelectorAll(arguments[0])).map(e => e.textContent);";
+    widget(b, script, vec![json!(css)])
         .await
         .as_array()
         .map(|a| {
@@ -88,7 +86,8 @@ async fn texts(b: &Browser, css: &str) -> Vec<String> {
 async fn click(b: &Browser, css: &str) {
     wait_until(
         b,
-        &format!("const r = document.querySelector('#rapport-chat'); return !!r && !!r.shadowRoot.querySelector(arguments[0]) && !r.shadowRoot.querySelector(arguments[0]).closest('[hidden]');"),
+        "const r = document.querySelector('#rapport-chat'); return !!r && !!r.shadowRoot.querySelector(arguments[0]) \
+         && !r.shadowRoot.querySelector(arguments[0]).closest('[hidden]');",
         vec![json!(css)],
         &format!("showed {css}"),
     )
