@@ -441,18 +441,21 @@ async fn load_message(c: &mut dyn Conn, id: i64) -> Result<Message> {
         .ok_or_else(|| StoreError::not_found("message", id))
 }
 
-async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Message>> {
+/// The attachments of the messages in `rows` (message id first), by message id, in upload
+/// order.
+async fn attachments_of(c: &mut dyn Conn, rows: &[Row]) -> Result<BTreeMap<i64, Vec<Attachment>>> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeMap::new());
     }
-    let ids = rows
+    let message_ids = rows
         .iter()
         .map(|r| r.int(0))
         .collect::<Result<Vec<i64>>>()?;
     let mut q = SqlBuilder::new(
         "SELECT message_id, id, filename, content_type, size_bytes, content_id, inline, withheld FROM attachments WHERE message_id IN (",
     );
-    q.bind_list(ids.iter().copied()).push(") ORDER BY id");
+    q.bind_list(message_ids.iter().copied())
+        .push(") ORDER BY id");
     let (sql, params) = q.parts();
     let mut attachments: BTreeMap<i64, Vec<Attachment>> = BTreeMap::new();
     for r in c.query(sql, params).await? {
@@ -466,6 +469,14 @@ async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Messa
             withheld: r.opt_text(7)?,
         });
     }
+    Ok(attachments)
+}
+
+async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Message>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut attachments = attachments_of(c, &rows).await?;
     rows.iter()
         .map(|row| {
             let id = row.int(0)?;

@@ -221,31 +221,7 @@ pub(super) async fn messages(
     let rows = c
         .query(MESSAGES_SELECT, params![ticket_id, after, limit])
         .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = SqlBuilder::new(
-        "SELECT message_id, id, filename, content_type, size_bytes, content_id, inline, withheld FROM attachments WHERE message_id IN (",
-    );
-    q.bind_list(
-        rows.iter()
-            .map(|r| r.int(0))
-            .collect::<Result<Vec<i64>>>()?,
-    )
-    .push(") ORDER BY id");
-    let (sql, params) = q.parts();
-    let mut attachments: BTreeMap<i64, Vec<Attachment>> = BTreeMap::new();
-    for r in c.query(sql, params).await? {
-        attachments.entry(r.int(0)?).or_default().push(Attachment {
-            id: r.int(1)?,
-            filename: r.text(2)?,
-            content_type: r.text(3)?,
-            size_bytes: r.int(4)?,
-            content_id: r.opt_text(5)?,
-            inline: r.bool(6)?,
-            withheld: r.opt_text(7)?,
-        });
-    }
+    let mut attachments = attachments_of(c, &rows).await?;
     rows.iter()
         .map(|r| {
             let seq = r.int(0)?;

@@ -182,6 +182,28 @@ async fn chat_inbox(desk: &Desk, admin: &str, team: Option<i64>) -> i64 {
     id
 }
 
+/// Opens the shop's page and the chat panel.
+async fn open_widget(visitor: &Browser, shop: &str) {
+    visitor
+        .client
+        .goto(&format!("{shop}/"))
+        .await
+        .expect("the shop");
+    click(visitor, ".launch").await;
+}
+
+/// A public reply through the API (as any agent tool writes one).
+async fn public_reply(desk: &Desk, ticket: i64, body: &str) {
+    let (code, answer) = desk
+        .api(
+            "POST",
+            &format!("/tickets/{ticket}/messages"),
+            Some(json!({"body": body, "public": true})),
+        )
+        .await;
+    assert_eq!(code, 201, "{answer}");
+}
+
 /// The chat ticket whose subject starts with `words`, once it exists.
 async fn chat_ticket(desk: &Desk, words: &str) -> i64 {
     let deadline = Instant::now() + PATIENCE;
@@ -218,12 +240,7 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
     let shop = host_page(&s.desk.base(), inbox).await;
 
     let visitor = s.browser().await;
-    visitor
-        .client
-        .goto(&format!("{shop}/"))
-        .await
-        .expect("the shop");
-    click(&visitor, ".launch").await;
+    open_widget(&visitor, &shop).await;
     // A new visitor meets the pre-chat form; the launcher says what it does.
     wait_until(
         &visitor,
@@ -306,15 +323,7 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
         .goto(&format!("{shop}/other"))
         .await
         .expect("away");
-    let (code, body) = s
-        .desk
-        .api(
-            "POST",
-            &format!("/tickets/{ticket}/messages"),
-            Some(json!({"body": "Is the light green now?", "public": true})),
-        )
-        .await;
-    assert_eq!(code, 201, "{body}");
+    public_reply(&s.desk, ticket, "Is the light green now?").await;
     visitor
         .client
         .goto(&format!("{shop}/"))
@@ -361,12 +370,7 @@ async fn offline_chats_continue_by_email() {
     let shop = host_page(&s.desk.base(), inbox).await;
 
     let visitor = s.browser().await;
-    visitor
-        .client
-        .goto(&format!("{shop}/"))
-        .await
-        .expect("the shop");
-    click(&visitor, ".launch").await;
+    open_widget(&visitor, &shop).await;
     wait_until(
         &visitor,
         &format!("const b = {ROOT}.querySelector('.banner'); return !b.hidden && b.textContent.includes('not online');"),
@@ -403,15 +407,7 @@ async fn offline_chats_continue_by_email() {
     visitor.close().await;
     // The server notices the closed socket at once; give its "visitor left" write a moment.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (code, body) = s
-        .desk
-        .api(
-            "POST",
-            &format!("/tickets/{ticket}/messages"),
-            Some(json!({"body": "We refunded the second charge.", "public": true})),
-        )
-        .await;
-    assert_eq!(code, 201, "{body}");
+    public_reply(&s.desk, ticket, "We refunded the second charge.").await;
     let mail = s
         .desk
         .wait_for_mail("olga@shop.example", "We refunded the second charge")
