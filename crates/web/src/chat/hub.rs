@@ -58,6 +58,8 @@ pub struct ChatHub {
     sockets_by_address: Mutex<HashMap<String, u32>>,
     /// Each visitor's recent message times (the per-visitor limit).
     visitor_messages: Mutex<HashMap<String, Vec<i64>>>,
+    /// Sockets of visitors without a conversation yet, told when one of their tabs starts one.
+    lobby: Mutex<HashMap<String, Vec<(u64, tokio::sync::oneshot::Sender<i64>)>>>,
     /// Inbox id → (when computed, someone available).
     online: Mutex<HashMap<i64, (i64, bool)>>,
     secret: tokio::sync::OnceCell<Vec<u8>>,
@@ -78,6 +80,7 @@ impl ChatHub {
             sockets_by_address: Mutex::new(HashMap::new()),
             visitor_messages: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
+            lobby: Mutex::new(HashMap::new()),
             secret: tokio::sync::OnceCell::new(),
         });
         tokio::spawn(fan_out(
@@ -156,6 +159,39 @@ impl ChatHub {
             return true;
         }
         false
+    }
+
+    /// A socket of a visitor with no conversation yet: the receiver gets the conversation
+    /// another tab of theirs starts on this node.
+    pub fn await_conversation(
+        &self,
+        visitor_id: &str,
+        socket: u64,
+    ) -> tokio::sync::oneshot::Receiver<i64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.lobby)
+            .entry(visitor_id.to_string())
+            .or_default()
+            .push((socket, tx));
+        rx
+    }
+
+    /// The socket no longer waits (it closed, or follows a conversation now).
+    pub fn leave_lobby(&self, visitor_id: &str, socket: u64) {
+        let mut lobby = lock(&self.lobby);
+        if let Some(waiting) = lobby.get_mut(visitor_id) {
+            waiting.retain(|(s, _)| *s != socket);
+            if waiting.is_empty() {
+                lobby.remove(visitor_id);
+            }
+        }
+    }
+
+    /// A visitor started a conversation: their other tabs here follow it too.
+    pub fn conversation_started(&self, visitor_id: &str, ticket_id: i64) {
+        for (_, tx) in lock(&self.lobby).remove(visitor_id).unwrap_or_default() {
+            let _ = tx.send(ticket_id);
+        }
     }
 
     /// Sockets following conversations on this node.

@@ -104,6 +104,7 @@ pub async fn upgrade(
                 client_key,
                 session: None,
                 following: None,
+                lobby: None,
                 last_sent: 0,
                 recent: VecDeque::new(),
                 errors: 0,
@@ -131,6 +132,8 @@ struct Connection {
     session: Option<Session>,
     /// The conversation this socket follows through the hub, and the hub's queue for it.
     following: Option<(i64, mpsc::Receiver<Outbound>)>,
+    /// Before the visitor has a conversation: told when another tab of theirs starts one.
+    lobby: Option<tokio::sync::oneshot::Receiver<i64>>,
     /// The newest message id sent on this connection (of the conversation it follows).
     last_sent: i64,
     /// When this connection's recent messages came (the per-connection limit).
@@ -202,6 +205,12 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let started = async {
+                match &mut self.lobby {
+                    Some(rx) => rx.await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             let mut out: Vec<String> = Vec::new();
             tokio::select! {
                 incoming = socket.recv() => {
@@ -229,6 +238,12 @@ impl Connection {
                         break;
                     }
                 },
+                ticket = started => {
+                    self.lobby = None;
+                    if let Some(ticket_id) = ticket {
+                        self.join_started(ticket_id, &mut out).await;
+                    }
+                }
                 _ = &mut idle => {
                     close(&mut socket, close_code::NORMAL, "idle").await;
                     break;
@@ -250,6 +265,23 @@ impl Connection {
             }
         }
         self.unfollow();
+        if let Some(session) = &self.session {
+            self.state
+                .chat
+                .leave_lobby(&session.visitor.visitor_id, self.socket_id);
+        }
+    }
+
+    /// Another tab of this visitor started a conversation: this one follows it from the start.
+    async fn join_started(&mut self, ticket_id: i64, out: &mut Vec<String>) {
+        if let Some(session) = &mut self.session {
+            if session.conversation.is_some() {
+                return;
+            }
+            session.conversation = Some(ticket_id);
+        }
+        self.follow(ticket_id, 0).await;
+        self.catch_up(out).await;
     }
 
     async fn on_text(&mut self, text: &str, out: &mut Vec<String>) {
@@ -440,9 +472,18 @@ impl Connection {
             email: email.or_else(|| conversation.as_ref().and_then(|c| c.contact_email.clone())),
             conversation: conversation.as_ref().map(|c| c.ticket_id),
         });
-        if let Some(c) = conversation {
-            self.follow(c.ticket_id, hello.after.max(0)).await;
-            self.catch_up(out).await;
+        match conversation {
+            Some(c) => {
+                self.follow(c.ticket_id, hello.after.max(0)).await;
+                self.catch_up(out).await;
+            }
+            None => {
+                self.lobby = Some(
+                    self.state
+                        .chat
+                        .await_conversation(&visitor_id, self.socket_id),
+                );
+            }
         }
     }
 
@@ -624,6 +665,14 @@ impl Connection {
         );
         let switching = self.following.as_ref().is_none_or(|(t, _)| *t != ticket_id);
         if switching {
+            if let Some(session) = &self.session {
+                let visitor_id = session.visitor.visitor_id.clone();
+                self.state.chat.leave_lobby(&visitor_id, self.socket_id);
+                self.lobby = None;
+                if posted.created_conversation {
+                    self.state.chat.conversation_started(&visitor_id, ticket_id);
+                }
+            }
             self.follow(ticket_id, 0).await;
         }
         // Everything up to this message (an agent's answer may be just before it), in order.

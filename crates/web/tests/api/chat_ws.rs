@@ -232,6 +232,32 @@ async fn messages_arrive_in_order_with_acks(store: Arc<dyn Store>) {
     s.stop().await;
 }
 
+async fn a_second_tab_follows_a_conversation_started_in_the_first(store: Arc<dyn Store>) {
+    let inbox = inbox_id(&store).await;
+    let s = Server::start(store.clone()).await;
+    let (mut first, welcome) = Ws::hello(&s, inbox, json!({})).await;
+    // The second tab opens before there is any conversation.
+    let (mut second, w) = Ws::hello(&s, inbox, json!({"token": welcome["token"]})).await;
+    assert_eq!(w["conversation"], Value::Null);
+    first.send(message("f1", "Started in the first tab")).await;
+    let ticket = first.next_of("ack").await["conversation"].clone();
+    let seen = second.next_of("message").await;
+    assert_eq!(
+        (seen["client_id"].clone(), seen["conversation"].clone()),
+        (json!("f1"), ticket.clone())
+    );
+    let answer = reply(&s, ticket.as_i64().unwrap(), "Hello both tabs").await;
+    assert_eq!(second.next_of("message").await["seq"], answer);
+    assert_eq!(first.next_of("message").await["client_id"], "f1");
+    assert_eq!(first.next_of("message").await["seq"], answer);
+    // Another visitor's tab waiting for a conversation hears nothing of it.
+    let (mut stranger, _) = Ws::hello(&s, inbox, json!({})).await;
+    first.send(message("f2", "more")).await;
+    first.next_of("ack").await;
+    assert!(stranger.quiet().await.is_empty());
+    s.stop().await;
+}
+
 async fn resends_and_resumes_lose_and_repeat_nothing(store: Arc<dyn Store>) {
     let inbox = inbox_id(&store).await;
     let s = Server::start(store.clone()).await;
@@ -562,6 +588,7 @@ async fn transcripts_are_emailed_on_request(store: Arc<dyn Store>) {
 
 rapport_store::on_both_backends!(
     messages_arrive_in_order_with_acks,
+    a_second_tab_follows_a_conversation_started_in_the_first,
     resends_and_resumes_lose_and_repeat_nothing,
     bad_frames_get_errors_and_change_nothing,
     visitors_never_see_each_others_conversations,
