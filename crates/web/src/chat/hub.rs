@@ -39,6 +39,9 @@ pub struct Outbound {
     pub text: Arc<str>,
 }
 
+/// A socket waiting for its visitor's first conversation, and how to tell it.
+type Waiting = (u64, tokio::sync::oneshot::Sender<i64>);
+
 struct Member {
     socket: u64,
     tx: mpsc::Sender<Outbound>,
@@ -59,7 +62,7 @@ pub struct ChatHub {
     /// Each visitor's recent message times (the per-visitor limit).
     visitor_messages: Mutex<HashMap<String, Vec<i64>>>,
     /// Sockets of visitors without a conversation yet, told when one of their tabs starts one.
-    lobby: Mutex<HashMap<String, Vec<(u64, tokio::sync::oneshot::Sender<i64>)>>>,
+    lobby: Mutex<HashMap<String, Vec<Waiting>>>,
     /// Inbox id → (when computed, someone available).
     online: Mutex<HashMap<i64, (i64, bool)>>,
     secret: tokio::sync::OnceCell<Vec<u8>>,
