@@ -287,8 +287,23 @@ async fn a_visitor_chats_and_an_agent_answers_live() {
         .wait_for_text("#conversation", "It is the DSL light")
         .await;
     // Typing shows both ways: the visitor's on the ticket page, the agent's in the widget.
-    fill(&visitor, "#rc-text", "Also").await;
-    agent.wait_for_text("#presence", "Vera (chat)").await;
+    // (The widget reports typing at most every 3 seconds, so keep typing until it shows.)
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        fill(&visitor, "#rc-text", "Also").await;
+        if agent
+            .texts("#presence")
+            .await
+            .iter()
+            .any(|t| t.contains("Vera (chat)"))
+        {
+            break;
+        }
+        if Instant::now() >= deadline {
+            agent.fail("the visitor's typing never showed").await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     fill(&visitor, "#rc-text", "").await;
     agent
         .fill(
