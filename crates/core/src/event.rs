@@ -165,10 +165,12 @@ pub enum EventKind {
     CallbackDone,
     CallbackMissed,
     CallbackCancelled,
+    /// An inbox's chat widget settings changed.
+    ChatWidgetChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 62] = [
+    pub const ALL: [EventKind; 63] = [
         Self::TicketCreated,
         Self::TicketChanged,
         Self::MessageAdded,
@@ -231,6 +233,7 @@ impl EventKind {
         Self::CallbackDone,
         Self::CallbackMissed,
         Self::CallbackCancelled,
+        Self::ChatWidgetChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -297,6 +300,7 @@ impl EventKind {
             Self::CallbackDone => "callback.done",
             Self::CallbackMissed => "callback.missed",
             Self::CallbackCancelled => "callback.cancelled",
+            Self::ChatWidgetChanged => "chat.widget_changed",
         }
     }
 }

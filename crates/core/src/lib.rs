@@ -7,6 +7,7 @@
 pub mod access;
 pub mod calendar;
 pub mod chase;
+pub mod chat;
 pub mod commitment;
 pub mod contact;
 pub mod event;

@@ -384,6 +384,36 @@ pub fn default_human_contact(language: &str) -> &'static str {
     }
 }
 
+/// A chat transcript: the conversation's messages (written when it was asked for) under a
+/// line saying what this is, with the reply footer (reference, how to reach a person).
+pub fn render_transcript(
+    messages: &str,
+    signature: &str,
+    human_contact: &str,
+    reference: &str,
+    language: &str,
+) -> Rendered {
+    let (subject, intro) = if is_german(language) {
+        (
+            "Ihr Chat-Verlauf",
+            "Hier ist der Verlauf Ihres Chats mit uns. Antworten Sie auf diese E-Mail, um das Gespräch fortzusetzen.",
+        )
+    } else {
+        (
+            "Your chat transcript",
+            "Here is the transcript of your chat with us. Reply to this email to continue the conversation.",
+        )
+    };
+    let mut r = render_reply(
+        &format!("{intro}\n\n{messages}"),
+        signature,
+        human_contact,
+        reference,
+    );
+    r.subject = format!("{subject} [{reference}]");
+    r
+}
+
 fn is_german(language: &str) -> bool {
     let primary = language.trim().split(['-', '_']).next().unwrap_or("");
     primary.eq_ignore_ascii_case("de")

@@ -608,6 +608,13 @@ pub fn compose_item(item: &OutboxItem, secret: &[u8]) -> Result<Vec<u8>, String>
             r.subject = templates::reply_subject(&ticket.subject, &reference);
             r
         }
+        OutboxKind::Transcript => templates::render_transcript(
+            &item.body,
+            &item.inbox.signature,
+            &human_contact,
+            &reference,
+            &language,
+        ),
     };
     let alert = item.kind == OutboxKind::Alert;
     let from_name = if item.inbox.from_name.is_empty() {
@@ -1088,6 +1095,36 @@ mod tests {
             .refer_ticket(ctx, ticket, "We cannot change card limits.", referral)
             .await
             .unwrap();
+        // A chat visitor's transcript.
+        let visitor = rapport_store::ChatVisitor {
+            inbox_id: 1,
+            visitor_id: "visitor-contact-line".into(),
+            verified_customer_id: None,
+        };
+        let chat = store
+            .post_chat_message(
+                ctx,
+                rapport_store::ChatPost {
+                    visitor: visitor.clone(),
+                    client_id: "c1".into(),
+                    body: "Is my order on its way?".into(),
+                    conversation: None,
+                    name: Some("Bea".into()),
+                    email: None,
+                    client_address: "ip:192.0.2.1".into(),
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .chat_transcript(
+                ctx,
+                visitor,
+                chat.conversation.ticket_id,
+                Some("bea@example.com".into()),
+            )
+            .await
+            .unwrap();
         let items = store
             .claim_outbox(Millis(at.0 + 1_000), 60_000, 50)
             .await
@@ -1095,7 +1132,10 @@ mod tests {
         let mut seen = Vec::new();
         for item in &items {
             let to_customer = match item.kind {
-                OutboxKind::Ack | OutboxKind::Reply | OutboxKind::PortalLink => true,
+                OutboxKind::Ack
+                | OutboxKind::Reply
+                | OutboxKind::PortalLink
+                | OutboxKind::Transcript => true,
                 OutboxKind::Alert => false,
             };
             if !to_customer {
@@ -1113,13 +1153,17 @@ mod tests {
             );
             seen.push(item.kind);
         }
-        for kind in [OutboxKind::Ack, OutboxKind::Reply] {
+        for kind in [OutboxKind::Ack, OutboxKind::Reply, OutboxKind::Transcript] {
             assert!(
                 seen.contains(&kind),
                 "no {kind:?} mail was checked: {seen:?}"
             );
         }
-        assert_eq!(seen.len(), 3, "read-back, reply, referral: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            4,
+            "read-back, reply, referral, transcript: {seen:?}"
+        );
     }
 
     rapport_store::on_both_backends!(every_mail_to_customers_shows_how_to_reach_a_person);

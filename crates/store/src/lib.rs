@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::round_trips as postgres_round_trips;
-pub use queries::IRATE_TAG;
+pub use queries::{CHAT_PRESENCE_MS, IRATE_TAG};
 
 use futures::future::BoxFuture;
 use rapport_core::calendar::CalendarConfig;
@@ -485,6 +485,52 @@ pub trait Store: Send + Sync {
     /// Hours without a public reply after which a ticket is at risk of a silent no.
     async fn silent_no_hours(&self) -> Result<u32>;
     async fn set_silent_no_hours(&self, hours: u32) -> Result<u32>;
+
+    // Live chat
+    /// The inbox's chat widget; made with defaults and a new identity secret the first time.
+    async fn chat_widget(&self, inbox_id: i64, at: Millis) -> Result<ChatWidget>;
+    async fn update_chat_widget(
+        &self,
+        ctx: Ctx,
+        inbox_id: i64,
+        patch: ChatWidgetPatch,
+    ) -> Result<ChatWidget>;
+    /// The visitor's conversation `ticket_id` (not-found unless it is theirs), or without an
+    /// id their newest one that is not closed.
+    async fn chat_conversation(
+        &self,
+        visitor: ChatVisitor,
+        ticket_id: Option<i64>,
+    ) -> Result<Option<ChatConversation>>;
+    /// Stores a visitor's message once per (visitor, client id); a repeat returns the first.
+    async fn post_chat_message(&self, ctx: Ctx, post: ChatPost) -> Result<ChatPosted>;
+    /// Public messages of a chat conversation after a message id, oldest first. With a
+    /// visitor, only of a conversation that is theirs (else not-found).
+    async fn chat_messages(
+        &self,
+        reader: Option<ChatVisitor>,
+        ticket_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>>;
+    /// Conversations started from a client address since `since`.
+    async fn chats_started_from(&self, address: &str, since: Millis) -> Result<i64>;
+    /// The visitor of these conversations is present until `until` (replies are not emailed).
+    async fn mark_chat_presence(&self, ticket_ids: Vec<i64>, until: Millis) -> Result<()>;
+    /// Queues the conversation's transcript to `email` (remembered as its contact address) or
+    /// the address it has; an `email` error when there is none. Returns the address.
+    async fn chat_transcript(
+        &self,
+        ctx: Ctx,
+        visitor: ChatVisitor,
+        ticket_id: i64,
+        email: Option<String>,
+    ) -> Result<String>;
+    /// The customer a host site vouched for (identity verification): found by address, or
+    /// created with it. Returns their id.
+    async fn chat_identify(&self, ctx: Ctx, email: &str, name: Option<String>) -> Result<i64>;
+    /// The chat queue of an agent: waiting conversations oldest first, then the agent's own.
+    async fn chat_queue(&self, agent_id: i64) -> Result<Vec<ChatQueueEntry>>;
 }
 
 /// The one [`Store`] implementation, over either backend.

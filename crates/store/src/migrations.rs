@@ -35,6 +35,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_cluster.sql"),
     ),
     (
+        8,
+        "chat",
+        include_str!("../migrations/sqlite/0008_chat.sql"),
+    ),
+    (
         9,
         "phone",
         include_str!("../migrations/sqlite/0009_phone.sql"),

@@ -584,6 +584,9 @@ pub enum OutboxKind {
     /// An alert to an agent about a ticket (SLA warning or breach, commitment reminder or
     /// lapse); not part of the customer's thread.
     Alert,
+    /// A chat conversation's public messages, asked for by the visitor; its text is written
+    /// when queued.
+    Transcript,
 }
 
 impl OutboxKind {
@@ -593,13 +596,20 @@ impl OutboxKind {
             Self::Reply => "reply",
             Self::PortalLink => "portal_link",
             Self::Alert => "alert",
+            Self::Transcript => "transcript",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ack, Self::Reply, Self::PortalLink, Self::Alert]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            Self::Ack,
+            Self::Reply,
+            Self::PortalLink,
+            Self::Alert,
+            Self::Transcript,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -1307,4 +1317,117 @@ pub enum CallbackQueue {
     Mine(i64),
     /// Whose window ended before this time.
     OverdueAt(Millis),
+}
+
+/// An inbox's chat widget settings (made with defaults the first time they are read).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatWidget {
+    pub inbox_id: i64,
+    pub enabled: bool,
+    /// `#rrggbb`.
+    pub accent: String,
+    pub greeting: String,
+    /// The pre-chat form asks for an email address (else name and address are optional).
+    pub require_email: bool,
+    /// Signs identity hashes: HMAC-SHA256(secret, lowercased email), hex. Never serialised.
+    #[serde(skip)]
+    pub identity_secret: String,
+    /// Past conversations are shown only to visitors whose identity the host site verified.
+    pub verified_history: bool,
+    /// Origins that may embed the widget; empty means any.
+    pub allowed_origins: Vec<String>,
+    pub updated_at: Millis,
+}
+
+/// A widget settings edit; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct ChatWidgetPatch {
+    pub enabled: Option<bool>,
+    pub accent: Option<String>,
+    pub greeting: Option<String>,
+    pub require_email: Option<bool>,
+    pub verified_history: Option<bool>,
+    /// One origin per line.
+    pub allowed_origins: Option<String>,
+    /// Replace the identity secret with a new random one.
+    pub new_secret: bool,
+}
+
+/// Who is chatting: a visitor id from their signed token, and the customer the host site
+/// vouched for with an identity hash (never an address the visitor merely typed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatVisitor {
+    pub inbox_id: i64,
+    pub visitor_id: String,
+    pub verified_customer_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatConversation {
+    pub ticket_id: i64,
+    pub reference: String,
+    pub status: TicketStatus,
+    pub inbox_id: i64,
+    pub visitor_id: String,
+    /// The ticket's customer.
+    pub customer_id: i64,
+    /// Whether the conversation belongs to a verified customer.
+    pub verified: bool,
+    pub visitor_name: String,
+    /// Where replies (while the visitor is away) and transcripts go.
+    pub contact_email: Option<String>,
+    pub created_at: Millis,
+    pub visitor_present_until: Millis,
+}
+
+/// A visitor's message as the widget sends it.
+#[derive(Debug, Clone)]
+pub struct ChatPost {
+    pub visitor: ChatVisitor,
+    pub client_id: String,
+    pub body: String,
+    /// The conversation it continues; the visitor's open one (or a new one) when absent.
+    pub conversation: Option<i64>,
+    /// From the pre-chat form.
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// The rate-limit key of the visitor's address (`session::client_key`).
+    pub client_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatPosted {
+    pub conversation: ChatConversation,
+    pub message: ChatMessage,
+    /// The client id had been stored before: this is the first copy, nothing new was written.
+    pub replayed: bool,
+    pub created_conversation: bool,
+}
+
+/// A public message of a chat conversation, as the widget shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatMessage {
+    /// The message id: increasing within a conversation.
+    pub seq: i64,
+    pub ticket_id: i64,
+    pub from_visitor: bool,
+    /// The display name of the author.
+    pub author: String,
+    /// Plain text (an agent's HTML never reaches the widget).
+    pub body: String,
+    pub at: Millis,
+    /// The visitor's own messages carry their client id.
+    pub client_id: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// An open chat conversation in the agents' chat queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatQueueEntry {
+    pub ticket: Ticket,
+    pub visitor_name: String,
+    /// No agent has answered yet.
+    pub waiting: bool,
+    /// When the visitor's latest message was written.
+    pub last_visitor_message_at: Millis,
 }

@@ -18,6 +18,7 @@ use rapport_core::{
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+mod chat;
 mod delivery;
 mod email;
 mod import;
@@ -30,6 +31,7 @@ mod webhooks;
 
 pub(crate) use search::{catch_up as index_older_tickets, refresh_search};
 
+pub use chat::PRESENCE_MS as CHAT_PRESENCE_MS;
 pub use routing::IRATE_TAG;
 use routing::{SILENT_NO_SETTING, TONE_SETTING};
 
@@ -440,18 +442,21 @@ async fn load_message(c: &mut dyn Conn, id: i64) -> Result<Message> {
         .ok_or_else(|| StoreError::not_found("message", id))
 }
 
-async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Message>> {
+/// The attachments of the messages in `rows` (message id first), by message id, in upload
+/// order.
+async fn attachments_of(c: &mut dyn Conn, rows: &[Row]) -> Result<BTreeMap<i64, Vec<Attachment>>> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeMap::new());
     }
-    let ids = rows
+    let message_ids = rows
         .iter()
         .map(|r| r.int(0))
         .collect::<Result<Vec<i64>>>()?;
     let mut q = SqlBuilder::new(
         "SELECT message_id, id, filename, content_type, size_bytes, content_id, inline, withheld FROM attachments WHERE message_id IN (",
     );
-    q.bind_list(ids.iter().copied()).push(") ORDER BY id");
+    q.bind_list(message_ids.iter().copied())
+        .push(") ORDER BY id");
     let (sql, params) = q.parts();
     let mut attachments: BTreeMap<i64, Vec<Attachment>> = BTreeMap::new();
     for r in c.query(sql, params).await? {
@@ -465,6 +470,14 @@ async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Messa
             withheld: r.opt_text(7)?,
         });
     }
+    Ok(attachments)
+}
+
+async fn complete_messages(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<Message>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut attachments = attachments_of(c, &rows).await?;
     rows.iter()
         .map(|row| {
             let id = row.int(0)?;
@@ -909,6 +922,15 @@ async fn insert_message_row(
     Ok(id)
 }
 
+/// Writers of one ticket's messages take turns, so its messages commit in id order. On
+/// PostgreSQL ids are taken at insert: without this a later id could commit first, and a reader
+/// following a conversation by id (the chat hub, a widget resuming after its last seq) would
+/// pass over the earlier message for good. SQLite has one writer; nothing to do there.
+async fn lock_conversation(c: &mut dyn Conn, ticket_id: i64) -> Result<()> {
+    c.serialize_on(&format!("ticket-messages:{ticket_id}"))
+        .await
+}
+
 async fn insert_message(
     c: &mut dyn Conn,
     ctx: Ctx,
@@ -923,6 +945,7 @@ async fn insert_message(
         });
     }
     validate_body("body", &new.body)?;
+    lock_conversation(c, ticket_id).await?;
     let status = ticket_status(c, ticket_id).await?;
     let next =
         status_after_message(status, new.kind).map_err(|e| StoreError::Conflict(e.problem))?;
@@ -934,7 +957,11 @@ async fn insert_message(
     if next != status {
         write_status(c, ctx, ticket_id, status, next).await?;
     }
-    if new.send_email && new.kind == MessageKind::Reply {
+    // A chat conversation's replies are emailed by its own rule (when the visitor is away).
+    if new.kind == MessageKind::Reply
+        && !chat::after_reply(c, ctx, ticket_id, id).await?
+        && new.send_email
+    {
         email::queue_reply(c, ctx, ticket_id, id).await?;
     }
     match new.kind {
@@ -2969,6 +2996,112 @@ impl Store for SqlStore {
         self.set_setting(SILENT_NO_SETTING, &hours.to_string())
             .await?;
         Ok(hours)
+    }
+
+    async fn chat_widget(&self, inbox_id: i64, at: Millis) -> Result<ChatWidget> {
+        // Read first: the widget row exists after the first time, and every visitor asks.
+        if let Some(widget) = self
+            .read(move |c| Box::pin(chat::widget(c, inbox_id)))
+            .await?
+        {
+            return Ok(widget);
+        }
+        let ctx = Ctx {
+            actor: Actor::SYSTEM,
+            at,
+        };
+        self.write(move |c| Box::pin(chat::ensure_widget(c, ctx, inbox_id)))
+            .await
+    }
+
+    async fn update_chat_widget(
+        &self,
+        ctx: Ctx,
+        inbox_id: i64,
+        patch: ChatWidgetPatch,
+    ) -> Result<ChatWidget> {
+        self.write(move |c| Box::pin(chat::update_widget(c, ctx, inbox_id, patch)))
+            .await
+    }
+
+    async fn chat_conversation(
+        &self,
+        visitor: ChatVisitor,
+        ticket_id: Option<i64>,
+    ) -> Result<Option<ChatConversation>> {
+        self.read(move |c| {
+            Box::pin(async move { chat::conversation(c, &visitor, ticket_id).await })
+        })
+        .await
+    }
+
+    async fn post_chat_message(&self, ctx: Ctx, post: ChatPost) -> Result<ChatPosted> {
+        self.write(move |c| Box::pin(chat::post(c, ctx, post)))
+            .await
+    }
+
+    async fn chat_messages(
+        &self,
+        reader: Option<ChatVisitor>,
+        ticket_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.read(move |c| {
+            Box::pin(async move {
+                if let Some(visitor) = &reader {
+                    chat::conversation(c, visitor, Some(ticket_id)).await?;
+                }
+                chat::messages(c, ticket_id, after, i64::from(limit.clamp(1, 1_000))).await
+            })
+        })
+        .await
+    }
+
+    async fn chats_started_from(&self, address: &str, since: Millis) -> Result<i64> {
+        let address = address.to_string();
+        self.read(move |c| Box::pin(async move { chat::started_from(c, &address, since).await }))
+            .await
+    }
+
+    async fn mark_chat_presence(&self, ticket_ids: Vec<i64>, until: Millis) -> Result<()> {
+        if ticket_ids.is_empty() {
+            return Ok(());
+        }
+        self.write(move |c| {
+            Box::pin(async move { chat::mark_present(c, &ticket_ids, until).await })
+        })
+        .await
+    }
+
+    async fn chat_transcript(
+        &self,
+        ctx: Ctx,
+        visitor: ChatVisitor,
+        ticket_id: i64,
+        email: Option<String>,
+    ) -> Result<String> {
+        self.write(move |c| {
+            Box::pin(async move { chat::transcript(c, ctx, &visitor, ticket_id, email).await })
+        })
+        .await
+    }
+
+    async fn chat_identify(&self, ctx: Ctx, email: &str, name: Option<String>) -> Result<i64> {
+        let requester = Requester {
+            customer_id: None,
+            email: email.to_string(),
+            name,
+        };
+        self.write(move |c| {
+            Box::pin(async move { Ok(find_or_create_customer(c, ctx, &requester).await?.id) })
+        })
+        .await
+    }
+
+    async fn chat_queue(&self, agent_id: i64) -> Result<Vec<ChatQueueEntry>> {
+        self.read(move |c| Box::pin(chat::queue(c, agent_id, 200)))
+            .await
     }
 
     async fn routing_pass(&self, now: Millis, limit: u32) -> Result<RoutingPass> {

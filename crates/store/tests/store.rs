@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 type S = Arc<dyn Store>;
 
+#[path = "store/chat.rs"]
+mod chat;
 #[path = "store/cluster.rs"]
 mod cluster;
 #[path = "store/email.rs"]

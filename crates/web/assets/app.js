@@ -192,4 +192,43 @@
     source.addEventListener("changed", reload);
     source.addEventListener("resync", reload);
   }
+
+  // ---- Chats: the header's waiting count, and the queue page kept current ----------------
+  const chatCount = document.getElementById("chat-count");
+  function countChats() {
+    if (!chatCount || document.hidden) return;
+    fetch("/chats/count", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (!c) return;
+        chatCount.textContent = String(c.waiting);
+        chatCount.hidden = c.waiting === 0;
+      })
+      .catch(function () {});
+  }
+  countChats();
+  setInterval(countChats, 10000);
+  const queue = document.getElementById("chat-queue");
+  if (queue && window.EventSource) {
+    let timer = null;
+    const source = new EventSource("/live");
+    function reloadQueue() {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        fetch("/chats", { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (!html) return;
+            const page = new DOMParser().parseFromString(html, "text/html");
+            ["chat-queue", "my-chats"].forEach(function (id) {
+              const fresh = page.getElementById(id), current = document.getElementById(id);
+              if (fresh && current) { current.replaceWith(fresh); localizeTimes(fresh); }
+            });
+            countChats();
+          });
+      }, 500);
+    }
+    source.addEventListener("changed", reloadQueue);
+    source.addEventListener("resync", reloadQueue);
+  }
 })();

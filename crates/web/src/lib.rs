@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 mod client;
 pub mod extract;
 pub mod problem;
@@ -31,13 +32,17 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub ui: Arc<ui::UiState>,
+    /// The chat widget's sockets on this node.
+    pub chat: Arc<chat::ChatHub>,
 }
 
 impl AppState {
     /// The state every handler shares; starts the live-update task for `store`.
     pub fn new(store: Arc<dyn Store>, config: ui::UiConfig) -> Self {
         let live = ui::Live::start(&store);
+        let chat = chat::ChatHub::start(&store, &live);
         Self {
+            chat,
             store,
             ui: Arc::new(ui::UiState {
                 config,
@@ -57,6 +62,7 @@ impl AppState {
                 trusted_proxies,
             }),
             store: self.store,
+            chat: self.chat,
         }
     }
 }
@@ -75,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(ui::routes())
         .merge(api::phone::widget_routes())
+        .merge(chat::routes())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

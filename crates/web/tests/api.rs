@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+#[path = "api/chat_ws.rs"]
+mod chat_ws;
 #[path = "api/phone.rs"]
 mod phone;
 #[path = "api/routing.rs"]
@@ -17,6 +19,8 @@ mod routing;
 mod sla;
 #[path = "api/ui.rs"]
 mod ui;
+#[path = "api/ui_chat.rs"]
+mod ui_chat;
 #[path = "api/ui_phone.rs"]
 mod ui_phone;
 #[path = "api/ui_portal_search.rs"]

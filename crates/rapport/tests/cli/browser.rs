@@ -1543,5 +1543,7 @@ async fn owner_asks_a_team_refers_and_meets_an_irate_customer() {
     );
     b.close().await;
 }
+#[path = "browser/chat.rs"]
+mod chat;
 #[path = "browser/phone.rs"]
 mod phone;

@@ -646,6 +646,7 @@ async fn thread_or_open(
         send_email: false,
         attachments: Vec::new(),
     };
+    lock_conversation(c, ticket_id).await?;
     let message_id =
         insert_message_row(c, ctx, ticket_id, Actor::customer(author.id), &new).await?;
     // An out-of-office answer to our reply is kept on the ticket but changes nothing.
@@ -1162,12 +1163,38 @@ pub(super) async fn queue(
     recipient: &str,
     automatic: bool,
 ) -> Result<()> {
+    queue_with_text(
+        c,
+        ctx,
+        kind,
+        ticket_id,
+        message_row_id,
+        recipient,
+        automatic,
+        None,
+    )
+    .await
+}
+
+/// [`queue`] for mail whose text is written when it is queued (a chat transcript): the text is
+/// kept on the row and composed like the rest.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn queue_with_text(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    kind: OutboxKind,
+    ticket_id: i64,
+    message_row_id: Option<i64>,
+    recipient: &str,
+    automatic: bool,
+    text: Option<&str>,
+) -> Result<()> {
     let email_message_id = new_message_id(c, kind, ticket_id, message_row_id).await?;
     let id = c
         .query_one(
             "INSERT INTO outbox (kind, ticket_id, message_row_id, recipient, email_message_id, automatic, status, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) RETURNING id",
-            params![kind.as_str(), ticket_id, message_row_id, recipient, &email_message_id, automatic, ctx.at.0],
+             next_attempt_at, created_at, body) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $8) RETURNING id",
+            params![kind.as_str(), ticket_id, message_row_id, recipient, &email_message_id, automatic, ctx.at.0, text.map(str::to_string)],
         )
         .await?
         .int(0)?;
@@ -1257,7 +1284,7 @@ async fn outbox_item(c: &mut dyn Conn, id: i64) -> Result<OutboxItem> {
         ),
     };
     item.body = match (kind, r.opt_text(12)?) {
-        (OutboxKind::Alert, Some(text)) => text,
+        (OutboxKind::Alert | OutboxKind::Transcript, Some(text)) => text,
         _ => c
             .query_opt(body_sql.0, params![body_sql.1])
             .await?

@@ -70,7 +70,10 @@ async fn render(
                     let templates = state.store.inbox_templates(id).await?;
                     let hours =
                         serde_json::to_string_pretty(&inbox.business_hours).unwrap_or_default();
-                    Some(context! { inbox => inbox, templates => templates, hours => hours })
+                    let chat = super::chats::admin_context(state, id).await?;
+                    Some(
+                        context! { inbox => inbox, templates => templates, hours => hours, chat => chat },
+                    )
                 }
                 None => None,
             };

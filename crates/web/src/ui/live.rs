@@ -53,6 +53,9 @@ pub struct Viewer {
     stream: u64,
 }
 
+/// The viewer id a chat visitor is shown under (agent ids start at 1).
+pub const VISITOR_VIEWER: i64 = 0;
+
 /// How often a node repeats who is on its pages, so the others' copies stay alive.
 const PRESENCE_REPEAT: Duration = Duration::from_secs(20);
 /// How long another node's word on a ticket holds without being repeated (its node may have
@@ -125,7 +128,7 @@ impl Live {
         let _ = self.stopped.send(true);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
         self.tx.subscribe()
     }
 
@@ -218,6 +221,48 @@ impl Live {
             }
         }
         if changed {
+            self.presence_changed(ticket_id);
+        }
+    }
+
+    /// A chat visitor is typing on a ticket: shown to its agents like an agent's typing, as
+    /// a viewer with agent id 0 (no agent has it) until [`Live::visitor_left`].
+    pub fn visitor_typing(&self, ticket_id: i64, name: &str) {
+        let until = now().0 + TYPING_MS;
+        {
+            let mut viewers = self.lock();
+            let list = viewers.entry(ticket_id).or_default();
+            match list.iter_mut().find(|v| v.agent_id == VISITOR_VIEWER) {
+                // Told at most every 2 seconds, however often the widget reports.
+                Some(v) if v.typing_until >= until - 2_000 => return,
+                Some(v) => v.typing_until = until,
+                None => list.push(Viewer {
+                    agent_id: VISITOR_VIEWER,
+                    name: name.to_string(),
+                    typing_until: until,
+                    stream: 0,
+                }),
+            }
+        }
+        self.presence_changed(ticket_id);
+    }
+
+    /// The chat visitor of a ticket has no socket on this node any more.
+    pub fn visitor_left(&self, ticket_id: i64) {
+        let removed = {
+            let mut viewers = self.lock();
+            let Some(list) = viewers.get_mut(&ticket_id) else {
+                return;
+            };
+            let before = list.len();
+            list.retain(|v| v.agent_id != VISITOR_VIEWER);
+            let removed = list.len() != before;
+            if list.is_empty() {
+                viewers.remove(&ticket_id);
+            }
+            removed
+        };
+        if removed {
             self.presence_changed(ticket_id);
         }
     }

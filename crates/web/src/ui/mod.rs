@@ -4,6 +4,7 @@
 //! a CSRF token derived from the session; every string comes from the `i18n` catalogue.
 
 mod admin;
+mod chats;
 pub mod i18n;
 mod live;
 mod login;
@@ -16,7 +17,8 @@ mod sla;
 mod ticket;
 mod two_factor;
 
-pub use live::Live;
+pub use live::{Live, LiveMessage, VISITOR_VIEWER};
+pub(crate) use session::client_key;
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -111,6 +113,7 @@ const TEMPLATES: &[(&str, &str)] = embed![
     "base.html",
     "call_new.html",
     "callbacks.html",
+    "chats.html",
     "conversation.html",
     "customer.html",
     "customer_card.html",
@@ -368,6 +371,10 @@ pub fn routes() -> Router<AppState> {
         .route("/availability", post(routing::set_availability))
         .route("/t/{id}/requests", post(routing::ask))
         .route("/t/{id}/refer", post(routing::refer))
+        .route("/chats", get(chats::page))
+        .route("/chats/count", get(chats::count))
+        .route("/chats/{id}/take", post(chats::take))
+        .route("/admin/inboxes/{id}/chat", post(chats::save_widget))
         .route("/requests", get(routing::team_requests))
         .route("/requests/mine", get(routing::my_requests))
         .route("/requests/new", post(routing::ask_internal))
