@@ -76,50 +76,114 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// The child's resident set in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// `rapport serve`, stopped with SIGTERM (killed after 10 s) when dropped or stopped.
-struct Child {
+/// `rapport serve` as a child process on free loopback ports, stopped with SIGTERM (killed
+/// after 10 s) when stopped or dropped; its home directory is removed afterwards.
+pub(crate) struct ServeChild {
     child: std::process::Child,
+    /// `host:port` of its HTTP listener.
+    pub(crate) http: String,
+    dir: std::path::PathBuf,
 }
 
-impl Child {
-    async fn stop(&mut self) -> anyhow::Result<Option<i32>> {
+impl ServeChild {
+    pub(crate) fn start(url: &str, name: &str) -> anyhow::Result<Self> {
+        let http = format!("127.0.0.1:{}", free_port()?);
+        let smtp = format!("127.0.0.1:{}", free_port()?);
+        let dir = std::env::temp_dir().join(rapport_store::scratch::unique_name(name));
+        std::fs::create_dir_all(&dir)?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .current_dir(&dir)
+            .env("RAPPORT_DATABASE_URL", url)
+            .env("RAPPORT_HTTP", &http)
+            .env("RAPPORT_SMTP", &smtp)
+            .env("RAPPORT_DATA_DIR", dir.join("data"))
+            .env("RAPPORT_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        Ok(ServeChild { child, http, dir })
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until its sign-in page answers; how long that took.
+    pub(crate) async fn wait_until_answering(
+        &mut self,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<Duration> {
+        let starting = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("rapport serve exited before answering: {status}");
+            }
+            if client
+                .get(format!("http://{}/login", self.http))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(starting.elapsed());
+            }
+            anyhow::ensure!(
+                starting.elapsed() < Duration::from_secs(120),
+                "rapport serve did not answer within 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Its resident set in KiB, from /proc.
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGTERM, then prints how it stopped.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut code = None;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                return Ok(status.code());
+                code = Some(status.code());
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        eprintln!("rapport serve did not stop within 10 s of SIGTERM; killing it");
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(None)
+        match code {
+            Some(Some(0)) => println!("  stopped cleanly on SIGTERM"),
+            Some(Some(code)) => println!("  exited with {code} after SIGTERM"),
+            Some(None) => println!("  was stopped by a signal after SIGTERM"),
+            None => {
+                println!("  did not stop within 10 s of SIGTERM; killed");
+                self.child.kill()?;
+                self.child.wait()?;
+            }
+        }
+        Ok(())
     }
 }
 
-impl Drop for Child {
+impl Drop for ServeChild {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+pub(crate) fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 async fn run_on(
@@ -130,80 +194,31 @@ async fn run_on(
 ) -> anyhow::Result<()> {
     let token = prepare(url).await?;
     let (tickets, _, _) = crate::bench_seed::counts(url).await?;
-    let http = format!("127.0.0.1:{}", free_port()?);
-    let smtp = format!("127.0.0.1:{}", free_port()?);
-    let dir =
-        std::env::temp_dir().join(rapport_store::scratch::unique_name("rapport-bench-memory"));
-    std::fs::create_dir_all(&dir)?;
-    let child = std::process::Command::new(std::env::current_exe()?)
-        .arg("serve")
-        .current_dir(&dir)
-        .env("RAPPORT_DATABASE_URL", url)
-        .env("RAPPORT_HTTP", &http)
-        .env("RAPPORT_SMTP", &smtp)
-        .env("RAPPORT_DATA_DIR", dir.join("data"))
-        .env("RAPPORT_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let mut child = Child { child };
-    let result = measure(
-        &mut child,
-        &http,
-        &token,
-        seeded,
-        tickets,
-        duration,
-        concurrency,
-    )
-    .await;
-    let exit = child.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result?;
-    match exit? {
-        Some(0) => println!("  stopped cleanly on SIGTERM"),
-        Some(code) => println!("  exited with {code} after SIGTERM"),
-        None => println!("  had to be killed"),
-    }
-    Ok(())
+    let mut child = ServeChild::start(url, "rapport-bench-memory")?;
+    let result = measure(&mut child, &token, seeded, tickets, duration, concurrency).await;
+    child.stop().await?;
+    result
 }
 
 async fn measure(
-    child: &mut Child,
-    http: &str,
+    child: &mut ServeChild,
     token: &str,
     seeded: bool,
     tickets: i64,
     duration: Duration,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let pid = child.child.id();
-    let base = format!("http://{http}");
+    let pid = child.pid();
+    let base = format!("http://{}", child.http);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let starting = Instant::now();
-    loop {
-        if let Some(status) = child.child.try_wait()? {
-            anyhow::bail!("rapport serve exited before answering: {status}");
-        }
-        if client
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        anyhow::ensure!(
-            starting.elapsed() < Duration::from_secs(120),
-            "rapport serve did not answer within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let started_in = starting.elapsed();
+    let started_in = child.wait_until_answering(&client).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let idle = rss_kib(pid).ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}/status"))?;
+    let idle = child
+        .rss_kib()
+        .ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}/status"))?;
     println!(
         "bench memory: rapport serve (pid {pid}) on {} ({tickets} tickets), answering after {:.1}s",
         if seeded {
@@ -270,13 +285,13 @@ async fn measure(
     let load_started = Instant::now();
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Some(rss) = rss_kib(pid) {
+        if let Some(rss) = child.rss_kib() {
             peak = peak.max(rss);
             samples += 1;
         }
     }
     while clients.join_next().await.is_some() {}
-    let after = rss_kib(pid).unwrap_or(0);
+    let after = child.rss_kib().unwrap_or(0);
     let secs = load_started.elapsed().as_secs_f64();
     println!(
         "  under load: peak RSS {:.1} MiB ({samples} samples every 100 ms over {secs:.0}s; {} requests, {:.0}/s, {} errors; 60% ticket creates, 20% views, 10% search, 10% ticket pages; {concurrency} clients)",
