@@ -155,6 +155,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Open many chat visitors' WebSockets to one `rapport serve` node (a child process), each
+    /// starting a conversation; then agents answer through the API while visitors write. Prints
+    /// the node's RSS and the time from an agent's reply to the visitor's socket, beside the
+    /// API's own answer time.
+    Chat {
+        #[arg(long, default_value_t = 10_000)]
+        visitors: usize,
+        /// Seconds of replies and messages after every visitor arrived.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Agent replies per second (to random conversations).
+        #[arg(long, default_value_t = 200)]
+        replies_per_second: u32,
+        /// Visitor messages per second (spread over all visitors).
+        #[arg(long, default_value_t = 200)]
+        messages_per_second: u32,
+        /// Run on PostgreSQL instead (as for `bench create`).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: Option<String>,
+    },
 }
 
 /// A database seeded by `bench seed`.
@@ -274,6 +294,22 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             rounds,
             postgres,
         } => crate::bench_pages::run(tickets.max(1), rounds.max(1), postgres.as_deref()).await,
+        BenchCommand::Chat {
+            visitors,
+            seconds,
+            replies_per_second,
+            messages_per_second,
+            postgres,
+        } => {
+            crate::bench_chat::run(crate::bench_chat::Options {
+                visitors: visitors.max(1),
+                seconds,
+                replies_per_second,
+                messages_per_second,
+                postgres,
+            })
+            .await
+        }
         BenchCommand::Cluster {
             nodes,
             seconds,

@@ -87,6 +87,11 @@ pub(crate) struct ServeChild {
 
 impl ServeChild {
     pub(crate) fn start(url: &str, name: &str) -> anyhow::Result<Self> {
+        Self::start_with(url, name, &[])
+    }
+
+    /// Started with these extra `RAPPORT_*` settings.
+    pub(crate) fn start_with(url: &str, name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let http = format!("127.0.0.1:{}", free_port()?);
         let smtp = format!("127.0.0.1:{}", free_port()?);
         let dir = std::env::temp_dir().join(rapport_store::scratch::unique_name(name));
@@ -99,6 +104,7 @@ impl ServeChild {
             .env("RAPPORT_SMTP", &smtp)
             .env("RAPPORT_DATA_DIR", dir.join("data"))
             .env("RAPPORT_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()?;
         Ok(ServeChild { child, http, dir })

@@ -4,6 +4,7 @@
 mod admin;
 mod backup;
 mod bench;
+mod bench_chat;
 mod bench_cluster;
 mod bench_memory;
 mod bench_pages;
