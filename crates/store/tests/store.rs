@@ -11,6 +11,50 @@ use std::sync::Arc;
 
 type S = Arc<dyn Store>;
 
+/// One upgrade story (`story(url)` given a fresh database URL) as two tests, `<story>::sqlite`
+/// and `<story>::postgres` (the PostgreSQL one is required when `CI=true`).
+macro_rules! upgrade_on_both_backends {
+    ($($story:ident),+ $(,)?) => {
+        $(
+            mod $story {
+                #[tokio::test]
+                async fn sqlite() {
+                    let dir = rapport_store::testing::TestDb::temp_dir();
+                    super::$story(format!("sqlite://{}", dir.join("old.db").display())).await;
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    crate::on_scratch_postgres(super::$story).await;
+                }
+            }
+        )+
+    };
+}
+
+/// Runs an upgrade test on a fresh PostgreSQL database (required when `CI=true`).
+pub(crate) async fn on_scratch_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let admin = rapport_store::testing::postgres_admin_url();
+    let url =
+        match rapport_store::scratch::create_postgres_database(&admin, "rapport_upgrade").await {
+            Ok(url) => url,
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("skipping PostgreSQL upgrade test: {e}");
+                return;
+            }
+            Err(e) => panic!("CI=true requires PostgreSQL: {e}"),
+        };
+    test(url.clone()).await;
+    rapport_store::scratch::drop_postgres_database(&admin, &url)
+        .await
+        .unwrap();
+}
+
 #[path = "store/chat.rs"]
 mod chat;
 #[path = "store/cluster.rs"]

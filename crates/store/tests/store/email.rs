@@ -1216,40 +1216,6 @@ async fn upgrade_from_the_foundation_release(url: String) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_upgrades_from_the_foundation_release() {
-    let dir = rapport_store::testing::TestDb::temp_dir();
-    upgrade_from_the_foundation_release(format!("sqlite://{}", dir.join("old.db").display())).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn postgres_upgrades_from_the_foundation_release() {
-    on_scratch_postgres(upgrade_from_the_foundation_release).await;
-}
-
-/// Runs an upgrade test on a fresh PostgreSQL database (required when `CI=true`).
-pub(super) async fn on_scratch_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let admin = rapport_store::testing::postgres_admin_url();
-    let url =
-        match rapport_store::scratch::create_postgres_database(&admin, "rapport_upgrade").await {
-            Ok(url) => url,
-            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!("skipping PostgreSQL upgrade test: {e}");
-                return;
-            }
-            Err(e) => panic!("CI=true requires PostgreSQL: {e}"),
-        };
-    test(url.clone()).await;
-    rapport_store::scratch::drop_postgres_database(&admin, &url)
-        .await
-        .unwrap();
-}
-
 /// A database the email release made, with mail waiting in the outbox, upgrades to the
 /// workspace schema: the outbox (rebuilt on SQLite) keeps its rows, their Message-IDs and
 /// leases, and customers start as ordinary portal users.
@@ -1284,14 +1250,7 @@ async fn upgrade_from_the_email_release(url: String) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_upgrades_from_the_email_release() {
-    let dir = rapport_store::testing::TestDb::temp_dir();
-    upgrade_from_the_email_release(format!("sqlite://{}", dir.join("old.db").display())).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn postgres_upgrades_from_the_email_release() {
-    on_scratch_postgres(upgrade_from_the_email_release).await;
-}
+upgrade_on_both_backends!(
+    upgrade_from_the_foundation_release,
+    upgrade_from_the_email_release
+);

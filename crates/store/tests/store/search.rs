@@ -552,18 +552,6 @@ async fn upgrade_from_the_routing_release(url: String) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_indexes_tickets_of_the_routing_release() {
-    let dir = rapport_store::testing::TestDb::temp_dir();
-    upgrade_from_the_routing_release(format!("sqlite://{}", dir.join("old.db").display())).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn postgres_indexes_tickets_of_the_routing_release() {
-    super::email::on_scratch_postgres(upgrade_from_the_routing_release).await;
-}
-
 rapport_store::on_both_backends!(
     stems_and_scripts,
     whole_tickets_people_and_files,
@@ -573,3 +561,5 @@ rapport_store::on_both_backends!(
     concurrent_writes_keep_every_word,
     filters_find_old_matches_of_common_words,
 );
+
+upgrade_on_both_backends!(upgrade_from_the_routing_release);

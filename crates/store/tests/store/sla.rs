@@ -921,14 +921,4 @@ async fn upgrade_from_the_workspace_release(url: String) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_upgrades_from_the_workspace_release() {
-    let dir = rapport_store::testing::TestDb::temp_dir();
-    upgrade_from_the_workspace_release(format!("sqlite://{}", dir.join("old.db").display())).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn postgres_upgrades_from_the_workspace_release() {
-    super::email::on_scratch_postgres(upgrade_from_the_workspace_release).await;
-}
+upgrade_on_both_backends!(upgrade_from_the_workspace_release);
