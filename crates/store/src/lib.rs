@@ -504,15 +504,18 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<ChatConversation>>;
     /// Stores a visitor's message once per (visitor, client id); a repeat returns the first.
     async fn post_chat_message(&self, ctx: Ctx, post: ChatPost) -> Result<ChatPosted>;
-    /// Public messages of a chat conversation after a message id, oldest first. With a
-    /// visitor, only of a conversation that is theirs (else not-found).
+    /// Public messages of a chat conversation after a message id, oldest first; only of a
+    /// conversation that is the visitor's (else not-found).
     async fn chat_messages(
         &self,
-        reader: Option<ChatVisitor>,
+        reader: ChatVisitor,
         ticket_id: i64,
         after: i64,
         limit: u32,
     ) -> Result<Vec<ChatMessage>>;
+    /// The public messages of many conversations, each after its own message id (pairs of
+    /// ticket id and id), oldest first; for fanning out, so no visitor check.
+    async fn chat_messages_of(&self, conversations: Vec<(i64, i64)>) -> Result<Vec<ChatMessage>>;
     /// Conversations started from a client address since `since`.
     async fn chats_started_from(&self, address: &str, since: Millis) -> Result<i64>;
     /// The visitor of these conversations is present until `until` (replies are not emailed).

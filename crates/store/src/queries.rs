@@ -3042,20 +3042,23 @@ impl Store for SqlStore {
 
     async fn chat_messages(
         &self,
-        reader: Option<ChatVisitor>,
+        reader: ChatVisitor,
         ticket_id: i64,
         after: i64,
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
         self.read(move |c| {
             Box::pin(async move {
-                if let Some(visitor) = &reader {
-                    chat::conversation(c, visitor, Some(ticket_id)).await?;
-                }
+                chat::conversation(c, &reader, Some(ticket_id)).await?;
                 chat::messages(c, ticket_id, after, i64::from(limit.clamp(1, 1_000))).await
             })
         })
         .await
+    }
+
+    async fn chat_messages_of(&self, conversations: Vec<(i64, i64)>) -> Result<Vec<ChatMessage>> {
+        self.read(move |c| Box::pin(async move { chat::messages_of(c, &conversations).await }))
+            .await
     }
 
     async fn chats_started_from(&self, address: &str, since: Millis) -> Result<i64> {

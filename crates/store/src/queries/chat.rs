@@ -13,6 +13,7 @@
 use super::*;
 use email::load_inbox;
 use rapport_core::chat::{self as rules};
+use std::collections::HashMap;
 
 /// How long a socket's word that the visitor is present holds.
 pub const PRESENCE_MS: i64 = 60_000;
@@ -31,11 +32,12 @@ const BELONGS: &str = "(cc.visitor_id = $2 OR (cc.customer_id IS NOT NULL AND cc
 
 /// The public messages of a conversation (`$1`) after a message id (`$2`), with their authors'
 /// names and the visitor's client ids.
+/// Public messages (never notes) with their authors' names and the visitor's client ids.
 const MESSAGES_SELECT: &str = "SELECT m.id, m.ticket_id, m.kind, COALESCE(a.name, cu.name, ''), m.body, m.created_at, k.client_id \
      FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
      LEFT JOIN customers cu ON cu.id = m.author_customer_id \
      LEFT JOIN chat_client_messages k ON k.message_id = m.id \
-     WHERE m.ticket_id = $1 AND m.id > $2 AND m.kind <> 'note' ORDER BY m.id LIMIT $3";
+     WHERE m.kind <> 'note'";
 
 fn widget_from(r: &Row) -> Result<ChatWidget> {
     Ok(ChatWidget {
@@ -218,9 +220,38 @@ pub(super) async fn messages(
     after: i64,
     limit: i64,
 ) -> Result<Vec<ChatMessage>> {
-    let rows = c
-        .query(MESSAGES_SELECT, params![ticket_id, after, limit])
-        .await?;
+    let sql =
+        format!("{MESSAGES_SELECT} AND m.ticket_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3");
+    let rows = c.query(&sql, params![ticket_id, after, limit]).await?;
+    messages_from(c, rows).await
+}
+
+/// The public messages of many conversations after each one's own `after`, oldest first:
+/// what the chat hub fans out, one query for a whole batch of conversations instead of one
+/// each. (A conversation's messages are few, so reading from the smallest `after` of the
+/// batch and dropping what a conversation already had is cheap.)
+pub(super) async fn messages_of(
+    c: &mut dyn Conn,
+    conversations: &[(i64, i64)],
+) -> Result<Vec<ChatMessage>> {
+    let Some(from) = conversations.iter().map(|(_, after)| *after).min() else {
+        return Ok(Vec::new());
+    };
+    let after: HashMap<i64, i64> = conversations.iter().copied().collect();
+    let mut q = SqlBuilder::new(MESSAGES_SELECT);
+    q.push(" AND m.id > ")
+        .bind(from)
+        .push(" AND m.ticket_id IN (")
+        .bind_list(after.keys().copied())
+        .push(") ORDER BY m.id");
+    let (sql, params) = q.parts();
+    let rows = c.query(sql, params).await?;
+    let mut messages = messages_from(c, rows).await?;
+    messages.retain(|m| after.get(&m.ticket_id).is_some_and(|a| m.seq > *a));
+    Ok(messages)
+}
+
+async fn messages_from(c: &mut dyn Conn, rows: Vec<Row>) -> Result<Vec<ChatMessage>> {
     let mut attachments = attachments_of(c, &rows).await?;
     rows.iter()
         .map(|r| {

@@ -194,7 +194,7 @@ async fn visitors_read_only_their_own_public_messages(store: S) {
         .value;
 
     let read = store
-        .chat_messages(Some(ann.clone()), ann_chat.ticket_id, 0, 100)
+        .chat_messages(ann.clone(), ann_chat.ticket_id, 0, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -205,16 +205,40 @@ async fn visitors_read_only_their_own_public_messages(store: S) {
     assert!(!read[1].from_visitor && read[1].client_id.is_none());
     // After a message id: only what came later.
     let later = store
-        .chat_messages(Some(ann.clone()), ann_chat.ticket_id, read[0].seq, 100)
+        .chat_messages(ann.clone(), ann_chat.ticket_id, read[0].seq, 100)
         .await
         .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].seq, answer.id);
+    // The hub's batch read: each conversation after its own mark, no notes, in id order.
+    let cy = visitor(&inbox, "visitor-cy");
+    let cy_chat = store
+        .post_chat_message(ctx(T0 + 3), post(&cy, "c0", "Where is my parcel?"))
+        .await
+        .unwrap();
+    let batch = store
+        .chat_messages_of(vec![
+            (ann_chat.ticket_id, read[0].seq),
+            (cy_chat.conversation.ticket_id, 0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        batch
+            .iter()
+            .map(|m| (m.ticket_id, m.body.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (ann_chat.ticket_id, "Let me check."),
+            (cy_chat.conversation.ticket_id, "Where is my parcel?"),
+        ]
+    );
+    assert!(store.chat_messages_of(vec![]).await.unwrap().is_empty());
 
     // Another visitor: not found, whether reading, finding or writing into it.
     assert!(matches!(
         store
-            .chat_messages(Some(eve.clone()), ann_chat.ticket_id, 0, 100)
+            .chat_messages(eve.clone(), ann_chat.ticket_id, 0, 100)
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -252,7 +276,7 @@ async fn visitors_read_only_their_own_public_messages(store: S) {
     assert!(
         store
             .chat_messages(
-                Some(visitor(&other_inbox, "visitor-ann")),
+                visitor(&other_inbox, "visitor-ann"),
                 ann_chat.ticket_id,
                 0,
                 100

@@ -150,6 +150,21 @@ impl ChatHub {
         first
     }
 
+    /// A conversation's only socket here has every message up to `seq` (it read them itself):
+    /// the hub need not read them again. (A room made with an old `after` — every page view
+    /// of the host site resumes from 0 — would otherwise re-read the whole conversation at
+    /// its next message and overflow the socket's queue.) With other sockets in the room the
+    /// hub's mark stays, since they may not have those messages yet.
+    pub fn caught_up(&self, ticket_id: i64, socket: u64, seq: i64) {
+        let mut rooms = lock(&self.rooms);
+        if let Some(room) = rooms.get_mut(&ticket_id)
+            && room.members.len() == 1
+            && room.members[0].socket == socket
+        {
+            room.last_seq = room.last_seq.max(seq);
+        }
+    }
+
     /// The socket stopped following; returns whether the conversation has no socket here now.
     pub fn leave(&self, ticket_id: i64, socket: u64) -> bool {
         let mut rooms = lock(&self.rooms);
@@ -384,29 +399,32 @@ async fn fan_out(store: Weak<dyn Store>, hub: Weak<ChatHub>, live: Arc<Live>) {
     }
 }
 
+/// Conversations whose new messages one read fetches.
+const CONVERSATIONS_PER_READ: usize = 500;
+
 async fn deliver_messages(store: &Arc<dyn Store>, hub: &Arc<ChatHub>, changed: &HashSet<i64>) {
-    use futures::StreamExt as _;
-    let reads = hub
-        .rooms_with(changed)
-        .into_iter()
-        .map(|(ticket_id, after)| {
-            let store = store.clone();
-            async move {
-                (
-                    ticket_id,
-                    store.chat_messages(None, ticket_id, after, 500).await,
-                )
+    // One read per batch of conversations, not one each: a resync after a lag touches every
+    // conversation with a socket here (ten thousand reads, each a round trip on PostgreSQL,
+    // took longer than the next lag, and the hub never caught up).
+    for batch in hub.rooms_with(changed).chunks(CONVERSATIONS_PER_READ) {
+        let messages = match store.chat_messages_of(batch.to_vec()).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(error = %e, "chat fan-out cannot read messages");
+                continue;
             }
-        });
-    let mut reads = futures::stream::iter(reads).buffer_unordered(16);
-    while let Some((ticket_id, read)) = reads.next().await {
-        match read {
-            Ok(messages) if !messages.is_empty() => {
-                let frames: Vec<Outbound> = messages.iter().map(message_frame).collect();
-                hub.send(ticket_id, &frames, messages.last().map(|m| m.seq));
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(ticket_id, error = %e, "chat fan-out cannot read messages"),
+        };
+        let mut by_conversation: HashMap<i64, Vec<Outbound>> = HashMap::new();
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for m in &messages {
+            by_conversation
+                .entry(m.ticket_id)
+                .or_default()
+                .push(message_frame(m));
+            last.insert(m.ticket_id, m.seq);
+        }
+        for (ticket_id, frames) in by_conversation {
+            hub.send(ticket_id, &frames, last.get(&ticket_id).copied());
         }
     }
 }

@@ -541,7 +541,7 @@ impl Connection {
             let page = match self
                 .state
                 .store
-                .chat_messages(Some(visitor.clone()), ticket_id, self.last_sent, 500)
+                .chat_messages(visitor.clone(), ticket_id, self.last_sent, 500)
                 .await
             {
                 Ok(page) => page,
@@ -552,6 +552,9 @@ impl Connection {
                 self.push(m, out);
             }
             if !full {
+                self.state
+                    .chat
+                    .caught_up(ticket_id, self.socket_id, self.last_sent);
                 return;
             }
         }
