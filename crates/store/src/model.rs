@@ -1319,8 +1319,10 @@ pub enum CallbackQueue {
     OverdueAt(Millis),
 }
 
-/// An inbox's chat widget settings (made with defaults the first time they are read).
+/// An inbox's chat widget settings (made with defaults the first time they are read; a new
+/// widget is off until an admin turns it on).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatWidget {
     pub inbox_id: i64,
     pub enabled: bool,

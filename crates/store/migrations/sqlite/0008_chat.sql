@@ -1,10 +1,11 @@
--- Live chat (issue 6). One widget row per inbox, made the first time anyone asks for it.
+-- Live chat (issue 6). One widget row per inbox, made the first time anyone asks for it, off
+-- until an admin turns it on (an upgrade must not open every inbox to the web).
 -- `identity_secret` signs host sites' identity hashes (HMAC-SHA256 of the lowercased email);
 -- `verified_history` means past conversations are shown only to verified visitors.
 -- `allowed_origins` is newline-separated; empty means any origin may embed the widget.
 CREATE TABLE chat_widgets (
     inbox_id INTEGER PRIMARY KEY REFERENCES inboxes (id),
-    enabled INTEGER NOT NULL DEFAULT 1,
+    enabled INTEGER NOT NULL DEFAULT 0,
     accent TEXT NOT NULL DEFAULT '#1f5fbf',
     greeting TEXT NOT NULL DEFAULT '',
     require_email INTEGER NOT NULL DEFAULT 0,

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use rapport_core::calendar::CalendarConfig;
 use rapport_core::{Invalid, Permission, contact};
 use rapport_mail::templates::{Template, validate_template};
-use rapport_store::{Inbox, InboxPatch, InboxTemplate};
+use rapport_store::{ChatWidget, ChatWidgetPatch, Inbox, InboxPatch, InboxTemplate};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -233,5 +233,67 @@ pub async fn set_template(
     };
     Ok(Json(
         state.store.set_inbox_template(ctx(&caller), stored).await?,
+    ))
+}
+
+/// The inbox's chat widget settings (a new widget is off).
+#[utoipa::path(get, path = "/inboxes/{id}/chat", tag = "directory",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = ChatWidget), problems::Auth, problems::NotFound),
+    security(("bearer" = [])))]
+pub async fn get_chat_widget(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChatWidget>> {
+    caller.require(Permission::ManageSettings, "read chat widget settings")?;
+    let id = numeric_id("inbox", &id)?;
+    Ok(Json(state.store.chat_widget(id, crate::now()).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChatWidget {
+    pub enabled: Option<bool>,
+    /// `#rrggbb`.
+    pub accent: Option<String>,
+    pub greeting: Option<String>,
+    pub require_email: Option<bool>,
+    pub verified_history: Option<bool>,
+    /// Origins that may embed the widget (`https://shop.example`); empty: any.
+    pub allowed_origins: Option<Vec<String>>,
+    /// `true`: replace the identity secret with a new random one.
+    #[serde(default)]
+    pub new_secret: bool,
+}
+
+/// Changes the inbox's chat widget; absent fields stay as they are.
+#[utoipa::path(patch, path = "/inboxes/{id}/chat", tag = "directory", request_body = UpdateChatWidget,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = ChatWidget), problems::Auth, problems::Body, problems::NotFound),
+    security(("bearer" = [])))]
+pub async fn update_chat_widget(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<UpdateChatWidget>,
+) -> ApiResult<Json<ChatWidget>> {
+    caller.require(Permission::ManageSettings, "change chat widgets")?;
+    let id = numeric_id("inbox", &id)?;
+    let u = body.value;
+    let patch = ChatWidgetPatch {
+        enabled: u.enabled,
+        accent: u.accent,
+        greeting: u.greeting,
+        require_email: u.require_email,
+        verified_history: u.verified_history,
+        allowed_origins: u.allowed_origins.map(|o| o.join("\n")),
+        new_secret: u.new_secret,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_chat_widget(ctx(&caller), id, patch)
+            .await?,
     ))
 }

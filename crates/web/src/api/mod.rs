@@ -88,6 +88,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(inboxes::list_templates))
         .routes(routes!(inboxes::set_template))
         .routes(routes!(
+            inboxes::get_chat_widget,
+            inboxes::update_chat_widget
+        ))
+        .routes(routes!(
             directory::list_custom_fields,
             directory::create_custom_field
         ))
