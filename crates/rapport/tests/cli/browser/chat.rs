@@ -429,3 +429,128 @@ async fn offline_chats_continue_by_email() {
         .await;
     assert!(mail.contains(&format!("R-{ticket}")), "{mail}");
 }
+
+/// A visitor asks for a call back from the widget: the widget reads back the reference and
+/// the window the desk understood, and the request waits in the agents' callback queue with
+/// the visitor's number to dial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_requests_a_call_back_from_the_widget() {
+    let Some(mut s) = Session::start("a_visitor_requests_a_call_back_from_the_widget").await else {
+        return;
+    };
+    let admin = s.desk.admin_token().await;
+    let inbox = chat_inbox(&s.desk, &admin, None).await;
+    let shop = host_page(&s.desk.base(), inbox).await;
+
+    let visitor = s.browser().await;
+    open_widget(&visitor, &shop).await;
+    click(&visitor, ".tools button[aria-expanded]").await;
+    wait_until(
+        &visitor,
+        &format!(
+            "const b = {ROOT}.querySelector('.tools button[aria-expanded]'); \
+             return b.getAttribute('aria-expanded') === 'true' && {ROOT}.activeElement === {ROOT}.querySelector('#rc-cb-name');"
+        ),
+        vec![],
+        "opened the call-back form with the name focused",
+    )
+    .await;
+    // Tomorrow in the visitor's own zone, which the widget sends along.
+    let local = widget(
+        &visitor,
+        "const d = new Date(Date.now() + 86400000); \
+         const pad = n => String(n).padStart(2, '0'); \
+         return [d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()), \
+                 Intl.DateTimeFormat().resolvedOptions().timeZone];",
+        vec![],
+    )
+    .await;
+    let (Some(date), Some(zone)) = (local[0].as_str(), local[1].as_str()) else {
+        panic!("the visitor's date and zone: {local}");
+    };
+    fill(&visitor, "#rc-cb-name", "Rita Gomez").await;
+    fill(&visitor, "#rc-cb-phone", "+1 415 555 0142").await;
+    fill(&visitor, "#rc-cb-date", date).await;
+    fill(&visitor, "#rc-cb-from", "10:00").await;
+    fill(&visitor, "#rc-cb-to", "12:30").await;
+    fill(&visitor, "#rc-cb-note", "About moving our line").await;
+    visitor.screenshots("chat-widget-callback-form").await;
+    click(
+        &visitor,
+        "form[aria-label='Request a call back'] button[type=submit]",
+    )
+    .await;
+
+    // The desk has it: one scheduled callback from the widget with the visitor's number.
+    let deadline = Instant::now() + PATIENCE;
+    let callback = loop {
+        let (code, list) = s.desk.api("GET", "/callbacks?filter=all", None).await;
+        assert_eq!(code, 200, "{list}");
+        let items = list["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
+        if let Some(found) = items.into_iter().find(|c| c["number"] == "+1 415 555 0142") {
+            break found;
+        }
+        if Instant::now() >= deadline {
+            visitor
+                .fail(&format!("no callback in the queue: {list}"))
+                .await;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(callback["origin"], "chat", "{callback}");
+    assert_eq!(callback["time_zone"], zone, "{callback}");
+    let reference = callback["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    let ticket = callback["ticket_id"].as_i64().expect("a ticket");
+
+    // The widget reads back what was understood: number, window in the visitor's zone, and
+    // the reference to quote; the form closes.
+    wait_until(
+        &visitor,
+        &format!("return {ROOT}.querySelector('.note').textContent.includes(arguments[0]);"),
+        vec![json!(reference)],
+        "read back the reference",
+    )
+    .await;
+    let readback = texts(&visitor, ".note").await.join(" ");
+    for needle in ["+1 415 555 0142", "10:00–12:30", zone, &reference] {
+        assert!(readback.contains(needle), "{needle:?} in {readback:?}");
+    }
+    let form_hidden = widget(
+        &visitor,
+        &format!(
+            "return [{ROOT}.querySelector(\"form[aria-label='Request a call back']\").hidden, \
+             {ROOT}.querySelector('.tools button[aria-expanded]').getAttribute('aria-expanded')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(form_hidden, json!([true, "false"]));
+    visitor.screenshots("chat-widget-callback-readback").await;
+
+    // Sam finds it in the callback queue, the number ready to dial.
+    let agent = s.browser().await;
+    agent.login(SAM.0).await;
+    agent.goto("/callbacks").await;
+    let row = format!("li.callback-row[data-ticket='{ticket}']");
+    agent.wait_for_text(&row, "Rita Gomez").await;
+    assert_eq!(
+        agent.text(&format!("{row} a.dial")).await.trim(),
+        "+1 415 555 0142"
+    );
+    assert_eq!(
+        agent
+            .attr(&format!("{row} a.dial"), "href")
+            .await
+            .as_deref(),
+        Some("tel:+14155550142")
+    );
+    assert!(agent.text(&row).await.contains(&reference));
+    visitor.close().await;
+    agent.close().await;
+}
