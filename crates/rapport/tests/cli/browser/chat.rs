@@ -455,6 +455,21 @@ async fn a_visitor_requests_a_call_back_from_the_widget() {
         "opened the call-back form with the name focused",
     )
     .await;
+    // The chat's own forms step aside while the visitor asks for a call.
+    let chat_forms = widget(
+        &visitor,
+        &format!(
+            "return Array.from({ROOT}.querySelectorAll('.chat-only')).map(e => getComputedStyle(e).display);"
+        ),
+        vec![],
+    )
+    .await;
+    assert!(
+        chat_forms
+            .as_array()
+            .is_some_and(|d| !d.is_empty() && d.iter().all(|d| d == "none")),
+        "{chat_forms}"
+    );
     // Tomorrow in the visitor's own zone, which the widget sends along.
     let local = widget(
         &visitor,
@@ -512,12 +527,12 @@ async fn a_visitor_requests_a_call_back_from_the_widget() {
     // the reference to quote; the form closes.
     wait_until(
         &visitor,
-        &format!("return {ROOT}.querySelector('.note').textContent.includes(arguments[0]);"),
+        &format!("const c = {ROOT}.querySelector('.confirm'); return !c.hidden && c.textContent.includes(arguments[0]);"),
         vec![json!(reference)],
         "read back the reference",
     )
     .await;
-    let readback = texts(&visitor, ".note").await.join(" ");
+    let readback = texts(&visitor, ".confirm").await.join(" ");
     for needle in ["+1 415 555 0142", "10:00–12:30", zone, &reference] {
         assert!(readback.contains(needle), "{needle:?} in {readback:?}");
     }
