@@ -569,3 +569,103 @@ async fn a_visitor_requests_a_call_back_from_the_widget() {
     visitor.close().await;
     agent.close().await;
 }
+
+/// Presses a key in whatever has the keyboard focus, as a person at the keyboard would.
+async fn press(b: &Browser, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let key = char::from(key);
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    b.client
+        .perform_actions(actions)
+        .await
+        .expect("press a key");
+}
+
+/// The id or class of the element focused inside the widget ("" when the focus is elsewhere).
+async fn focused(b: &Browser) -> String {
+    widget(
+        b,
+        &format!(
+            "if (document.activeElement !== document.querySelector('#rapport-chat')) return ''; \
+             const e = {ROOT}.activeElement; return e ? (e.id || e.className) : '';"
+        ),
+        vec![],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Keyboard and screen-reader basics: opening the panel moves the focus into it, Escape
+/// closes it and gives the focus back to the launcher (which Enter opens again), and the
+/// message list is a polite live log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_works_from_the_keyboard() {
+    let Some(mut s) = Session::start("the_widget_works_from_the_keyboard").await else {
+        return;
+    };
+    let admin = s.desk.admin_token().await;
+    let inbox = chat_inbox(&s.desk, &admin, None).await;
+    let shop = host_page(&s.desk.base(), inbox).await;
+
+    let visitor = s.browser().await;
+    open_widget(&visitor, &shop).await;
+    wait_until(
+        &visitor,
+        &format!("return {ROOT}.activeElement === {ROOT}.querySelector('#rc-name');"),
+        vec![],
+        "moved the focus to the first field on opening",
+    )
+    .await;
+    press(&visitor, fantoccini::key::Key::Escape).await;
+    wait_until(
+        &visitor,
+        &format!(
+            "return {ROOT}.querySelector('.panel').hidden && {ROOT}.activeElement === {ROOT}.querySelector('.launch');"
+        ),
+        vec![],
+        "closed on Escape with the focus back on the launcher",
+    )
+    .await;
+    assert_eq!(focused(&visitor).await, "launch");
+    let expanded = widget(
+        &visitor,
+        &format!("return {ROOT}.querySelector('.launch').getAttribute('aria-expanded');"),
+        vec![],
+    )
+    .await;
+    assert_eq!(expanded, json!("false"));
+    // Enter on the focused launcher opens the panel again, the focus inside it.
+    press(&visitor, fantoccini::key::Key::Enter).await;
+    wait_until(
+        &visitor,
+        &format!("return !{ROOT}.querySelector('.panel').hidden;"),
+        vec![],
+        "opened again on Enter",
+    )
+    .await;
+    assert_eq!(focused(&visitor).await, "rc-name");
+    let log = widget(
+        &visitor,
+        &format!(
+            "const l = {ROOT}.querySelector('.log'); \
+             return [l.getAttribute('role'), l.getAttribute('aria-live'), l.getAttribute('aria-label')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(log, json!(["log", "polite", "Messages"]));
+    let dialog = widget(
+        &visitor,
+        &format!(
+            "const p = {ROOT}.querySelector('.panel'); return [p.getAttribute('role'), p.getAttribute('aria-label')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(dialog, json!(["dialog", "Chat"]));
+    visitor.close().await;
+}
