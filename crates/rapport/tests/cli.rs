@@ -529,26 +529,22 @@ async fn demo_fills_a_realistic_help_desk_once() {
                 .map(str::to_string)
                 .expect("token printed");
             let (code, body) = demo.get("/api/v1/tickets?limit=3", Some(&token));
-            // The printed portal link opens the confirmation page (the portal without mail).
-            let portal = demo
-                .stdout
-                .iter()
-                .find_map(|l| l.split("/portal/auth/").nth(1))
-                .map(|token| format!("/portal/auth/{}", token.trim()))
-                .expect("a portal link printed");
-            let (portal_code, portal_page) = demo.get(&portal, None);
-            assert_eq!(portal_code, 200, "{portal_page}");
-            assert!(portal_page.contains("portal-confirm"));
-            // The printed widget page embeds the demo inbox's widget.
-            let widget = demo
-                .stdout
-                .iter()
-                .find_map(|l| l.split("/widget/demo?inbox=").nth(1))
-                .map(|inbox| format!("/widget/demo?inbox={}", inbox.trim()))
-                .expect("the widget demo URL printed");
-            let (widget_code, widget_page) = demo.get(&widget, None);
-            assert_eq!(widget_code, 200, "{widget_page}");
-            assert!(widget_page.contains("widget.js"));
+            // The printed links work: the portal's opens the confirmation page (the portal
+            // without mail), the widget's a page embedding the demo inbox's widget.
+            for (path, page_shows) in [
+                ("/portal/auth/", "portal-confirm"),
+                ("/widget/demo?inbox=", "widget.js"),
+            ] {
+                let link = demo
+                    .stdout
+                    .iter()
+                    .find_map(|l| l.split(path).nth(1))
+                    .map(|rest| format!("{path}{}", rest.trim()))
+                    .unwrap_or_else(|| panic!("no {path} link printed"));
+                let (code, page) = demo.get(&link, None);
+                assert_eq!(code, 200, "{link}: {page}");
+                assert!(page.contains(page_shows), "{link}: {page}");
+            }
             let lines = demo.stdout.clone();
             assert_eq!(demo.stop(), 0);
             (code, body, lines, token)

@@ -192,6 +192,18 @@ async fn open_widget(visitor: &Browser, shop: &str) {
     click(visitor, ".launch").await;
 }
 
+/// A session whose shop page embeds the always-open "Help" inbox's widget, and a visitor on
+/// that page with the chat panel open. Returns the shop's address too.
+async fn visitor_with_widget(name: &'static str) -> Option<(Session, Browser, String)> {
+    let mut s = Session::start(name).await?;
+    let admin = s.desk.admin_token().await;
+    let inbox = chat_inbox(&s.desk, &admin, None).await;
+    let shop = host_page(&s.desk.base(), inbox).await;
+    let visitor = s.browser().await;
+    open_widget(&visitor, &shop).await;
+    Some((s, visitor, shop))
+}
+
 /// A public reply through the API (as any agent tool writes one).
 async fn public_reply(desk: &Desk, ticket: i64, body: &str) {
     let (code, answer) = desk
@@ -232,15 +244,11 @@ async fn chat_ticket(desk: &Desk, words: &str) -> i64 {
 /// returns to find the conversation whole, each message once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_and_an_agent_answers_live() {
-    let Some(mut s) = Session::start("a_visitor_chats_and_an_agent_answers_live").await else {
+    let Some((mut s, visitor, shop)) =
+        visitor_with_widget("a_visitor_chats_and_an_agent_answers_live").await
+    else {
         return;
     };
-    let admin = s.desk.admin_token().await;
-    let inbox = chat_inbox(&s.desk, &admin, None).await;
-    let shop = host_page(&s.desk.base(), inbox).await;
-
-    let visitor = s.browser().await;
-    open_widget(&visitor, &shop).await;
     // A new visitor meets the pre-chat form; the launcher says what it does.
     wait_until(
         &visitor,
@@ -435,15 +443,11 @@ async fn offline_chats_continue_by_email() {
 /// the visitor's number to dial.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_requests_a_call_back_from_the_widget() {
-    let Some(mut s) = Session::start("a_visitor_requests_a_call_back_from_the_widget").await else {
+    let Some((mut s, visitor, _)) =
+        visitor_with_widget("a_visitor_requests_a_call_back_from_the_widget").await
+    else {
         return;
     };
-    let admin = s.desk.admin_token().await;
-    let inbox = chat_inbox(&s.desk, &admin, None).await;
-    let shop = host_page(&s.desk.base(), inbox).await;
-
-    let visitor = s.browser().await;
-    open_widget(&visitor, &shop).await;
     click(&visitor, ".tools button[aria-expanded]").await;
     wait_until(
         &visitor,
@@ -604,15 +608,11 @@ async fn focused(b: &Browser) -> String {
 /// message list is a polite live log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_works_from_the_keyboard() {
-    let Some(mut s) = Session::start("the_widget_works_from_the_keyboard").await else {
+    let Some((_desk_runs_while_this_lives, visitor, _)) =
+        visitor_with_widget("the_widget_works_from_the_keyboard").await
+    else {
         return;
     };
-    let admin = s.desk.admin_token().await;
-    let inbox = chat_inbox(&s.desk, &admin, None).await;
-    let shop = host_page(&s.desk.base(), inbox).await;
-
-    let visitor = s.browser().await;
-    open_widget(&visitor, &shop).await;
     wait_until(
         &visitor,
         &format!("return {ROOT}.activeElement === {ROOT}.querySelector('#rc-name');"),
