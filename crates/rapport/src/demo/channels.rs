@@ -209,6 +209,28 @@ fn window(start: i64, hours: i64, time_zone: &str) -> CallbackWindow {
     }
 }
 
+/// `from`–`to` on the day `days` from today, both in `zone`, as a customer would ask for it.
+fn local_window(
+    zone: &str,
+    days: i64,
+    from: &str,
+    to: &str,
+    now: Millis,
+) -> anyhow::Result<CallbackWindow> {
+    let today = jiff::Timestamp::from_millisecond(now.0)?
+        .to_zoned(jiff::tz::TimeZone::get(zone)?)
+        .date();
+    let day = today.checked_add(jiff::Span::new().days(days))?;
+    // Checked as if asked three days ago, so yesterday's windows pass too.
+    Ok(CallbackWindow::parse(
+        &day.to_string(),
+        from,
+        to,
+        zone,
+        Millis(now.0 - 3 * DAY),
+    )?)
+}
+
 async fn seed_phone(
     store: &dyn Store,
     admin_id: i64,
@@ -270,48 +292,49 @@ async fn seed_phone(
         )
         .await?;
 
-    let callbacks = [
-        (
-            soon,
-            hour + 2 * HOUR,
-            2,
+    // The next one soon, whatever the hour; the others at the customer's own office times.
+    store
+        .schedule_callback(
+            as_owner(&soon.ticket, now.0 - 20 * MINUTE),
+            soon.ticket.id,
+            &soon.phone,
+            window(hour + 2 * HOUR, 2, &soon.time_zone),
             "Wants to go through the new contract on the phone.",
+        )
+        .await?;
+    let local = [
+        (
+            tomorrow,
+            1,
+            ("14:00", "16:00"),
+            "Prefers a call after lunch.",
         ),
-        (tomorrow, hour + DAY, 3, "Prefers a call after lunch."),
-        (later, hour + 2 * DAY, 4, "Technician visit to arrange."),
+        (later, 2, ("09:00", "12:00"), "Technician visit to arrange."),
+        // Promised yesterday, nobody called: the scheduler marks it missed.
+        (
+            missed,
+            -1,
+            ("10:00", "11:00"),
+            "Asked for a call before their meeting.",
+        ),
+        (done, -1, ("15:00", "17:00"), ""),
     ];
-    for (c, start, hours, note) in callbacks {
+    for (c, days, (from, to), note) in local {
+        let window = local_window(&c.time_zone, days, from, to, now)?;
         store
             .schedule_callback(
-                as_owner(&c.ticket, now.0 - 20 * MINUTE),
+                as_owner(&c.ticket, window.start.0.min(now.0) - DAY),
                 c.ticket.id,
                 &c.phone,
-                window(start, hours, &c.time_zone),
+                window,
                 note,
             )
             .await?;
     }
-    // Promised yesterday, nobody called: the scheduler marks it missed.
-    store
-        .schedule_callback(
-            as_owner(&missed.ticket, now.0 - DAY - 4 * HOUR),
-            missed.ticket.id,
-            &missed.phone,
-            window(hour - DAY, 1, &missed.time_zone),
-            "Asked for a call before their meeting.",
-        )
-        .await?;
-    // Promised this morning and kept by an answered call.
-    store
-        .schedule_callback(
-            as_owner(&done.ticket, now.0 - 6 * HOUR),
-            done.ticket.id,
-            &done.phone,
-            window(hour - 4 * HOUR, 2, &done.time_zone),
-            "",
-        )
-        .await?;
-    let at = hour - 3 * HOUR;
+    // Yesterday's afternoon call kept its promise.
+    let at = local_window(&done.time_zone, -1, "15:30", "16:00", now)?
+        .start
+        .0;
     store
         .log_call(
             as_owner(&done.ticket, at + 15 * MINUTE),
@@ -350,7 +373,7 @@ async fn seed_phone(
         )
         .await?;
 
-    // A visitor asked for a call back from the chat widget this morning.
+    // A visitor asked from the chat widget to be called tomorrow morning.
     store
         .request_callback(
             Ctx {
@@ -364,7 +387,7 @@ async fn seed_phone(
                     email: None,
                 },
                 phone: "+45 32 12 34 56".into(),
-                window: window(hour + 3 * HOUR, 2, "Europe/Copenhagen"),
+                window: local_window("Europe/Copenhagen", 1, "09:00", "11:00", now)?,
                 note: "Question about fibre for a new shop.".into(),
                 origin: Channel::Chat,
             },
