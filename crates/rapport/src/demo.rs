@@ -21,8 +21,16 @@ use rapport_store::{
 use rapport_web::auth;
 use std::sync::Arc;
 
+mod channels;
+use channels::seed_channels;
+
 pub const DEMO_PASSWORD: &str = "rapport-demo";
 const SEEDED_KEY: &str = "demo.seeded";
+/// Chats, calls and callbacks came after the first demo data: a separate key, so a desk filled
+/// by an older `demo` gets them once too.
+const CHANNELS_KEY: &str = "demo.channels";
+/// The inbox whose chat widget the demo shows (the one every desk starts with).
+const WIDGET_INBOX: &str = "Support";
 const TICKETS: usize = 2_100;
 const ORGANIZATIONS: usize = 24;
 const CUSTOMERS: usize = 240;
@@ -34,18 +42,21 @@ pub struct Summary {
     pub tickets: usize,
     /// A demo customer's name and a fresh portal sign-in link for them.
     pub portal: Option<(String, String)>,
+    /// The inbox whose chat widget `/widget/demo` shows.
+    pub widget_inbox: Option<i64>,
 }
 
 impl Summary {
     /// Makes a portal sign-in link for a demo customer, so the portal can be tried without
     /// any mail set up.
     pub async fn portal_link(&mut self, store: &dyn Store, base_url: &str) -> anyhow::Result<()> {
+        // Chat visitors and callers may have no address, and the portal signs in by one.
         let first = store
-            .list_customers(&Default::default(), rapport_store::PageRequest::first(1))
+            .list_customers(&Default::default(), rapport_store::PageRequest::first(20))
             .await?
             .items
             .into_iter()
-            .next();
+            .find(|c| !c.emails.is_empty());
         if let Some(customer) = first {
             let link =
                 rapport_web::ui::portal::handed_over_link(store, base_url, customer.id).await?;
@@ -69,6 +80,10 @@ impl Summary {
         }
         if let Some((name, link)) = &self.portal {
             println!("  Portal as {name} (single use, 20 minutes): {link}");
+        }
+        if let Some(inbox) = self.widget_inbox {
+            println!("  Chat widget on a sample page: {base_url}/widget/demo?inbox={inbox}");
+            println!("  Chat queue: {base_url}/chats   Callbacks: {base_url}/callbacks");
         }
         println!("  API token (new for this run): {}", self.token);
         println!(
@@ -424,6 +439,18 @@ pub async fn ensure_demo_data(store: Arc<dyn Store>) -> anyhow::Result<Summary> 
         seed(store.clone(), admin_id).await?;
         store.set_setting(SEEDED_KEY, "1").await?;
     }
+    let widget_inbox = store
+        .list_inboxes()
+        .await?
+        .into_iter()
+        .find(|i| i.name == WIDGET_INBOX)
+        .map(|i| i.id);
+    if store.setting(CHANNELS_KEY).await?.is_none() {
+        if let Some(inbox) = widget_inbox {
+            seed_channels(store.as_ref(), admin_id, inbox).await?;
+        }
+        store.set_setting(CHANNELS_KEY, "1").await?;
+    }
     let token = auth::new_token();
     let at = rapport_web::now();
     let system = Ctx {
@@ -443,6 +470,7 @@ pub async fn ensure_demo_data(store: Arc<dyn Store>) -> anyhow::Result<Summary> 
         added,
         tickets: TICKETS,
         portal: None,
+        widget_inbox,
     })
 }
 

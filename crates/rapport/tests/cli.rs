@@ -529,16 +529,22 @@ async fn demo_fills_a_realistic_help_desk_once() {
                 .map(str::to_string)
                 .expect("token printed");
             let (code, body) = demo.get("/api/v1/tickets?limit=3", Some(&token));
-            // The printed portal link opens the confirmation page (the portal without mail).
-            let portal = demo
-                .stdout
-                .iter()
-                .find_map(|l| l.split("/portal/auth/").nth(1))
-                .map(|token| format!("/portal/auth/{}", token.trim()))
-                .expect("a portal link printed");
-            let (portal_code, portal_page) = demo.get(&portal, None);
-            assert_eq!(portal_code, 200, "{portal_page}");
-            assert!(portal_page.contains("portal-confirm"));
+            // The printed links work: the portal's opens the confirmation page (the portal
+            // without mail), the widget's a page embedding the demo inbox's widget.
+            for (path, page_shows) in [
+                ("/portal/auth/", "portal-confirm"),
+                ("/widget/demo?inbox=", "widget.js"),
+            ] {
+                let link = demo
+                    .stdout
+                    .iter()
+                    .find_map(|l| l.split(path).nth(1))
+                    .map(|rest| format!("{path}{}", rest.trim()))
+                    .unwrap_or_else(|| panic!("no {path} link printed"));
+                let (code, page) = demo.get(&link, None);
+                assert_eq!(code, 200, "{link}: {page}");
+                assert!(page.contains(page_shows), "{link}: {page}");
+            }
             let lines = demo.stdout.clone();
             assert_eq!(demo.stop(), 0);
             (code, body, lines, token)
@@ -557,7 +563,16 @@ async fn demo_fills_a_realistic_help_desk_once() {
 
     let store = rapport_store::open(&url).await.unwrap();
     let counts = census(store.as_ref()).await;
+    let channels = channel_census(store.as_ref()).await;
     store.close().await;
+    assert!(channels.widget_enabled, "{channels:?}");
+    assert!(
+        channels.chats_waiting >= 2 && channels.chats_answered >= 2,
+        "{channels:?}"
+    );
+    // Five scheduled; the one whose window passed yesterday may be marked missed already.
+    assert!(channels.callbacks >= 4, "{channels:?}");
+    assert!(channels.phone_matches >= 1, "{channels:?}");
     assert!(counts.tickets >= 2_000, "{counts:?}");
     assert!(counts.in_organizations >= 200, "{counts:?}");
     assert!(
@@ -593,10 +608,67 @@ async fn demo_fills_a_realistic_help_desk_once() {
     );
     let store = rapport_store::open(&url).await.unwrap();
     let again = census(store.as_ref()).await;
+    let channels_again = channel_census(store.as_ref()).await;
     store.close().await;
+    assert_eq!(
+        channels_again, channels,
+        "a second run adds no chats or callbacks"
+    );
     assert_eq!(again.tickets, counts.tickets, "a second run adds nothing");
     assert_eq!(again.customers, counts.customers);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[derive(Debug, PartialEq)]
+struct ChannelCensus {
+    widget_enabled: bool,
+    chats_waiting: usize,
+    chats_answered: usize,
+    callbacks: usize,
+    /// Whether a callback's number finds its customer.
+    phone_matches: usize,
+}
+
+/// The demo's chat and phone data: the Support inbox's widget, the chat queue, the scheduled
+/// callbacks, and number matching on a logged call.
+async fn channel_census(store: &dyn rapport_store::Store) -> ChannelCensus {
+    let inboxes = store.list_inboxes().await.unwrap();
+    let support = inboxes.iter().find(|i| i.name == "Support").unwrap();
+    let widget = store
+        .chat_widget(support.id, rapport_core::Millis(0))
+        .await
+        .unwrap();
+    // Each agent's queue shows the waiting chats and their own answered ones.
+    let mut chats = Vec::new();
+    for email in ["sam@northwind.example", "mateo@northwind.example"] {
+        let agent = store.agent_login(email).await.unwrap().unwrap().agent.id;
+        chats.extend(store.chat_queue(agent).await.unwrap());
+    }
+    chats.sort_by_key(|c| c.ticket.id);
+    chats.dedup_by_key(|c| c.ticket.id);
+    let callbacks = store
+        .callback_queue(rapport_store::CallbackQueue::All, 100)
+        .await
+        .unwrap();
+    // An agent's callback uses the customer's stored number, which finds them again.
+    let scheduled = callbacks
+        .iter()
+        .find(|c| c.callback.origin == rapport_core::Channel::Phone)
+        .expect("an agent's callback");
+    let phone_matches = store
+        .customers_by_phone(&scheduled.callback.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.id == scheduled.customer.id)
+        .count();
+    ChannelCensus {
+        widget_enabled: widget.enabled && !widget.greeting.is_empty(),
+        chats_waiting: chats.iter().filter(|c| c.waiting).count(),
+        chats_answered: chats.iter().filter(|c| !c.waiting).count(),
+        callbacks: callbacks.len(),
+        phone_matches,
+    }
 }
 
 #[derive(Debug)]

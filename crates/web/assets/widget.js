@@ -48,7 +48,10 @@
     ".launch{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;padding:14px 20px;font:inherit;font-weight:600;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.3)}" +
     ".panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:370px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.3);display:flex;flex-direction:column;overflow:hidden}" +
     ".panel[hidden]{display:none}" +
-    "header{padding:12px 14px;display:flex;align-items:center;justify-content:space-between}" +
+    "header{flex:none;padding:12px 14px;display:flex;align-items:center;justify-content:space-between}" +
+    // Below the header everything scrolls together when the forms are taller than the panel
+    // (the call-back form on a short screen), so the header and its close button stay.
+    ".body{flex:1;min-height:0;overflow-y:auto;display:flex;flex-direction:column}" +
     "header h2{font-size:16px;margin:0}" +
     "button,input,textarea{font:inherit}" +
     "button{cursor:pointer;border-radius:6px;border:1px solid #666;background:#fff;color:#111;padding:6px 10px}" +
@@ -56,7 +59,7 @@
     ":focus-visible{outline:3px solid #111;outline-offset:2px}" +
     ".close{background:transparent;border:0;font-size:22px;line-height:1;padding:2px 8px}" +
     ".banner{background:#fff4d6;color:#3b2f00;padding:10px 14px;font-size:14px}" +
-    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}" +
+    ".log{flex:1 1 0;min-height:140px;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}" +
     ".msg{max-width:85%;padding:8px 10px;border-radius:10px;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #ddd}" +
     ".msg.visitor{align-self:flex-end}" +
     ".who{display:block;font-size:12px;color:#555}" +
@@ -70,7 +73,13 @@
     ".row>*{flex:1}.row>button{flex:0 0 auto}" +
     ".tools{display:flex;gap:6px;padding:6px 12px 10px;flex-wrap:wrap}" +
     ".note{font-size:13px;color:#333;padding:4px 12px}" +
-    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
+    ".confirm{margin:4px 12px 10px;padding:10px 12px;border-radius:8px;background:#e8f5ec;color:#0d3b1e;border:1px solid #9fd3b0;font-size:14px}" +
+    ".confirm[hidden]{display:none}.nowrap{white-space:nowrap}" +
+    // One thing at a time: while the call-back form is open the chat's own forms step aside.
+    ".panel.calling .chat-only{display:none}" +
+    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}" +
+    // Phones zoom into fields whose text is smaller than 16px.
+    "input,textarea{font-size:16px}}";
 
   var host = el("div", { id: "rapport-chat" });
   var root = host.attachShadow({ mode: "open" });
@@ -89,17 +98,17 @@
   header.append(title, closeBtn);
   var banner = el("div", { "class": "banner", role: "status", hidden: "" });
   var log = el("div", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
-  var typing = el("div", { "class": "typing", "aria-live": "polite" });
+  var typing = el("div", { "class": "typing chat-only", "aria-live": "polite" });
   var note = el("div", { "class": "note", role: "status" });
 
-  var pre = el("form", { hidden: "", "aria-label": "Before we start" });
+  var pre = el("form", { hidden: "", "class": "chat-only", "aria-label": "Before we start" });
   var nameIn = el("input", { type: "text", autocomplete: "name", id: "rc-name" });
   var emailIn = el("input", { type: "email", autocomplete: "email", id: "rc-email" });
   var emailLabel = el("label", { "for": "rc-email" }, "Email");
   pre.append(el("label", { "for": "rc-name" }, "Name (optional)"), nameIn, emailLabel, emailIn,
     el("button", { type: "submit", "class": "primary" }, "Start chat"));
 
-  var composer = el("form", { "aria-label": "Write a message" });
+  var composer = el("form", { "class": "chat-only", "aria-label": "Write a message" });
   var text = el("textarea", { rows: "2", maxlength: "4000", id: "rc-text", "aria-label": "Message" });
   var send = el("button", { type: "submit", "class": "primary" }, "Send");
   var row = el("div", { "class": "row" });
@@ -127,7 +136,11 @@
     el("label", { "for": "rc-cb-date" }, "Day"), cbDate, times, el("label", { "for": "rc-cb-note" }, "What is it about? (optional)"), cbNote,
     el("button", { type: "submit", "class": "primary" }, "Call me back"));
 
-  panel.append(header, banner, log, typing, note, pre, composer, tools, cb);
+  // The desk's read-back of a call-back request: what it understood and the reference.
+  var confirm = el("div", { "class": "confirm", role: "status", hidden: "" });
+  var content = el("div", { "class": "body" });
+  content.append(banner, log, typing, note, pre, composer, tools, confirm, cb);
+  panel.append(header, content);
   root.append(launcher, panel);
 
   function paint() {
@@ -301,10 +314,26 @@
     profile.email = email;
     if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "transcript", email: email }));
   });
+  function showCallback(show) {
+    cb.hidden = !show;
+    panel.classList.toggle("calling", show);
+    callbackBtn.setAttribute("aria-expanded", String(show));
+  }
+  function showConfirm(answer) {
+    // The reference stays on one line; every piece is text, never HTML.
+    var at = answer.reference ? answer.readback.indexOf(answer.reference) : -1;
+    confirm.textContent = "";
+    if (at < 0) {
+      confirm.textContent = answer.readback;
+    } else {
+      confirm.append(answer.readback.slice(0, at), el("span", { "class": "nowrap" }, answer.reference),
+        answer.readback.slice(at + answer.reference.length));
+    }
+    confirm.hidden = false;
+  }
   callbackBtn.addEventListener("click", function () {
-    cb.hidden = !cb.hidden;
-    callbackBtn.setAttribute("aria-expanded", String(!cb.hidden));
-    if (!cb.hidden) { cbName.value = cbName.value || profile.name; cbName.focus(); }
+    showCallback(cb.hidden);
+    if (!cb.hidden) { confirm.hidden = true; cbName.value = cbName.value || profile.name; cbName.focus(); }
   });
   cb.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -315,8 +344,15 @@
     fetch(base + "/widget/callbacks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
       .then(function (r) {
-        note.textContent = r.ok ? r.j.readback : (r.j.detail || "The request could not be sent.");
-        if (r.ok) { cb.hidden = true; callbackBtn.setAttribute("aria-expanded", "false"); }
+        if (r.ok) {
+          note.textContent = "";
+          showCallback(false);
+          showConfirm(r.j);
+          callbackBtn.focus();
+          confirm.scrollIntoView({ block: "nearest" });
+        } else {
+          note.textContent = r.j.detail || "The request could not be sent.";
+        }
       })
       .catch(function () { note.textContent = "The request could not be sent; please try again."; });
   });

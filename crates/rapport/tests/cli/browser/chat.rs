@@ -192,6 +192,18 @@ async fn open_widget(visitor: &Browser, shop: &str) {
     click(visitor, ".launch").await;
 }
 
+/// A session whose shop page embeds the always-open "Help" inbox's widget, and a visitor on
+/// that page with the chat panel open. Returns the shop's address too.
+async fn visitor_with_widget(name: &'static str) -> Option<(Session, Browser, String)> {
+    let mut s = Session::start(name).await?;
+    let admin = s.desk.admin_token().await;
+    let inbox = chat_inbox(&s.desk, &admin, None).await;
+    let shop = host_page(&s.desk.base(), inbox).await;
+    let visitor = s.browser().await;
+    open_widget(&visitor, &shop).await;
+    Some((s, visitor, shop))
+}
+
 /// A public reply through the API (as any agent tool writes one).
 async fn public_reply(desk: &Desk, ticket: i64, body: &str) {
     let (code, answer) = desk
@@ -232,15 +244,11 @@ async fn chat_ticket(desk: &Desk, words: &str) -> i64 {
 /// returns to find the conversation whole, each message once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_and_an_agent_answers_live() {
-    let Some(mut s) = Session::start("a_visitor_chats_and_an_agent_answers_live").await else {
+    let Some((mut s, visitor, shop)) =
+        visitor_with_widget("a_visitor_chats_and_an_agent_answers_live").await
+    else {
         return;
     };
-    let admin = s.desk.admin_token().await;
-    let inbox = chat_inbox(&s.desk, &admin, None).await;
-    let shop = host_page(&s.desk.base(), inbox).await;
-
-    let visitor = s.browser().await;
-    open_widget(&visitor, &shop).await;
     // A new visitor meets the pre-chat form; the launcher says what it does.
     wait_until(
         &visitor,
@@ -428,4 +436,236 @@ async fn offline_chats_continue_by_email() {
         .wait_for_mail("olga@shop.example", "We refunded the second charge")
         .await;
     assert!(mail.contains(&format!("R-{ticket}")), "{mail}");
+}
+
+/// A visitor asks for a call back from the widget: the widget reads back the reference and
+/// the window the desk understood, and the request waits in the agents' callback queue with
+/// the visitor's number to dial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_requests_a_call_back_from_the_widget() {
+    let Some((mut s, visitor, _)) =
+        visitor_with_widget("a_visitor_requests_a_call_back_from_the_widget").await
+    else {
+        return;
+    };
+    click(&visitor, ".tools button[aria-expanded]").await;
+    wait_until(
+        &visitor,
+        &format!(
+            "const b = {ROOT}.querySelector('.tools button[aria-expanded]'); \
+             return b.getAttribute('aria-expanded') === 'true' && {ROOT}.activeElement === {ROOT}.querySelector('#rc-cb-name');"
+        ),
+        vec![],
+        "opened the call-back form with the name focused",
+    )
+    .await;
+    // The chat's own forms step aside while the visitor asks for a call.
+    let chat_forms = widget(
+        &visitor,
+        &format!(
+            "return Array.from({ROOT}.querySelectorAll('.chat-only')).map(e => getComputedStyle(e).display);"
+        ),
+        vec![],
+    )
+    .await;
+    assert!(
+        chat_forms
+            .as_array()
+            .is_some_and(|d| !d.is_empty() && d.iter().all(|d| d == "none")),
+        "{chat_forms}"
+    );
+    // Tomorrow in the visitor's own zone, which the widget sends along.
+    let local = widget(
+        &visitor,
+        "const d = new Date(Date.now() + 86400000); \
+         const pad = n => String(n).padStart(2, '0'); \
+         return [d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()), \
+                 Intl.DateTimeFormat().resolvedOptions().timeZone];",
+        vec![],
+    )
+    .await;
+    let (Some(date), Some(zone)) = (local[0].as_str(), local[1].as_str()) else {
+        panic!("the visitor's date and zone: {local}");
+    };
+    fill(&visitor, "#rc-cb-name", "Rita Gomez").await;
+    fill(&visitor, "#rc-cb-phone", "+1 415 555 0142").await;
+    fill(&visitor, "#rc-cb-date", date).await;
+    fill(&visitor, "#rc-cb-from", "10:00").await;
+    fill(&visitor, "#rc-cb-to", "12:30").await;
+    fill(&visitor, "#rc-cb-note", "About moving our line").await;
+    visitor.screenshots("chat-widget-callback-form").await;
+    click(
+        &visitor,
+        "form[aria-label='Request a call back'] button[type=submit]",
+    )
+    .await;
+
+    // The desk has it: one scheduled callback from the widget with the visitor's number.
+    let deadline = Instant::now() + PATIENCE;
+    let callback = loop {
+        let (code, list) = s.desk.api("GET", "/callbacks?filter=all", None).await;
+        assert_eq!(code, 200, "{list}");
+        let items = list["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
+        if let Some(found) = items.into_iter().find(|c| c["number"] == "+1 415 555 0142") {
+            break found;
+        }
+        if Instant::now() >= deadline {
+            visitor
+                .fail(&format!("no callback in the queue: {list}"))
+                .await;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(callback["origin"], "chat", "{callback}");
+    assert_eq!(callback["time_zone"], zone, "{callback}");
+    let reference = callback["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    let ticket = callback["ticket_id"].as_i64().expect("a ticket");
+
+    // The widget reads back what was understood: number, window in the visitor's zone, and
+    // the reference to quote; the form closes.
+    wait_until(
+        &visitor,
+        &format!("const c = {ROOT}.querySelector('.confirm'); return !c.hidden && c.textContent.includes(arguments[0]);"),
+        vec![json!(reference)],
+        "read back the reference",
+    )
+    .await;
+    let readback = texts(&visitor, ".confirm").await.join(" ");
+    for needle in ["+1 415 555 0142", "10:00–12:30", zone, &reference] {
+        assert!(readback.contains(needle), "{needle:?} in {readback:?}");
+    }
+    let form_hidden = widget(
+        &visitor,
+        &format!(
+            "return [{ROOT}.querySelector(\"form[aria-label='Request a call back']\").hidden, \
+             {ROOT}.querySelector('.tools button[aria-expanded]').getAttribute('aria-expanded')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(form_hidden, json!([true, "false"]));
+    visitor.screenshots("chat-widget-callback-readback").await;
+
+    // Sam finds it in the callback queue, the number ready to dial.
+    let agent = s.browser().await;
+    agent.login(SAM.0).await;
+    agent.goto("/callbacks").await;
+    let row = format!("li.callback-row[data-ticket='{ticket}']");
+    agent.wait_for_text(&row, "Rita Gomez").await;
+    assert_eq!(
+        agent.text(&format!("{row} a.dial")).await.trim(),
+        "+1 415 555 0142"
+    );
+    assert_eq!(
+        agent
+            .attr(&format!("{row} a.dial"), "href")
+            .await
+            .as_deref(),
+        Some("tel:+14155550142")
+    );
+    assert!(agent.text(&row).await.contains(&reference));
+    visitor.close().await;
+    agent.close().await;
+}
+
+/// Presses a key in whatever has the keyboard focus, as a person at the keyboard would.
+async fn press(b: &Browser, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let key = char::from(key);
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    b.client
+        .perform_actions(actions)
+        .await
+        .expect("press a key");
+}
+
+/// The id or class of the element focused inside the widget ("" when the focus is elsewhere).
+async fn focused(b: &Browser) -> String {
+    widget(
+        b,
+        &format!(
+            "if (document.activeElement !== document.querySelector('#rapport-chat')) return ''; \
+             const e = {ROOT}.activeElement; return e ? (e.id || e.className) : '';"
+        ),
+        vec![],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Keyboard and screen-reader basics: opening the panel moves the focus into it, Escape
+/// closes it and gives the focus back to the launcher (which Enter opens again), and the
+/// message list is a polite live log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_works_from_the_keyboard() {
+    let Some((_desk_runs_while_this_lives, visitor, _)) =
+        visitor_with_widget("the_widget_works_from_the_keyboard").await
+    else {
+        return;
+    };
+    wait_until(
+        &visitor,
+        &format!("return {ROOT}.activeElement === {ROOT}.querySelector('#rc-name');"),
+        vec![],
+        "moved the focus to the first field on opening",
+    )
+    .await;
+    press(&visitor, fantoccini::key::Key::Escape).await;
+    wait_until(
+        &visitor,
+        &format!(
+            "return {ROOT}.querySelector('.panel').hidden && {ROOT}.activeElement === {ROOT}.querySelector('.launch');"
+        ),
+        vec![],
+        "closed on Escape with the focus back on the launcher",
+    )
+    .await;
+    assert_eq!(focused(&visitor).await, "launch");
+    let expanded = widget(
+        &visitor,
+        &format!("return {ROOT}.querySelector('.launch').getAttribute('aria-expanded');"),
+        vec![],
+    )
+    .await;
+    assert_eq!(expanded, json!("false"));
+    // Enter on the focused launcher opens the panel again, the focus inside it.
+    press(&visitor, fantoccini::key::Key::Enter).await;
+    wait_until(
+        &visitor,
+        &format!("return !{ROOT}.querySelector('.panel').hidden;"),
+        vec![],
+        "opened again on Enter",
+    )
+    .await;
+    assert_eq!(focused(&visitor).await, "rc-name");
+    let log = widget(
+        &visitor,
+        &format!(
+            "const l = {ROOT}.querySelector('.log'); \
+             return [l.getAttribute('role'), l.getAttribute('aria-live'), l.getAttribute('aria-label')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(log, json!(["log", "polite", "Messages"]));
+    let dialog = widget(
+        &visitor,
+        &format!(
+            "const p = {ROOT}.querySelector('.panel'); return [p.getAttribute('role'), p.getAttribute('aria-label')];"
+        ),
+        vec![],
+    )
+    .await;
+    assert_eq!(dialog, json!(["dialog", "Chat"]));
+    visitor.close().await;
 }
