@@ -81,6 +81,15 @@ async fn prepare(url: &str) -> anyhow::Result<(String, i64)> {
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("the database has no inbox"))?;
+    let ctx = rapport_store::Ctx {
+        actor: rapport_core::Actor::SYSTEM,
+        at: rapport_web::now(),
+    };
+    let on = rapport_store::ChatWidgetPatch {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    store.update_chat_widget(ctx, inbox.id, on).await?;
     store.close().await;
     Ok((token, inbox.id))
 }

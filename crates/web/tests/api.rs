@@ -834,6 +834,8 @@ async fn health_and_openapi_cover_everything(store: Arc<dyn Store>) {
         ("/api/v1/inboxes/{id}", "get"),
         ("/api/v1/inboxes/{id}", "patch"),
         ("/api/v1/inboxes/{id}/templates", "get"),
+        ("/api/v1/inboxes/{id}/chat", "get"),
+        ("/api/v1/inboxes/{id}/chat", "patch"),
         ("/api/v1/inboxes/{id}/templates/{kind}/{language}", "put"),
         ("/api/v1/custom-fields", "get"),
         ("/api/v1/custom-fields", "post"),

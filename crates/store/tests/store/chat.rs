@@ -40,7 +40,10 @@ async fn outbox(store: &S, now: i64) -> Vec<OutboxItem> {
 async fn conversations_are_chat_tickets_and_messages_are_stored_once(store: S) {
     let inbox = inbox(&store).await;
     let widget = store.chat_widget(inbox.id, Millis(T0)).await.unwrap();
-    assert!(widget.enabled && !widget.require_email);
+    assert!(
+        !widget.enabled && !widget.require_email,
+        "a new widget is off until an admin turns it on"
+    );
     assert_eq!(widget.identity_secret.len(), 64);
     // Made once: the same secret on the next read.
     let again = store.chat_widget(inbox.id, Millis(T0 + 1)).await.unwrap();
@@ -557,7 +560,10 @@ async fn upgrade_from_the_cluster_release(url: String) {
         .unwrap();
     let store: S = rapport_store::open(&url).await.unwrap();
     let widget = store.chat_widget(5, Millis(T0)).await.unwrap();
-    assert!(widget.enabled);
+    assert!(
+        !widget.enabled,
+        "an upgrade opens no inbox to the web: its widget is off"
+    );
     let posted = store
         .post_chat_message(
             ctx(T0),

@@ -38,6 +38,11 @@ async fn inbox_id(store: &Arc<dyn Store>) -> i64 {
         at: rapport_web::now(),
     };
     store.update_inbox(ctx, id, patch).await.unwrap();
+    let on = rapport_store::ChatWidgetPatch {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    store.update_chat_widget(ctx, id, on).await.unwrap();
     id
 }
 
@@ -586,7 +591,52 @@ async fn transcripts_are_emailed_on_request(store: Arc<dyn Store>) {
     s.stop().await;
 }
 
+/// A widget is off until an admin turns it on; only admins see or change its settings.
+async fn widgets_are_off_until_an_admin_turns_them_on(store: Arc<dyn Store>) {
+    let id = store.list_inboxes().await.unwrap()[0].id;
+    let s = Server::start(store.clone()).await;
+    let path = format!("/api/v1/inboxes/{id}/chat");
+    let (code, _, widget) = s.call(Method::GET, &path, Some(&s.admin), None).await;
+    assert_eq!(code, StatusCode::OK, "{widget}");
+    assert_eq!(widget["enabled"], false);
+    assert!(widget.get("identity_secret").is_none(), "{widget}");
+    assert_eq!(Ws::open(&s, id, None).await.err(), Some(404));
+
+    let (code, _) = s.patch(&path, json!({"enabled": true})).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "agents may not open a widget");
+    let (code, _, bad) = s
+        .as_admin(Method::PATCH, &path, json!({"accent": "red"}))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.to_string().contains("accent"), "{bad}");
+    let (code, _, _) = s
+        .as_admin(
+            Method::PATCH,
+            "/api/v1/inboxes/999/chat",
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(
+        !store.chat_widget(id, Millis(0)).await.unwrap().enabled,
+        "nothing changed"
+    );
+
+    let on = json!({"enabled": true, "allowed_origins": ["https://shop.example"]});
+    let (code, _, widget) = s.as_admin(Method::PATCH, &path, on).await;
+    assert_eq!(code, StatusCode::OK, "{widget}");
+    assert_eq!(widget["allowed_origins"], json!(["https://shop.example"]));
+    assert!(Ws::open(&s, id, Some("https://shop.example")).await.is_ok());
+    assert!(
+        Ws::open(&s, id, Some("https://elsewhere.example"))
+            .await
+            .is_err()
+    );
+    s.stop().await;
+}
+
 rapport_store::on_both_backends!(
+    widgets_are_off_until_an_admin_turns_them_on,
     messages_arrive_in_order_with_acks,
     a_second_tab_follows_a_conversation_started_in_the_first,
     resends_and_resumes_lose_and_repeat_nothing,

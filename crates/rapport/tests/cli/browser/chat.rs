@@ -179,6 +179,12 @@ async fn chat_inbox(desk: &Desk, admin: &str, team: Option<i64>) -> i64 {
         )
         .await;
     assert_eq!(code, 200, "{body}");
+    let path = format!("/inboxes/{id}/chat");
+    let (code, body) = desk
+        .api_as(admin, "PATCH", &path, json!({"enabled": true}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["enabled"], true);
     id
 }
 
