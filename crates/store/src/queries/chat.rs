@@ -515,19 +515,29 @@ pub(super) async fn transcript(
     let conv = conversation(c, visitor, Some(ticket_id))
         .await?
         .ok_or_else(|| StoreError::not_found("conversation", ticket_id))?;
-    if let Some(address) = &email {
-        c.execute(
-            "UPDATE chat_conversations SET contact_email = $1 WHERE ticket_id = $2",
-            params![address, ticket_id],
-        )
-        .await?;
-    }
-    let address = match email {
-        Some(a) => a,
-        None => reply_address(c, &conv)
-            .await?
-            .ok_or_else(|| Invalid::new("email", "give an email address for the transcript"))?,
+    let known = reply_address(c, &conv).await?;
+    let address = match (email, known) {
+        (Some(typed), Some(known)) if typed != known => {
+            return Err(Invalid::new(
+                "email",
+                "this conversation's transcript goes to the address it already has",
+            )
+            .into());
+        }
+        (Some(typed), None) => {
+            c.execute(
+                "UPDATE chat_conversations SET contact_email = $1 WHERE ticket_id = $2",
+                params![&typed, ticket_id],
+            )
+            .await?;
+            typed
+        }
+        (_, Some(known)) => known,
+        (None, None) => {
+            return Err(Invalid::new("email", "give an email address for the transcript").into());
+        }
     };
+    transcript_allowed(c, ctx, ticket_id, &address).await?;
     let mut text = String::new();
     let mut after = 0;
     loop {
@@ -550,6 +560,36 @@ pub(super) async fn transcript(
     )
     .await?;
     Ok(address)
+}
+
+/// Transcripts one conversation may send, and one address may receive, per hour. A visitor
+/// types the address, so without a cap the widget would mail anyone as often as asked.
+const TRANSCRIPTS_PER_HOUR: i64 = 3;
+
+/// Refuses a transcript over the hourly caps or to an address that bounced lately.
+async fn transcript_allowed(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    ticket_id: i64,
+    address: &str,
+) -> Result<()> {
+    let sent = c
+        .query_one(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'transcript' \
+             AND (ticket_id = $1 OR recipient = $2) AND created_at > $3",
+            params![ticket_id, address, ctx.at.0 - 3_600_000],
+        )
+        .await?
+        .int(0)?;
+    if sent >= TRANSCRIPTS_PER_HOUR {
+        return Err(StoreError::Conflict(
+            "a transcript was sent a short while ago; please try again in an hour".into(),
+        ));
+    }
+    if email::bouncing(c, address, ctx.at).await? {
+        return Err(Invalid::new("email", "mail to this address came back undelivered").into());
+    }
+    Ok(())
 }
 
 /// Open chat conversations an agent may work: those no agent answered yet or nobody owns

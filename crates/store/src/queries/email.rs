@@ -777,6 +777,17 @@ async fn open_ticket(
 
 /// Whether a new ticket gets a read-back: the inbox sends them, the address is not bouncing,
 /// and it has not had its share of automatic mail this hour.
+/// Whether mail to this address bounced within the last day. A bounce pauses automatic mail
+/// to it for a day: a full mailbox empties, and a customer who keeps writing gets mail again.
+pub(super) async fn bouncing(c: &mut dyn Conn, address: &str, at: Millis) -> Result<bool> {
+    Ok(c.int_opt(
+        "SELECT 1 FROM customer_emails WHERE email = $1 AND bounced_at > $2",
+        params![address, at.0 - BOUNCE_PAUSE_MS],
+    )
+    .await?
+    .is_some())
+}
+
 pub(super) async fn may_acknowledge(
     c: &mut dyn Conn,
     ctx: Ctx,
@@ -796,16 +807,7 @@ pub(super) async fn may_acknowledge(
     if !on {
         return Ok(false);
     }
-    // A bounce pauses read-backs to that address for a day: a full mailbox empties, and a
-    // customer who keeps writing gets read-backs again.
-    let bouncing = c
-        .int_opt(
-            "SELECT 1 FROM customer_emails WHERE email = $1 AND bounced_at > $2",
-            params![address, ctx.at.0 - BOUNCE_PAUSE_MS],
-        )
-        .await?
-        .is_some();
-    if bouncing {
+    if bouncing(c, address, ctx.at).await? {
         return Ok(false);
     }
     let recent = c

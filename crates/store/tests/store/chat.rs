@@ -472,6 +472,36 @@ async fn replies_are_emailed_while_the_visitor_is_away(store: S) {
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].kind, OutboxKind::Transcript);
     assert!(mail[0].body.contains("hello") && mail[0].body.contains("Hi!"));
+    // Another address for this conversation is refused: its transcript goes where it goes.
+    match store
+        .chat_transcript(
+            ctx(T0 + 400_001),
+            bob.clone(),
+            quiet.ticket_id,
+            Some("victim@example.org".into()),
+        )
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.field, "email"),
+        other => panic!("expected an email error, got {other:?}"),
+    }
+    // Three an hour, then refused until the hour has passed.
+    for i in 0..2 {
+        store
+            .chat_transcript(ctx(T0 + 400_002 + i), bob.clone(), quiet.ticket_id, None)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .chat_transcript(ctx(T0 + 400_010), bob.clone(), quiet.ticket_id, None)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .chat_transcript(ctx(T0 + 4_100_000), bob.clone(), quiet.ticket_id, None)
+        .await
+        .unwrap();
     // Someone else's conversation: not found, nothing queued.
     assert!(matches!(
         store

@@ -731,6 +731,7 @@ impl Connection {
             Err(StoreError::NotFound { .. }) => {
                 out.push(error("not_found", "no such conversation", None));
             }
+            Err(StoreError::Conflict(problem)) => out.push(error("rate_limited", &problem, None)),
             Err(e) => out.push(unavailable(&e)),
         }
     }
