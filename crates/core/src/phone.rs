@@ -487,6 +487,16 @@ pub fn callback_request_text(number: &str, window: &CallbackWindow, note: &str) 
     }
 }
 
+/// What a widget request's first message adds when the typed address is an existing
+/// customer's: agents see it, but nothing proves the visitor owns it.
+pub fn unconfirmed_address_line(address: &str) -> String {
+    format!(
+        "The caller typed the address {address}, which belongs to an existing customer. Nothing \
+         confirms it is theirs: this request is not filed under that customer and nothing was \
+         mailed to it."
+    )
+}
+
 /// The promise a callback makes, in the words the agents see.
 pub fn callback_promise(number: &str, window: &CallbackWindow) -> String {
     format!("Call back {number} between {}", window.describe())

@@ -359,6 +359,56 @@ async fn new_caller(
     .await
 }
 
+/// The customer an anonymous callback request (the public widget) is filed under: always a new
+/// one, since nothing proves the visitor is whoever already has the address or the number they
+/// typed. An address nobody has yet becomes the new customer's (as a new email request's does);
+/// an address an existing customer has is returned, to be quoted in the ticket's text only, so
+/// the request neither shows in that customer's portal nor mails them.
+async fn anonymous_caller(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    name: &str,
+    email: Option<&str>,
+    number: &PhoneNumber,
+) -> Result<(i64, Option<String>)> {
+    let email = match email.filter(|e| !e.trim().is_empty()) {
+        Some(raw) => Some(contact::normalize_email("email", raw)?),
+        None => None,
+    };
+    let (emails, unconfirmed) = match email {
+        Some(address) => {
+            // Taken in turns with every other request creating a customer for this address, so
+            // two parallel requests cannot both claim it.
+            c.serialize_on(&customer_email_key(&address)).await?;
+            if customer_with_email(c, &address).await?.is_some() {
+                (Vec::new(), Some(address))
+            } else {
+                (vec![address], None)
+            }
+        }
+        None => (Vec::new(), None),
+    };
+    let id = insert_customer(
+        c,
+        ctx,
+        NewCustomer {
+            name: name.to_string(),
+            emails,
+            organization_id: None,
+            phone: Some(number.typed.clone()),
+            language: None,
+            time_zone: None,
+            preferences: rapport_core::Preferences {
+                channel: Channel::Phone,
+                ..Default::default()
+            },
+            notes: String::new(),
+        },
+    )
+    .await?;
+    Ok((id, unconfirmed))
+}
+
 /// A callback on a ticket: its promise (reminded at the window's start, due at its end) and the
 /// callback row.
 async fn insert_callback(
@@ -429,8 +479,8 @@ pub(super) async fn schedule_callback(
 
 /// A customer asks to be called back (portal or widget): a new ticket on the inbox, its
 /// callback and promise, and — when we have their address — the read-back by email, in one
-/// transaction. A visitor is the customer with their address when they gave one, else the one
-/// customer with their number, else a new customer.
+/// transaction. A signed-in customer is themselves; an anonymous visitor is always a new
+/// customer (`anonymous_caller`).
 pub(super) async fn request_callback(
     c: &mut dyn Conn,
     ctx: Ctx,
@@ -439,22 +489,21 @@ pub(super) async fn request_callback(
     let number = PhoneNumber::parse("phone", &request.phone)?;
     let note = phone::validate_notes("note", &request.note)?;
     let inbox = email::load_inbox(c, request.inbox_id).await?;
-    let customer_id = match &request.requester {
-        CallbackRequester::Known(id) => customer_by_id(c, *id).await?.id,
+    let (customer_id, unconfirmed_address) = match &request.requester {
+        CallbackRequester::Known(id) => (customer_by_id(c, *id).await?.id, None),
         CallbackRequester::Visitor { name, email } => {
             let name = contact::validate_name("name", name)?;
-            let email = email.as_deref().filter(|e| !e.trim().is_empty());
-            match (email, &matching_customers(c, &number).await?[..]) {
-                (None, [one]) => *one,
-                _ => new_caller(c, ctx, &name, email, &number).await?,
-            }
+            anonymous_caller(c, ctx, &name, email.as_deref(), &number).await?
         }
     };
     let ctx = Ctx {
         actor: Actor::customer(customer_id),
         ..ctx
     };
-    let body = phone::callback_request_text(&number.typed, &request.window, &note);
+    let mut body = phone::callback_request_text(&number.typed, &request.window, &note);
+    if let Some(address) = &unconfirmed_address {
+        body = format!("{body}\n\n{}", phone::unconfirmed_address_line(address));
+    }
     let ticket = insert_ticket(
         c,
         ctx,

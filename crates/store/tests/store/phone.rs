@@ -538,8 +538,8 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         Err(StoreError::NotFound { .. })
     ));
 
-    // A visitor without an address whose number is one customer's joins that customer; bad
-    // input names its field.
+    // A visitor without an address whose number is one customer's is still a new customer
+    // (nothing proves it is them); bad input names its field.
     let by_number = store
         .request_callback(
             ctx(T0),
@@ -557,7 +557,7 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         )
         .await
         .unwrap();
-    assert_eq!(by_number.ticket.customer.id, known);
+    assert_ne!(by_number.ticket.customer.id, known);
     assert!(
         store
             .ticket_emails(by_number.ticket.id)
@@ -583,7 +583,117 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
     assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
 }
 
+/// The widget is public: whatever address or number a visitor types, the request must not
+/// land under the customer who has it (their portal, their mail, their history on the agent's
+/// screen while calling the visitor's number).
+async fn anonymous_callback_requests_never_join_existing_customers(store: S) {
+    let ann = store
+        .create_customer(
+            ctx(T0),
+            NewCustomer {
+                name: "Ann Lee".into(),
+                emails: vec!["ann@corp.example".into()],
+                organization_id: None,
+                phone: Some("+49 30 1234567".into()),
+                language: None,
+                time_zone: None,
+                preferences: Default::default(),
+                notes: String::new(),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .value
+        .id;
+    let visitor = |email: Option<&str>, phone: &str| NewCallbackRequest {
+        inbox_id: 1,
+        requester: CallbackRequester::Visitor {
+            name: "Mallory".into(),
+            email: email.map(Into::into),
+        },
+        phone: phone.into(),
+        window: window(T0 + HOUR, T0 + 2 * HOUR),
+        note: String::new(),
+        origin: Channel::Chat,
+    };
+    // Ann's address (typed differently): a new customer with name and number only, the
+    // address quoted in the first message, and no read-back to Ann.
+    let by_address = store
+        .request_callback(
+            ctx(T0),
+            visitor(Some(" ANN@corp.example"), "+44 20 7946 0000"),
+        )
+        .await
+        .unwrap();
+    let t = &by_address.ticket;
+    assert_ne!(t.customer.id, ann);
+    assert_eq!(t.customer.email, None);
+    assert_eq!(t.customer.name, "Mallory");
+    assert!(
+        store.ticket_emails(t.id).await.unwrap().is_empty(),
+        "no mail to Ann"
+    );
+    let first = &store
+        .list_messages(t.id, PageRequest::first(5))
+        .await
+        .unwrap()
+        .items[0];
+    assert!(first.body.contains("ann@corp.example"), "{}", first.body);
+    assert_eq!(
+        store.customers_by_phone("+44 20 7946 0000").await.unwrap()[0].id,
+        t.customer.id,
+        "the new customer keeps the number"
+    );
+    // Ann's number without an address: a new customer too.
+    let by_number = store
+        .request_callback(ctx(T0), visitor(None, "030 1234567"))
+        .await
+        .unwrap();
+    assert_ne!(by_number.ticket.customer.id, ann);
+    assert_ne!(by_number.ticket.customer.id, t.customer.id);
+    // Nothing was filed under Ann.
+    let anns = store
+        .list_tickets(
+            &TicketFilter {
+                customer_id: Some(ann),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(anns.items.is_empty(), "{:?}", anns.items);
+    // An address nobody has becomes the new customer's, and gets the read-back.
+    let fresh = store
+        .request_callback(ctx(T0), visitor(Some("new@corp.example"), "030 1234567"))
+        .await
+        .unwrap();
+    assert_ne!(fresh.ticket.customer.id, ann);
+    assert_eq!(
+        fresh.ticket.customer.email.as_deref(),
+        Some("new@corp.example")
+    );
+    assert_eq!(
+        store.ticket_emails(fresh.ticket.id).await.unwrap()[0].recipient,
+        "new@corp.example"
+    );
+    // The signed-in customer still files under themselves.
+    let signed_in = store
+        .request_callback(
+            ctx(T0),
+            NewCallbackRequest {
+                requester: CallbackRequester::Known(ann),
+                ..visitor(None, "030 1234567")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in.ticket.customer.id, ann);
+}
+
 rapport_store::on_both_backends!(
+    anonymous_callback_requests_never_join_existing_customers,
     calls_are_logged_on_tickets,
     tickets_from_calls_match_callers_by_number,
     callbacks_are_promises_kept_by_calling,
