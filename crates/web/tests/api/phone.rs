@@ -202,8 +202,96 @@ async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
     s.stop().await;
 }
 
+/// Sets inbox 1's chat widget on or off, and the sites allowed to embed it (one per line).
+async fn set_widget(store: &Arc<dyn rapport_store::Store>, enabled: bool, origins: &str) {
+    store
+        .update_chat_widget(
+            rapport_store::Ctx {
+                actor: rapport_core::Actor::SYSTEM,
+                at: rapport_web::now(),
+            },
+            1,
+            rapport_store::ChatWidgetPatch {
+                enabled: Some(enabled),
+                allowed_origins: Some(origins.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn widget_request(phone: &str) -> Value {
+    json!({"inbox": 1, "name": "Vera Visitor", "phone": phone, "date": tomorrow(),
+        "window_start": "09:30", "window_end": "11:00", "time_zone": "Europe/London"})
+}
+
+/// `/widget/callbacks` honours the inbox's widget like `/widget/ws`: off means 404, a site
+/// not allowed gets a 403, and only JSON is taken (a form POST needs no preflight).
+async fn widget_callbacks_follow_the_widget_settings(store: Arc<dyn rapport_store::Store>) {
+    let s = Server::start(store.clone()).await;
+    let url = format!("{}/widget/callbacks", s.base);
+    let post = |origin: Option<&'static str>, body: Value| {
+        let mut request = s.client.post(&url).json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let queue_len = || async {
+        let (_, queue) = s.get("/api/v1/callbacks").await;
+        queue["items"].as_array().map_or(0, Vec::len)
+    };
+
+    set_widget(&store, false, "").await;
+    let off = post(
+        Some("https://shop.example"),
+        widget_request("+44 20 7946 0100"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(off.status(), StatusCode::NOT_FOUND);
+    let p: Value = off.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("widget"), "{p}");
+
+    set_widget(&store, true, "https://shop.example").await;
+    for origin in [Some("https://evil.example"), None] {
+        let refused = post(origin, widget_request("+44 20 7946 0101"))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    // A cross-site form or text/plain POST (no preflight) is refused before anything else.
+    let plain = s
+        .client
+        .post(&url)
+        .header("origin", "https://shop.example")
+        .header("content-type", "text/plain")
+        .body(widget_request("+44 20 7946 0102").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(queue_len().await, 0, "nothing refused was filed");
+
+    let allowed = post(
+        Some("https://shop.example/"),
+        widget_request("+44 20 7946 0103"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(allowed.status(), StatusCode::CREATED);
+    assert_eq!(queue_len().await, 1);
+    s.stop().await;
+}
+
 async fn widget_callbacks_are_public_and_limited(store: Arc<dyn rapport_store::Store>) {
     let s = Server::start(store.clone()).await;
+    set_widget(&store, true, "").await;
     let (_, _, inbox) = s
         .call(
             Method::PATCH,
@@ -350,4 +438,5 @@ rapport_store::on_both_backends!(
     calls_over_http,
     callbacks_over_http,
     widget_callbacks_are_public_and_limited,
+    widget_callbacks_follow_the_widget_settings,
 );
