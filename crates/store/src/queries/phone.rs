@@ -134,6 +134,75 @@ async fn matching_customers(c: &mut dyn Conn, number: &PhoneNumber) -> Result<Ve
     Ok(ids)
 }
 
+/// Where the backfill of `customers.phone_key` has got to (the last customer id done); set by
+/// migration 0009, removed when every customer has been keyed.
+const KEY_BACKFILL_SETTING: &str = "phone.key_backfill_after";
+const KEY_BACKFILL_CHUNK: i64 = 2_000;
+
+/// Gives customers stored before migration 0009 their `phone_key`, by `match_key` itself, a
+/// chunk per write, until none is left; a no-op once done. Runs when the store opens.
+pub(crate) async fn backfill_phone_keys(store: &SqlStore) -> Result<()> {
+    if store.setting(KEY_BACKFILL_SETTING).await?.is_none() {
+        return Ok(());
+    }
+    loop {
+        let done = store
+            .write(|c| Box::pin(backfill_phone_keys_chunk(c)))
+            .await?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// One chunk of the backfill; whether it was the last.
+async fn backfill_phone_keys_chunk(c: &mut dyn Conn) -> Result<bool> {
+    // Read inside the write: another node may have finished meanwhile.
+    let Some(row) = c
+        .query_opt(
+            "SELECT value FROM settings WHERE key = $1",
+            params![KEY_BACKFILL_SETTING],
+        )
+        .await?
+    else {
+        return Ok(true);
+    };
+    let after: i64 = row.text(0)?.parse().unwrap_or(0);
+    let rows = c
+        .query(
+            "SELECT id, phone FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
+            params![after, KEY_BACKFILL_CHUNK],
+        )
+        .await?;
+    let mut last = after;
+    for r in &rows {
+        let id = r.int(0)?;
+        last = id;
+        if let Some(key) = r.opt_text(1)?.as_deref().and_then(phone::match_key) {
+            c.execute(
+                "UPDATE customers SET phone_key = $1 WHERE id = $2",
+                params![key, id],
+            )
+            .await?;
+        }
+    }
+    let finished = (rows.len() as i64) < KEY_BACKFILL_CHUNK;
+    if finished {
+        c.execute(
+            "DELETE FROM settings WHERE key = $1",
+            params![KEY_BACKFILL_SETTING],
+        )
+        .await?;
+    } else {
+        c.execute(
+            "UPDATE settings SET value = $1 WHERE key = $2",
+            params![last.to_string(), KEY_BACKFILL_SETTING],
+        )
+        .await?;
+    }
+    Ok(finished)
+}
+
 pub(super) async fn customers_by_phone(
     c: &mut dyn Conn,
     raw: &str,

@@ -702,13 +702,26 @@ rapport_store::on_both_backends!(
 async fn upgrade_from_the_cluster_release(url: String) {
     const CLUSTER_DATA: &str = "
         INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (7, 'Ann Lee', '+49 (30) 123-4567', 1, 1);
-        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (8, 'No Number', 'ask reception', 1, 1);";
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (8, 'No Number', 'ask reception', 1, 1);
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (9, 'Bo Mobile', '089 7654321 (mobile)', 1, 1);
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (10, 'Cy Intl', '0049 (0) 40 98 76 54 x', 1, 1);";
     rapport_store::database_at_version(&url, 7, CLUSTER_DATA)
         .await
         .unwrap();
     let store: S = rapport_store::open(&url).await.unwrap();
     let found = store.customers_by_phone("030 1234567").await.unwrap();
     assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [7]);
+    // Keyed by `match_key` itself, whatever else the stored text holds.
+    let ids =
+        |found: Vec<rapport_store::CustomerSummary>| found.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.customers_by_phone("+49 89 7654321").await.unwrap()),
+        [9]
+    );
+    assert_eq!(
+        ids(store.customers_by_phone("+49 40 987654").await.unwrap()),
+        [10]
+    );
     assert!(
         store
             .customers_by_phone("+49 30 7654321")
