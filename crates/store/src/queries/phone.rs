@@ -6,13 +6,15 @@
 //! What a call does (`rapport_core::phone::call_effect`): an **answered** call is a real
 //! answer, so it moves the SLA clocks like a public reply (first and next response, next-update
 //! times kept, a new ticket opened); the notes become an internal note (history, search). An
-//! outbound attempt other than a wrong number keeps the ticket's scheduled callbacks.
+//! outbound attempt other than a wrong number keeps the ticket's scheduled callbacks to the
+//! number dialled, judged by when the call started (`rapport_core::phone::callback_verdict`).
 
 use super::sla;
 use super::*;
 use rapport_core::commitment::{CommitmentKind, CommitmentStatus};
 use rapport_core::phone::{
-    self, CallDirection, CallOutcome, CallbackStatus, CallbackWindow, PhoneNumber, call_effect,
+    self, CallDirection, CallOutcome, CallbackStatus, CallbackVerdict, CallbackWindow, PhoneNumber,
+    call_effect,
 };
 
 const CALL_SELECT: &str = "SELECT id, ticket_id, agent_id, direction, number, number_canonical, duration_seconds, \
@@ -294,14 +296,33 @@ pub(super) async fn log_call(
         .await?;
     }
     if effect.keeps_callback {
-        let kept = c
+        let scheduled = c
             .query(
-                "UPDATE callbacks SET call_id = $1 WHERE ticket_id = $2 AND status = 'scheduled' RETURNING commitment_id",
-                params![id, ticket_id],
+                "SELECT id, number_canonical, window_start, window_end, requested_at, commitment_id FROM callbacks \
+                 WHERE ticket_id = $1 AND status = 'scheduled' ORDER BY id",
+                params![ticket_id],
             )
             .await?;
-        for r in kept {
-            sla::fulfil_by_call(c, ctx, r.int(0)?).await?;
+        for r in scheduled {
+            let number_canonical = r.text(1)?;
+            let callback = phone::ScheduledCallback {
+                number_canonical: &number_canonical,
+                window_start: Millis(r.int(2)?),
+                window_end: Millis(r.int(3)?),
+                requested_at: Millis(r.int(4)?),
+            };
+            let outcome =
+                match phone::callback_verdict(effect, &number.canonical, started, &callback) {
+                    CallbackVerdict::Untouched => continue,
+                    CallbackVerdict::Kept => CommitmentStatus::Kept,
+                    CallbackVerdict::Late => CommitmentStatus::Broken,
+                };
+            c.execute(
+                "UPDATE callbacks SET call_id = $1 WHERE id = $2",
+                params![id, r.int(0)?],
+            )
+            .await?;
+            sla::fulfil_by_call(c, ctx, r.int(5)?, outcome).await?;
         }
     }
     load_call(c, id).await

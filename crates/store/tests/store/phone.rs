@@ -406,7 +406,10 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         .log_call(
             agent_ctx(sam.id, T0 + 2 * HOUR + 2 * MIN),
             t.id,
-            call(CallDirection::Outbound, CallOutcome::Voicemail, ""),
+            NewCall {
+                number: "0170 5551234".into(),
+                ..call(CallDirection::Outbound, CallOutcome::Voicemail, "")
+            },
         )
         .await
         .unwrap();
@@ -692,8 +695,95 @@ async fn anonymous_callback_requests_never_join_existing_customers(store: S) {
     assert_eq!(signed_in.ticket.customer.id, ann);
 }
 
+/// Only a call to the promised number keeps a callback, judged by when the call started: not
+/// a call to another number, not one made long before the window, and one logged late but
+/// made in time still keeps it.
+async fn callbacks_are_kept_only_by_a_timely_call_to_their_number(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let dana = caller(&store, "Dana", "+49 170 5551234").await;
+    let ask = |start: i64, end: i64| NewCallbackRequest {
+        inbox_id: 1,
+        requester: CallbackRequester::Known(dana),
+        phone: "+49 170 5551234".into(),
+        window: window(start, end),
+        note: String::new(),
+        origin: Channel::Portal,
+    };
+    let asked = store
+        .request_callback(ctx(T0), ask(T0 + 2 * HOUR, T0 + 4 * HOUR))
+        .await
+        .unwrap();
+    let t = asked.ticket.id;
+    let dial = |number: &str, started: i64| NewCall {
+        number: number.into(),
+        started_at: Some(Millis(started)),
+        ..call(CallDirection::Outbound, CallOutcome::Answered, "")
+    };
+    let status = || async { store.callbacks(t).await.unwrap()[0].status };
+    // Another number, in the window: the promise to Dana's number stands.
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 2 * HOUR + MIN),
+            t,
+            dial("+49 30 1234567", T0 + 2 * HOUR),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, CallbackStatus::Scheduled);
+    // Her number, but long before the window opened (logged inside it): not the call promised.
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 2 * HOUR + 2 * MIN),
+            t,
+            dial("+49 170 5551234", T0 + 10 * MIN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, CallbackStatus::Scheduled);
+    // Made at the end of the window, logged an hour later: kept.
+    let made = store
+        .log_call(
+            agent_ctx(sam.id, T0 + 5 * HOUR),
+            t,
+            dial("0170 5551234", T0 + 4 * HOUR - MIN),
+        )
+        .await
+        .unwrap();
+    let done = store.callbacks(t).await.unwrap().remove(0);
+    assert_eq!(done.status, CallbackStatus::Done);
+    assert_eq!(done.call_id, Some(made.id));
+    assert_eq!(
+        store.commitments(t).await.unwrap().pop().unwrap().status,
+        CommitmentStatus::Kept
+    );
+    // A call after the window (and its grace) ends the callback, but the promise is broken.
+    let second = store
+        .request_callback(ctx(T0), ask(T0 + HOUR, T0 + 2 * HOUR))
+        .await
+        .unwrap();
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 3 * HOUR),
+            second.ticket.id,
+            dial("+49 170 5551234", T0 + 3 * HOUR),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .commitments(second.ticket.id)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .status,
+        CommitmentStatus::Broken
+    );
+}
+
 rapport_store::on_both_backends!(
     anonymous_callback_requests_never_join_existing_customers,
+    callbacks_are_kept_only_by_a_timely_call_to_their_number,
     calls_are_logged_on_tickets,
     tickets_from_calls_match_callers_by_number,
     callbacks_are_promises_kept_by_calling,

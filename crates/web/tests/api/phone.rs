@@ -104,7 +104,7 @@ async fn calls_over_http(store: Arc<dyn rapport_store::Store>) {
 }
 
 async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
-    let s = Server::start(store).await;
+    let s = Server::start(store.clone()).await;
     let (_, t) = s
         .post(
             "/api/v1/tickets",
@@ -169,18 +169,52 @@ async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(field(&p), "time_zone");
 
-    // Logging the outbound call keeps it and empties the queue.
-    let (status, _) = s
-        .post(
-            &format!("/api/v1/tickets/{id}/calls"),
+    // An outbound call now, long before tomorrow's window, does not keep it; one to the number
+    // in a window that is on now does.
+    let calls_path = format!("/api/v1/tickets/{id}/calls");
+    let log_outbound = || {
+        s.post(
+            &calls_path,
             json!({"direction": "outbound", "number": "+49 30 1234567", "outcome": "answered"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    };
+    assert_eq!(log_outbound().await.0, StatusCode::CREATED);
     let (_, queue) = s.get("/api/v1/callbacks").await;
-    assert_eq!(queue["items"], json!([]));
+    assert_eq!(queue["items"][0]["id"], cb["id"], "{queue}");
+    let at = rapport_web::now();
+    let on_now = rapport_core::phone::CallbackWindow::new(
+        rapport_core::Millis(at.0 - 10 * 60_000),
+        rapport_core::Millis(at.0 + 60 * 60_000),
+        "Europe/Berlin",
+        at,
+    )
+    .unwrap();
+    let now_cb = store
+        .schedule_callback(
+            rapport_store::Ctx {
+                actor: rapport_core::Actor::SYSTEM,
+                at,
+            },
+            id,
+            "030 1234567",
+            on_now,
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(log_outbound().await.0, StatusCode::CREATED);
+    let (_, queue) = s.get("/api/v1/callbacks").await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1, "{queue}");
+    assert_eq!(queue["items"][0]["id"], cb["id"], "{queue}");
     let (_, commitments) = s.get(&format!("/api/v1/tickets/{id}/commitments")).await;
-    assert_eq!(commitments["items"][0]["status"], "kept");
+    let kept: Vec<_> = commitments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "kept")
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(kept, [json!(now_cb.commitment_id)], "{commitments}");
 
     // Cancelling: a reason, once; unknown ones 404.
     let (_, second) = s.post(&path, body).await;
