@@ -380,24 +380,47 @@ pub struct WidgetCallbackAnswer {
     pub readback: String,
 }
 
+/// The `login_failures` key counting accepted callback requests for one number.
+fn number_key(number: &PhoneNumber) -> String {
+    format!("callback-number:{}", number.canonical)
+}
+
 /// Whether another callback request from this client (`client_key`) for this number is within
-/// the hourly limits. Counted before checked, so parallel requests cannot all slip under.
+/// the hourly limits. The client's request is counted before it is checked, so parallel
+/// requests cannot all slip under. A number counts only requests accepted for it
+/// ([`callback_accepted`]): refused ones — over the client's limit, bad input — must not lock a
+/// stranger's number out.
 pub(crate) async fn callback_allowed(
     state: &AppState,
     client: &str,
     number: &PhoneNumber,
     at: Millis,
 ) -> Result<bool, rapport_store::StoreError> {
-    let by_number = format!("callback-number:{}", number.canonical);
     state
         .store
-        .record_login_failure(&[client.to_string(), by_number.clone()], at)
+        .record_login_failure(&[client.to_string()], at)
         .await?;
     let hour_ago = Millis(at.0 - 3_600_000);
     Ok(
         state.store.login_failures(client, hour_ago).await? <= CALLBACKS_PER_CLIENT
-            && state.store.login_failures(&by_number, hour_ago).await? <= CALLBACKS_PER_NUMBER,
+            && state
+                .store
+                .login_failures(&number_key(number), hour_ago)
+                .await?
+                < CALLBACKS_PER_NUMBER,
     )
+}
+
+/// Counts a callback request accepted for this number toward its hourly limit.
+pub(crate) async fn callback_accepted(
+    state: &AppState,
+    number: &PhoneNumber,
+    at: Millis,
+) -> Result<(), rapport_store::StoreError> {
+    state
+        .store
+        .record_login_failure(&[number_key(number)], at)
+        .await
 }
 
 /// `POST /widget/callbacks` (and its CORS preflight): public, answered to any origin, since
@@ -509,13 +532,14 @@ async fn widget_callback(
                     name: input.name,
                     email: input.email,
                 },
-                phone: number.typed,
+                phone: number.typed.clone(),
                 window,
                 note: input.note.unwrap_or_default(),
                 origin: Channel::Chat,
             },
         )
         .await?;
+    callback_accepted(&state, &number, at).await?;
     let human = crate::ui::portal::human_contact(&inbox, lang);
     Ok((
         StatusCode::CREATED,

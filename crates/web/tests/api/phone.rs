@@ -443,6 +443,21 @@ async fn widget_callbacks_are_public_and_limited(store: Arc<dyn rapport_store::S
         .unwrap();
     assert_eq!(p["status"], 422, "{p}");
 
+    // Refused requests do not count toward a number's limit: three with the number but no
+    // name leave it open to the request that follows.
+    for _ in 0..3 {
+        let mut nameless = request.clone();
+        nameless["phone"] = json!("+44 20 7946 0099");
+        nameless["name"] = json!(" ");
+        assert_eq!(
+            post(nameless).await.unwrap().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let mut victim = request.clone();
+    victim["phone"] = json!("+44 20 7946 0099");
+    assert_eq!(post(victim).await.unwrap().status(), StatusCode::CREATED);
+
     // One number: three requests an hour.
     let mut last = StatusCode::OK;
     for _ in 0..3 {
