@@ -429,12 +429,23 @@ async fn new_caller(
         .await?;
         return Ok(known.id);
     }
+    insert_caller(c, ctx, name, Vec::new(), number).await
+}
+
+/// A new customer with this name, number and addresses, who prefers the phone.
+async fn insert_caller(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    name: &str,
+    emails: Vec<String>,
+    number: &PhoneNumber,
+) -> Result<i64> {
     insert_customer(
         c,
         ctx,
         NewCustomer {
             name: name.to_string(),
-            emails: Vec::new(),
+            emails,
             organization_id: None,
             phone: Some(number.typed.clone()),
             language: None,
@@ -478,24 +489,7 @@ async fn anonymous_caller(
         }
         None => (Vec::new(), None),
     };
-    let id = insert_customer(
-        c,
-        ctx,
-        NewCustomer {
-            name: name.to_string(),
-            emails,
-            organization_id: None,
-            phone: Some(number.typed.clone()),
-            language: None,
-            time_zone: None,
-            preferences: rapport_core::Preferences {
-                channel: Channel::Phone,
-                ..Default::default()
-            },
-            notes: String::new(),
-        },
-    )
-    .await?;
+    let id = insert_caller(c, ctx, name, emails, number).await?;
     Ok((id, unconfirmed))
 }
 

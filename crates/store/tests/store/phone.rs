@@ -21,12 +21,16 @@ fn call(direction: CallDirection, outcome: CallOutcome, notes: &str) -> NewCall 
 }
 
 async fn caller(store: &S, name: &str, phone: &str) -> i64 {
+    caller_with_email(store, name, phone, None).await
+}
+
+async fn caller_with_email(store: &S, name: &str, phone: &str, email: Option<&str>) -> i64 {
     store
         .create_customer(
             ctx(T0),
             NewCustomer {
                 name: name.into(),
-                emails: vec![],
+                emails: email.into_iter().map(Into::into).collect(),
                 organization_id: None,
                 phone: Some(phone.into()),
                 language: None,
@@ -590,25 +594,13 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
 /// land under the customer who has it (their portal, their mail, their history on the agent's
 /// screen while calling the visitor's number).
 async fn anonymous_callback_requests_never_join_existing_customers(store: S) {
-    let ann = store
-        .create_customer(
-            ctx(T0),
-            NewCustomer {
-                name: "Ann Lee".into(),
-                emails: vec!["ann@corp.example".into()],
-                organization_id: None,
-                phone: Some("+49 30 1234567".into()),
-                language: None,
-                time_zone: None,
-                preferences: Default::default(),
-                notes: String::new(),
-            },
-            None,
-        )
-        .await
-        .unwrap()
-        .value
-        .id;
+    let ann = caller_with_email(
+        &store,
+        "Ann Lee",
+        "+49 30 1234567",
+        Some("ann@corp.example"),
+    )
+    .await;
     let visitor = |email: Option<&str>, phone: &str| NewCallbackRequest {
         inbox_id: 1,
         requester: CallbackRequester::Visitor {

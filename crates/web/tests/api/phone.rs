@@ -20,6 +20,19 @@ pub(super) fn tomorrow() -> String {
     today.tomorrow().unwrap().to_string()
 }
 
+/// A callback window that is on now (opened ten minutes ago, ends in an hour): a call now
+/// keeps it.
+pub(super) fn window_on_now() -> rapport_core::phone::CallbackWindow {
+    let at = rapport_web::now();
+    rapport_core::phone::CallbackWindow::new(
+        rapport_core::Millis(at.0 - 10 * 60_000),
+        rapport_core::Millis(at.0 + 60 * 60_000),
+        "Europe/Berlin",
+        at,
+    )
+    .unwrap()
+}
+
 impl Server {
     async fn light_post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let (s, _, v) = self
@@ -182,13 +195,7 @@ async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
     let (_, queue) = s.get("/api/v1/callbacks").await;
     assert_eq!(queue["items"][0]["id"], cb["id"], "{queue}");
     let at = rapport_web::now();
-    let on_now = rapport_core::phone::CallbackWindow::new(
-        rapport_core::Millis(at.0 - 10 * 60_000),
-        rapport_core::Millis(at.0 + 60 * 60_000),
-        "Europe/Berlin",
-        at,
-    )
-    .unwrap();
+    let on_now = window_on_now();
     let now_cb = store
         .schedule_callback(
             rapport_store::Ctx {

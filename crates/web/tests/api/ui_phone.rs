@@ -139,14 +139,7 @@ async fn agents_log_calls_and_work_the_callback_queue(store: Arc<dyn rapport_sto
 
     // "Log call" from the queue keeps the callback whose window is on now, not tomorrow's:
     // back to the queue, which still lists tomorrow's.
-    let at = rapport_web::now();
-    let now_window = rapport_core::phone::CallbackWindow::new(
-        rapport_core::Millis(at.0 - 10 * 60_000),
-        rapport_core::Millis(at.0 + 60 * 60_000),
-        "Europe/Berlin",
-        at,
-    )
-    .unwrap();
+    let now_window = super::phone::window_on_now();
     store
         .schedule_callback(
             ctx(Actor::SYSTEM),
