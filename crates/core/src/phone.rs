@@ -266,6 +266,59 @@ pub fn call_effect(direction: CallDirection, outcome: CallOutcome) -> CallEffect
     }
 }
 
+/// How long after a callback's window ends a call may still start and keep it: the agent's
+/// clock, dialling and the customer's clock are not to the second.
+pub const CALLBACK_GRACE_MS: i64 = 5 * 60_000;
+/// How long before the window opens a call may start and still keep it; a call earlier than
+/// that is not the call we promised (the customer asked for the window for a reason).
+pub const CALLBACK_EARLY_MS: i64 = 15 * 60_000;
+
+/// A scheduled callback, as far as a call can keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledCallback<'a> {
+    /// The promised number's canonical form.
+    pub number_canonical: &'a str,
+    pub window_start: Millis,
+    pub window_end: Millis,
+    /// When it was asked for: a call from before then was not made to keep it.
+    pub requested_at: Millis,
+}
+
+/// What a logged call does to one scheduled callback on its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackVerdict {
+    /// Not the call promised (inbound, a wrong number, another number, or made long before the
+    /// window): the callback stays scheduled.
+    Untouched,
+    /// Made to the promised number from a little before the window until its end (plus
+    /// [`CALLBACK_GRACE_MS`]).
+    Kept,
+    /// Made to the promised number, but after the window (and its grace): done, promise broken.
+    Late,
+}
+
+/// Whether the call (`effect`, dialled `dialled_canonical`, started at `started_at`) keeps the
+/// callback — judged by when the call started, not when it was logged.
+pub fn callback_verdict(
+    effect: CallEffect,
+    dialled_canonical: &str,
+    started_at: Millis,
+    callback: &ScheduledCallback<'_>,
+) -> CallbackVerdict {
+    let too_early = started_at.0 < callback.window_start.0 - CALLBACK_EARLY_MS
+        || started_at < callback.requested_at;
+    if !effect.keeps_callback
+        || !same_number(dialled_canonical, callback.number_canonical)
+        || too_early
+    {
+        CallbackVerdict::Untouched
+    } else if started_at.0 <= callback.window_end.0 + CALLBACK_GRACE_MS {
+        CallbackVerdict::Kept
+    } else {
+        CallbackVerdict::Late
+    }
+}
+
 /// What may end a promise. The general rule (see `commitment`) is that a promise is fulfilled
 /// by telling the customer; a callback promise is fulfilled only by the call itself — solving
 /// the ticket or writing to the customer is not calling them back.
@@ -487,6 +540,16 @@ pub fn callback_request_text(number: &str, window: &CallbackWindow, note: &str) 
     }
 }
 
+/// What a widget request's first message adds when the typed address is an existing
+/// customer's: agents see it, but nothing proves the visitor owns it.
+pub fn unconfirmed_address_line(address: &str) -> String {
+    format!(
+        "The caller typed the address {address}, which belongs to an existing customer. Nothing \
+         confirms it is theirs: this request is not filed under that customer and nothing was \
+         mailed to it."
+    )
+}
+
 /// The promise a callback makes, in the words the agents see.
 pub fn callback_promise(number: &str, window: &CallbackWindow) -> String {
     format!("Call back {number} between {}", window.describe())
@@ -504,6 +567,79 @@ fn parse_hh_mm(raw: &str) -> Option<Time> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_is_kept_by_a_timely_call_to_its_number() {
+        use CallDirection::*;
+        use CallOutcome::*;
+        const MIN: i64 = 60_000;
+        let callback = ScheduledCallback {
+            number_canonical: "+491705551234",
+            window_start: Millis(100 * MIN),
+            window_end: Millis(160 * MIN),
+            requested_at: Millis(0),
+        };
+        let verdict = |outcome, dialled: &str, minute: i64| {
+            callback_verdict(
+                call_effect(Outbound, outcome),
+                &canonical(dialled),
+                Millis(minute * MIN),
+                &callback,
+            )
+        };
+        let us = "+49 170 5551234";
+        assert_eq!(verdict(Answered, us, 120), CallbackVerdict::Kept);
+        assert_eq!(
+            verdict(NoAnswer, "0170 5551234", 120),
+            CallbackVerdict::Kept,
+            "same line"
+        );
+        assert_eq!(
+            verdict(Voicemail, us, 90),
+            CallbackVerdict::Kept,
+            "a little early"
+        );
+        assert_eq!(
+            verdict(Answered, us, 164),
+            CallbackVerdict::Kept,
+            "within the grace"
+        );
+        assert_eq!(verdict(Answered, us, 166), CallbackVerdict::Late);
+        assert_eq!(
+            verdict(Answered, us, 30),
+            CallbackVerdict::Untouched,
+            "long before"
+        );
+        assert_eq!(
+            verdict(Answered, "+49 30 1234567", 120),
+            CallbackVerdict::Untouched
+        );
+        assert_eq!(verdict(WrongNumber, us, 120), CallbackVerdict::Untouched);
+        assert_eq!(
+            callback_verdict(
+                call_effect(Inbound, Answered),
+                &canonical(us),
+                Millis(120 * MIN),
+                &callback
+            ),
+            CallbackVerdict::Untouched,
+            "they called us"
+        );
+        let asked_late = ScheduledCallback {
+            requested_at: Millis(95 * MIN),
+            ..callback
+        };
+        assert_eq!(
+            callback_verdict(
+                call_effect(Outbound, Answered),
+                &canonical(us),
+                Millis(90 * MIN),
+                &asked_late
+            ),
+            CallbackVerdict::Untouched,
+            "a call from before the request"
+        );
+    }
     use proptest::prelude::*;
 
     fn utc(text: &str) -> Millis {

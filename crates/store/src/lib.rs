@@ -627,6 +627,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         broadcasts,
     };
     queries::index_older_tickets(&store).await?;
+    queries::backfill_phone_keys(&store).await?;
     Ok(Arc::new(store))
 }
 

@@ -29,6 +29,7 @@ mod sla;
 mod web;
 mod webhooks;
 
+pub(crate) use phone::backfill_phone_keys;
 pub(crate) use search::{catch_up as index_older_tickets, refresh_search};
 
 pub use chat::PRESENCE_MS as CHAT_PRESENCE_MS;

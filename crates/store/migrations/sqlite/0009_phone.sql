@@ -3,9 +3,11 @@
 
 -- The last six digits of a customer's number (core::phone::match_key): every number that
 -- matches shares them, and the few customers that do are checked in Rust by the full rule.
+-- Existing numbers get their key in Rust, by that very function, when the store opens
+-- (`queries::phone::backfill_phone_keys`, from this setting on): SQL cannot agree with it
+-- for every text people typed.
 ALTER TABLE customers ADD COLUMN phone_key TEXT;
-UPDATE customers SET phone_key = substr(replace(replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '+', ''), -6)
-    WHERE phone IS NOT NULL AND length(replace(replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '+', '')) >= 6;
+INSERT INTO settings (key, value) VALUES ('phone.key_backfill_after', '0');
 CREATE INDEX customers_phone_key ON customers (phone_key) WHERE phone_key IS NOT NULL;
 
 -- A call an agent logged: the number as typed and in canonical form, how long, how it ended.

@@ -6,13 +6,15 @@
 //! What a call does (`rapport_core::phone::call_effect`): an **answered** call is a real
 //! answer, so it moves the SLA clocks like a public reply (first and next response, next-update
 //! times kept, a new ticket opened); the notes become an internal note (history, search). An
-//! outbound attempt other than a wrong number keeps the ticket's scheduled callbacks.
+//! outbound attempt other than a wrong number keeps the ticket's scheduled callbacks to the
+//! number dialled, judged by when the call started (`rapport_core::phone::callback_verdict`).
 
 use super::sla;
 use super::*;
 use rapport_core::commitment::{CommitmentKind, CommitmentStatus};
 use rapport_core::phone::{
-    self, CallDirection, CallOutcome, CallbackStatus, CallbackWindow, PhoneNumber, call_effect,
+    self, CallDirection, CallOutcome, CallbackStatus, CallbackVerdict, CallbackWindow, PhoneNumber,
+    call_effect,
 };
 
 const CALL_SELECT: &str = "SELECT id, ticket_id, agent_id, direction, number, number_canonical, duration_seconds, \
@@ -134,6 +136,75 @@ async fn matching_customers(c: &mut dyn Conn, number: &PhoneNumber) -> Result<Ve
     Ok(ids)
 }
 
+/// Where the backfill of `customers.phone_key` has got to (the last customer id done); set by
+/// migration 0009, removed when every customer has been keyed.
+const KEY_BACKFILL_SETTING: &str = "phone.key_backfill_after";
+const KEY_BACKFILL_CHUNK: i64 = 2_000;
+
+/// Gives customers stored before migration 0009 their `phone_key`, by `match_key` itself, a
+/// chunk per write, until none is left; a no-op once done. Runs when the store opens.
+pub(crate) async fn backfill_phone_keys(store: &SqlStore) -> Result<()> {
+    if store.setting(KEY_BACKFILL_SETTING).await?.is_none() {
+        return Ok(());
+    }
+    loop {
+        let done = store
+            .write(|c| Box::pin(backfill_phone_keys_chunk(c)))
+            .await?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// One chunk of the backfill; whether it was the last.
+async fn backfill_phone_keys_chunk(c: &mut dyn Conn) -> Result<bool> {
+    // Read inside the write: another node may have finished meanwhile.
+    let Some(row) = c
+        .query_opt(
+            "SELECT value FROM settings WHERE key = $1",
+            params![KEY_BACKFILL_SETTING],
+        )
+        .await?
+    else {
+        return Ok(true);
+    };
+    let after: i64 = row.text(0)?.parse().unwrap_or(0);
+    let rows = c
+        .query(
+            "SELECT id, phone FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
+            params![after, KEY_BACKFILL_CHUNK],
+        )
+        .await?;
+    let mut last = after;
+    for r in &rows {
+        let id = r.int(0)?;
+        last = id;
+        if let Some(key) = r.opt_text(1)?.as_deref().and_then(phone::match_key) {
+            c.execute(
+                "UPDATE customers SET phone_key = $1 WHERE id = $2",
+                params![key, id],
+            )
+            .await?;
+        }
+    }
+    let finished = (rows.len() as i64) < KEY_BACKFILL_CHUNK;
+    if finished {
+        c.execute(
+            "DELETE FROM settings WHERE key = $1",
+            params![KEY_BACKFILL_SETTING],
+        )
+        .await?;
+    } else {
+        c.execute(
+            "UPDATE settings SET value = $1 WHERE key = $2",
+            params![last.to_string(), KEY_BACKFILL_SETTING],
+        )
+        .await?;
+    }
+    Ok(finished)
+}
+
 pub(super) async fn customers_by_phone(
     c: &mut dyn Conn,
     raw: &str,
@@ -225,14 +296,33 @@ pub(super) async fn log_call(
         .await?;
     }
     if effect.keeps_callback {
-        let kept = c
+        let scheduled = c
             .query(
-                "UPDATE callbacks SET call_id = $1 WHERE ticket_id = $2 AND status = 'scheduled' RETURNING commitment_id",
-                params![id, ticket_id],
+                "SELECT id, number_canonical, window_start, window_end, requested_at, commitment_id FROM callbacks \
+                 WHERE ticket_id = $1 AND status = 'scheduled' ORDER BY id",
+                params![ticket_id],
             )
             .await?;
-        for r in kept {
-            sla::fulfil_by_call(c, ctx, r.int(0)?).await?;
+        for r in scheduled {
+            let number_canonical = r.text(1)?;
+            let callback = phone::ScheduledCallback {
+                number_canonical: &number_canonical,
+                window_start: Millis(r.int(2)?),
+                window_end: Millis(r.int(3)?),
+                requested_at: Millis(r.int(4)?),
+            };
+            let outcome =
+                match phone::callback_verdict(effect, &number.canonical, started, &callback) {
+                    CallbackVerdict::Untouched => continue,
+                    CallbackVerdict::Kept => CommitmentStatus::Kept,
+                    CallbackVerdict::Late => CommitmentStatus::Broken,
+                };
+            c.execute(
+                "UPDATE callbacks SET call_id = $1 WHERE id = $2",
+                params![id, r.int(0)?],
+            )
+            .await?;
+            sla::fulfil_by_call(c, ctx, r.int(5)?, outcome).await?;
         }
     }
     load_call(c, id).await
@@ -339,12 +429,23 @@ async fn new_caller(
         .await?;
         return Ok(known.id);
     }
+    insert_caller(c, ctx, name, Vec::new(), number).await
+}
+
+/// A new customer with this name, number and addresses, who prefers the phone.
+async fn insert_caller(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    name: &str,
+    emails: Vec<String>,
+    number: &PhoneNumber,
+) -> Result<i64> {
     insert_customer(
         c,
         ctx,
         NewCustomer {
             name: name.to_string(),
-            emails: Vec::new(),
+            emails,
             organization_id: None,
             phone: Some(number.typed.clone()),
             language: None,
@@ -357,6 +458,39 @@ async fn new_caller(
         },
     )
     .await
+}
+
+/// The customer an anonymous callback request (the public widget) is filed under: always a new
+/// one, since nothing proves the visitor is whoever already has the address or the number they
+/// typed. An address nobody has yet becomes the new customer's (as a new email request's does);
+/// an address an existing customer has is returned, to be quoted in the ticket's text only, so
+/// the request neither shows in that customer's portal nor mails them.
+async fn anonymous_caller(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    name: &str,
+    email: Option<&str>,
+    number: &PhoneNumber,
+) -> Result<(i64, Option<String>)> {
+    let email = match email.filter(|e| !e.trim().is_empty()) {
+        Some(raw) => Some(contact::normalize_email("email", raw)?),
+        None => None,
+    };
+    let (emails, unconfirmed) = match email {
+        Some(address) => {
+            // Taken in turns with every other request creating a customer for this address, so
+            // two parallel requests cannot both claim it.
+            c.serialize_on(&customer_email_key(&address)).await?;
+            if customer_with_email(c, &address).await?.is_some() {
+                (Vec::new(), Some(address))
+            } else {
+                (vec![address], None)
+            }
+        }
+        None => (Vec::new(), None),
+    };
+    let id = insert_caller(c, ctx, name, emails, number).await?;
+    Ok((id, unconfirmed))
 }
 
 /// A callback on a ticket: its promise (reminded at the window's start, due at its end) and the
@@ -429,8 +563,8 @@ pub(super) async fn schedule_callback(
 
 /// A customer asks to be called back (portal or widget): a new ticket on the inbox, its
 /// callback and promise, and — when we have their address — the read-back by email, in one
-/// transaction. A visitor is the customer with their address when they gave one, else the one
-/// customer with their number, else a new customer.
+/// transaction. A signed-in customer is themselves; an anonymous visitor is always a new
+/// customer (`anonymous_caller`).
 pub(super) async fn request_callback(
     c: &mut dyn Conn,
     ctx: Ctx,
@@ -439,22 +573,21 @@ pub(super) async fn request_callback(
     let number = PhoneNumber::parse("phone", &request.phone)?;
     let note = phone::validate_notes("note", &request.note)?;
     let inbox = email::load_inbox(c, request.inbox_id).await?;
-    let customer_id = match &request.requester {
-        CallbackRequester::Known(id) => customer_by_id(c, *id).await?.id,
+    let (customer_id, unconfirmed_address) = match &request.requester {
+        CallbackRequester::Known(id) => (customer_by_id(c, *id).await?.id, None),
         CallbackRequester::Visitor { name, email } => {
             let name = contact::validate_name("name", name)?;
-            let email = email.as_deref().filter(|e| !e.trim().is_empty());
-            match (email, &matching_customers(c, &number).await?[..]) {
-                (None, [one]) => *one,
-                _ => new_caller(c, ctx, &name, email, &number).await?,
-            }
+            anonymous_caller(c, ctx, &name, email.as_deref(), &number).await?
         }
     };
     let ctx = Ctx {
         actor: Actor::customer(customer_id),
         ..ctx
     };
-    let body = phone::callback_request_text(&number.typed, &request.window, &note);
+    let mut body = phone::callback_request_text(&number.typed, &request.window, &note);
+    if let Some(address) = &unconfirmed_address {
+        body = format!("{body}\n\n{}", phone::unconfirmed_address_line(address));
+    }
     let ticket = insert_ticket(
         c,
         ctx,

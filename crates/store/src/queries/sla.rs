@@ -1031,11 +1031,16 @@ async fn keep_commitments(
     Ok(())
 }
 
-/// A callback's promise kept by the call just logged (broken if the call came after the
-/// window).
-pub(super) async fn fulfil_by_call(c: &mut dyn Conn, ctx: Ctx, id: i64) -> Result<Commitment> {
-    let commitment = load_commitment(c, id).await?;
-    end_fulfilled(c, ctx, &commitment).await
+/// A callback's promise ended by the call just logged: kept, or broken when the call started
+/// after the window — judged by the call's start (`rapport_core::phone::callback_verdict`),
+/// not by when it was logged.
+pub(super) async fn fulfil_by_call(
+    c: &mut dyn Conn,
+    ctx: Ctx,
+    id: i64,
+    outcome: CommitmentStatus,
+) -> Result<Commitment> {
+    end_commitment(c, ctx, id, outcome, "").await
 }
 
 /// Ends a commitment as fulfilled now: kept when on time, else broken.

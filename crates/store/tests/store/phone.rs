@@ -21,12 +21,16 @@ fn call(direction: CallDirection, outcome: CallOutcome, notes: &str) -> NewCall 
 }
 
 async fn caller(store: &S, name: &str, phone: &str) -> i64 {
+    caller_with_email(store, name, phone, None).await
+}
+
+async fn caller_with_email(store: &S, name: &str, phone: &str, email: Option<&str>) -> i64 {
     store
         .create_customer(
             ctx(T0),
             NewCustomer {
                 name: name.into(),
-                emails: vec![],
+                emails: email.into_iter().map(Into::into).collect(),
                 organization_id: None,
                 phone: Some(phone.into()),
                 language: None,
@@ -406,7 +410,10 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         .log_call(
             agent_ctx(sam.id, T0 + 2 * HOUR + 2 * MIN),
             t.id,
-            call(CallDirection::Outbound, CallOutcome::Voicemail, ""),
+            NewCall {
+                number: "0170 5551234".into(),
+                ..call(CallDirection::Outbound, CallOutcome::Voicemail, "")
+            },
         )
         .await
         .unwrap();
@@ -538,8 +545,8 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         Err(StoreError::NotFound { .. })
     ));
 
-    // A visitor without an address whose number is one customer's joins that customer; bad
-    // input names its field.
+    // A visitor without an address whose number is one customer's is still a new customer
+    // (nothing proves it is them); bad input names its field.
     let by_number = store
         .request_callback(
             ctx(T0),
@@ -557,7 +564,7 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
         )
         .await
         .unwrap();
-    assert_eq!(by_number.ticket.customer.id, known);
+    assert_ne!(by_number.ticket.customer.id, known);
     assert!(
         store
             .ticket_emails(by_number.ticket.id)
@@ -583,7 +590,192 @@ async fn callbacks_are_promises_kept_by_calling(store: S) {
     assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
 }
 
+/// The widget is public: whatever address or number a visitor types, the request must not
+/// land under the customer who has it (their portal, their mail, their history on the agent's
+/// screen while calling the visitor's number).
+async fn anonymous_callback_requests_never_join_existing_customers(store: S) {
+    let ann = caller_with_email(
+        &store,
+        "Ann Lee",
+        "+49 30 1234567",
+        Some("ann@corp.example"),
+    )
+    .await;
+    let visitor = |email: Option<&str>, phone: &str| NewCallbackRequest {
+        inbox_id: 1,
+        requester: CallbackRequester::Visitor {
+            name: "Mallory".into(),
+            email: email.map(Into::into),
+        },
+        phone: phone.into(),
+        window: window(T0 + HOUR, T0 + 2 * HOUR),
+        note: String::new(),
+        origin: Channel::Chat,
+    };
+    // Ann's address (typed differently): a new customer with name and number only, the
+    // address quoted in the first message, and no read-back to Ann.
+    let by_address = store
+        .request_callback(
+            ctx(T0),
+            visitor(Some(" ANN@corp.example"), "+44 20 7946 0000"),
+        )
+        .await
+        .unwrap();
+    let t = &by_address.ticket;
+    assert_ne!(t.customer.id, ann);
+    assert_eq!(t.customer.email, None);
+    assert_eq!(t.customer.name, "Mallory");
+    assert!(
+        store.ticket_emails(t.id).await.unwrap().is_empty(),
+        "no mail to Ann"
+    );
+    let first = &store
+        .list_messages(t.id, PageRequest::first(5))
+        .await
+        .unwrap()
+        .items[0];
+    assert!(first.body.contains("ann@corp.example"), "{}", first.body);
+    assert_eq!(
+        store.customers_by_phone("+44 20 7946 0000").await.unwrap()[0].id,
+        t.customer.id,
+        "the new customer keeps the number"
+    );
+    // Ann's number without an address: a new customer too.
+    let by_number = store
+        .request_callback(ctx(T0), visitor(None, "030 1234567"))
+        .await
+        .unwrap();
+    assert_ne!(by_number.ticket.customer.id, ann);
+    assert_ne!(by_number.ticket.customer.id, t.customer.id);
+    // Nothing was filed under Ann.
+    let anns = store
+        .list_tickets(
+            &TicketFilter {
+                customer_id: Some(ann),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(anns.items.is_empty(), "{:?}", anns.items);
+    // An address nobody has becomes the new customer's, and gets the read-back.
+    let fresh = store
+        .request_callback(ctx(T0), visitor(Some("new@corp.example"), "030 1234567"))
+        .await
+        .unwrap();
+    assert_ne!(fresh.ticket.customer.id, ann);
+    assert_eq!(
+        fresh.ticket.customer.email.as_deref(),
+        Some("new@corp.example")
+    );
+    assert_eq!(
+        store.ticket_emails(fresh.ticket.id).await.unwrap()[0].recipient,
+        "new@corp.example"
+    );
+    // The signed-in customer still files under themselves.
+    let signed_in = store
+        .request_callback(
+            ctx(T0),
+            NewCallbackRequest {
+                requester: CallbackRequester::Known(ann),
+                ..visitor(None, "030 1234567")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in.ticket.customer.id, ann);
+}
+
+/// Only a call to the promised number keeps a callback, judged by when the call started: not
+/// a call to another number, not one made long before the window, and one logged late but
+/// made in time still keeps it.
+async fn callbacks_are_kept_only_by_a_timely_call_to_their_number(store: S) {
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let dana = caller(&store, "Dana", "+49 170 5551234").await;
+    let ask = |start: i64, end: i64| NewCallbackRequest {
+        inbox_id: 1,
+        requester: CallbackRequester::Known(dana),
+        phone: "+49 170 5551234".into(),
+        window: window(start, end),
+        note: String::new(),
+        origin: Channel::Portal,
+    };
+    let asked = store
+        .request_callback(ctx(T0), ask(T0 + 2 * HOUR, T0 + 4 * HOUR))
+        .await
+        .unwrap();
+    let t = asked.ticket.id;
+    let dial = |number: &str, started: i64| NewCall {
+        number: number.into(),
+        started_at: Some(Millis(started)),
+        ..call(CallDirection::Outbound, CallOutcome::Answered, "")
+    };
+    let status = || async { store.callbacks(t).await.unwrap()[0].status };
+    // Another number, in the window: the promise to Dana's number stands.
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 2 * HOUR + MIN),
+            t,
+            dial("+49 30 1234567", T0 + 2 * HOUR),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, CallbackStatus::Scheduled);
+    // Her number, but long before the window opened (logged inside it): not the call promised.
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 2 * HOUR + 2 * MIN),
+            t,
+            dial("+49 170 5551234", T0 + 10 * MIN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status().await, CallbackStatus::Scheduled);
+    // Made at the end of the window, logged an hour later: kept.
+    let made = store
+        .log_call(
+            agent_ctx(sam.id, T0 + 5 * HOUR),
+            t,
+            dial("0170 5551234", T0 + 4 * HOUR - MIN),
+        )
+        .await
+        .unwrap();
+    let done = store.callbacks(t).await.unwrap().remove(0);
+    assert_eq!(done.status, CallbackStatus::Done);
+    assert_eq!(done.call_id, Some(made.id));
+    assert_eq!(
+        store.commitments(t).await.unwrap().pop().unwrap().status,
+        CommitmentStatus::Kept
+    );
+    // A call after the window (and its grace) ends the callback, but the promise is broken.
+    let second = store
+        .request_callback(ctx(T0), ask(T0 + HOUR, T0 + 2 * HOUR))
+        .await
+        .unwrap();
+    store
+        .log_call(
+            agent_ctx(sam.id, T0 + 3 * HOUR),
+            second.ticket.id,
+            dial("+49 170 5551234", T0 + 3 * HOUR),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .commitments(second.ticket.id)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .status,
+        CommitmentStatus::Broken
+    );
+}
+
 rapport_store::on_both_backends!(
+    anonymous_callback_requests_never_join_existing_customers,
+    callbacks_are_kept_only_by_a_timely_call_to_their_number,
     calls_are_logged_on_tickets,
     tickets_from_calls_match_callers_by_number,
     callbacks_are_promises_kept_by_calling,
@@ -592,13 +784,26 @@ rapport_store::on_both_backends!(
 async fn upgrade_from_the_cluster_release(url: String) {
     const CLUSTER_DATA: &str = "
         INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (7, 'Ann Lee', '+49 (30) 123-4567', 1, 1);
-        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (8, 'No Number', 'ask reception', 1, 1);";
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (8, 'No Number', 'ask reception', 1, 1);
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (9, 'Bo Mobile', '089 7654321 (mobile)', 1, 1);
+        INSERT INTO customers (id, name, phone, created_at, updated_at) VALUES (10, 'Cy Intl', '0049 (0) 40 98 76 54 x', 1, 1);";
     rapport_store::database_at_version(&url, 7, CLUSTER_DATA)
         .await
         .unwrap();
     let store: S = rapport_store::open(&url).await.unwrap();
     let found = store.customers_by_phone("030 1234567").await.unwrap();
     assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [7]);
+    // Keyed by `match_key` itself, whatever else the stored text holds.
+    let ids =
+        |found: Vec<rapport_store::CustomerSummary>| found.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.customers_by_phone("+49 89 7654321").await.unwrap()),
+        [9]
+    );
+    assert_eq!(
+        ids(store.customers_by_phone("+49 40 987654").await.unwrap()),
+        [10]
+    );
     assert!(
         store
             .customers_by_phone("+49 30 7654321")

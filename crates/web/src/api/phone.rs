@@ -17,7 +17,7 @@ use crate::problem::{ApiResult, Problem};
 use crate::{AppState, now};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use rapport_core::phone::{
@@ -380,24 +380,47 @@ pub struct WidgetCallbackAnswer {
     pub readback: String,
 }
 
+/// The `login_failures` key counting accepted callback requests for one number.
+fn number_key(number: &PhoneNumber) -> String {
+    format!("callback-number:{}", number.canonical)
+}
+
 /// Whether another callback request from this client (`client_key`) for this number is within
-/// the hourly limits. Counted before checked, so parallel requests cannot all slip under.
+/// the hourly limits. The client's request is counted before it is checked, so parallel
+/// requests cannot all slip under. A number counts only requests accepted for it
+/// ([`callback_accepted`]): refused ones — over the client's limit, bad input — must not lock a
+/// stranger's number out.
 pub(crate) async fn callback_allowed(
     state: &AppState,
     client: &str,
     number: &PhoneNumber,
     at: Millis,
 ) -> Result<bool, rapport_store::StoreError> {
-    let by_number = format!("callback-number:{}", number.canonical);
     state
         .store
-        .record_login_failure(&[client.to_string(), by_number.clone()], at)
+        .record_login_failure(&[client.to_string()], at)
         .await?;
     let hour_ago = Millis(at.0 - 3_600_000);
     Ok(
         state.store.login_failures(client, hour_ago).await? <= CALLBACKS_PER_CLIENT
-            && state.store.login_failures(&by_number, hour_ago).await? <= CALLBACKS_PER_NUMBER,
+            && state
+                .store
+                .login_failures(&number_key(number), hour_ago)
+                .await?
+                < CALLBACKS_PER_NUMBER,
     )
+}
+
+/// Counts a callback request accepted for this number toward its hourly limit.
+pub(crate) async fn callback_accepted(
+    state: &AppState,
+    number: &PhoneNumber,
+    at: Millis,
+) -> Result<(), rapport_store::StoreError> {
+    state
+        .store
+        .record_login_failure(&[number_key(number)], at)
+        .await
 }
 
 /// `POST /widget/callbacks` (and its CORS preflight): public, answered to any origin, since
@@ -411,15 +434,9 @@ pub fn widget_routes() -> Router<AppState> {
                 .options(preflight)
                 .layer(DefaultBodyLimit::max(WIDGET_BODY_BYTES)),
         )
-        .layer(axum::middleware::map_response(allow_any_origin))
-}
-
-async fn allow_any_origin(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+        .layer(axum::middleware::map_response(
+            |response: Response| async move { crate::chat::with_cors(response) },
+        ))
 }
 
 async fn preflight() -> impl IntoResponse {
@@ -453,8 +470,37 @@ async fn widget_callback(
             Problem::bad_request("the request could not be read")
         }
     })?;
+    // Only a JSON body: a form or text/plain POST needs no preflight, so any page could send
+    // one unseen; a JSON one can only come from a fetch the browser checked first.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the request as application/json",
+        ));
+    }
     let input: WidgetCallbackInput = parse_json(&bytes)?;
     let at = now();
+    // The inbox's widget settings hold here as on `/widget/ws`: enabled, and embedded only by
+    // the sites it allows.
+    let inbox = state.store.inbox(input.inbox).await?;
+    let widget = state.store.chat_widget(inbox.id, at).await?;
+    if !widget.enabled {
+        return Err(Problem::not_found(
+            "this inbox takes no requests from the widget",
+        ));
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if !rapport_core::chat::origin_allowed(&widget.allowed_origins, origin) {
+        return Err(Problem::forbidden(
+            "this site may not send call-back requests to this inbox",
+        ));
+    }
     let number = PhoneNumber::parse("phone", &input.phone)?;
     let window = CallbackWindow::parse(
         &input.date,
@@ -486,14 +532,14 @@ async fn widget_callback(
                     name: input.name,
                     email: input.email,
                 },
-                phone: number.typed,
+                phone: number.typed.clone(),
                 window,
                 note: input.note.unwrap_or_default(),
                 origin: Channel::Chat,
             },
         )
         .await?;
-    let inbox = state.store.inbox(input.inbox).await?;
+    callback_accepted(&state, &number, at).await?;
     let human = crate::ui::portal::human_contact(&inbox, lang);
     Ok((
         StatusCode::CREATED,

@@ -189,8 +189,9 @@ fn inbox_param(q: &InboxQuery) -> Option<i64> {
     q.inbox.as_deref()?.trim().parse().ok()
 }
 
-/// Public, anonymous data read by pages on other sites (no cookies are sent with it).
-fn with_cors(mut response: Response) -> Response {
+/// Public, anonymous data read by pages on other sites (no cookies are sent with it): the
+/// widget's config here and `api::phone`'s `/widget/callbacks`.
+pub(crate) fn with_cors(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),

@@ -474,7 +474,7 @@ pub async fn portal_request(
     let request = NewCallbackRequest {
         inbox_id: inbox.id,
         requester: CallbackRequester::Known(session.customer.id),
-        phone: number.typed,
+        phone: number.typed.clone(),
         window,
         note: form.note.clone(),
         origin: Channel::Portal,
@@ -484,7 +484,10 @@ pub async fn portal_request(
         at,
     };
     match state.store.request_callback(ctx, request).await {
-        Ok(made) => Ok(Redirect::to(&format!("/portal/t/{}", made.ticket.id)).into_response()),
+        Ok(made) => {
+            crate::api::phone::callback_accepted(&state, &number, at).await?;
+            Ok(Redirect::to(&format!("/portal/t/{}", made.ticket.id)).into_response())
+        }
         Err(StoreError::Invalid(invalid)) => {
             refused(&state, &session, form, invalid.to_string()).await
         }

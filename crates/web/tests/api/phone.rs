@@ -20,6 +20,19 @@ pub(super) fn tomorrow() -> String {
     today.tomorrow().unwrap().to_string()
 }
 
+/// A callback window that is on now (opened ten minutes ago, ends in an hour): a call now
+/// keeps it.
+pub(super) fn window_on_now() -> rapport_core::phone::CallbackWindow {
+    let at = rapport_web::now();
+    rapport_core::phone::CallbackWindow::new(
+        rapport_core::Millis(at.0 - 10 * 60_000),
+        rapport_core::Millis(at.0 + 60 * 60_000),
+        "Europe/Berlin",
+        at,
+    )
+    .unwrap()
+}
+
 impl Server {
     async fn light_post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let (s, _, v) = self
@@ -104,7 +117,7 @@ async fn calls_over_http(store: Arc<dyn rapport_store::Store>) {
 }
 
 async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
-    let s = Server::start(store).await;
+    let s = Server::start(store.clone()).await;
     let (_, t) = s
         .post(
             "/api/v1/tickets",
@@ -169,18 +182,46 @@ async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(field(&p), "time_zone");
 
-    // Logging the outbound call keeps it and empties the queue.
-    let (status, _) = s
-        .post(
-            &format!("/api/v1/tickets/{id}/calls"),
+    // An outbound call now, long before tomorrow's window, does not keep it; one to the number
+    // in a window that is on now does.
+    let calls_path = format!("/api/v1/tickets/{id}/calls");
+    let log_outbound = || {
+        s.post(
+            &calls_path,
             json!({"direction": "outbound", "number": "+49 30 1234567", "outcome": "answered"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    };
+    assert_eq!(log_outbound().await.0, StatusCode::CREATED);
     let (_, queue) = s.get("/api/v1/callbacks").await;
-    assert_eq!(queue["items"], json!([]));
+    assert_eq!(queue["items"][0]["id"], cb["id"], "{queue}");
+    let at = rapport_web::now();
+    let on_now = window_on_now();
+    let now_cb = store
+        .schedule_callback(
+            rapport_store::Ctx {
+                actor: rapport_core::Actor::SYSTEM,
+                at,
+            },
+            id,
+            "030 1234567",
+            on_now,
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(log_outbound().await.0, StatusCode::CREATED);
+    let (_, queue) = s.get("/api/v1/callbacks").await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1, "{queue}");
+    assert_eq!(queue["items"][0]["id"], cb["id"], "{queue}");
     let (_, commitments) = s.get(&format!("/api/v1/tickets/{id}/commitments")).await;
-    assert_eq!(commitments["items"][0]["status"], "kept");
+    let kept: Vec<_> = commitments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "kept")
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(kept, [json!(now_cb.commitment_id)], "{commitments}");
 
     // Cancelling: a reason, once; unknown ones 404.
     let (_, second) = s.post(&path, body).await;
@@ -202,8 +243,96 @@ async fn callbacks_over_http(store: Arc<dyn rapport_store::Store>) {
     s.stop().await;
 }
 
+/// Sets inbox 1's chat widget on or off, and the sites allowed to embed it (one per line).
+async fn set_widget(store: &Arc<dyn rapport_store::Store>, enabled: bool, origins: &str) {
+    store
+        .update_chat_widget(
+            rapport_store::Ctx {
+                actor: rapport_core::Actor::SYSTEM,
+                at: rapport_web::now(),
+            },
+            1,
+            rapport_store::ChatWidgetPatch {
+                enabled: Some(enabled),
+                allowed_origins: Some(origins.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn widget_request(phone: &str) -> Value {
+    json!({"inbox": 1, "name": "Vera Visitor", "phone": phone, "date": tomorrow(),
+        "window_start": "09:30", "window_end": "11:00", "time_zone": "Europe/London"})
+}
+
+/// `/widget/callbacks` honours the inbox's widget like `/widget/ws`: off means 404, a site
+/// not allowed gets a 403, and only JSON is taken (a form POST needs no preflight).
+async fn widget_callbacks_follow_the_widget_settings(store: Arc<dyn rapport_store::Store>) {
+    let s = Server::start(store.clone()).await;
+    let url = format!("{}/widget/callbacks", s.base);
+    let post = |origin: Option<&'static str>, body: Value| {
+        let mut request = s.client.post(&url).json(&body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let queue_len = || async {
+        let (_, queue) = s.get("/api/v1/callbacks").await;
+        queue["items"].as_array().map_or(0, Vec::len)
+    };
+
+    set_widget(&store, false, "").await;
+    let off = post(
+        Some("https://shop.example"),
+        widget_request("+44 20 7946 0100"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(off.status(), StatusCode::NOT_FOUND);
+    let p: Value = off.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("widget"), "{p}");
+
+    set_widget(&store, true, "https://shop.example").await;
+    for origin in [Some("https://evil.example"), None] {
+        let refused = post(origin, widget_request("+44 20 7946 0101"))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    // A cross-site form or text/plain POST (no preflight) is refused before anything else.
+    let plain = s
+        .client
+        .post(&url)
+        .header("origin", "https://shop.example")
+        .header("content-type", "text/plain")
+        .body(widget_request("+44 20 7946 0102").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(queue_len().await, 0, "nothing refused was filed");
+
+    let allowed = post(
+        Some("https://shop.example/"),
+        widget_request("+44 20 7946 0103"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(allowed.status(), StatusCode::CREATED);
+    assert_eq!(queue_len().await, 1);
+    s.stop().await;
+}
+
 async fn widget_callbacks_are_public_and_limited(store: Arc<dyn rapport_store::Store>) {
     let s = Server::start(store.clone()).await;
+    set_widget(&store, true, "").await;
     let (_, _, inbox) = s
         .call(
             Method::PATCH,
@@ -321,6 +450,21 @@ async fn widget_callbacks_are_public_and_limited(store: Arc<dyn rapport_store::S
         .unwrap();
     assert_eq!(p["status"], 422, "{p}");
 
+    // Refused requests do not count toward a number's limit: three with the number but no
+    // name leave it open to the request that follows.
+    for _ in 0..3 {
+        let mut nameless = request.clone();
+        nameless["phone"] = json!("+44 20 7946 0099");
+        nameless["name"] = json!(" ");
+        assert_eq!(
+            post(nameless).await.unwrap().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let mut victim = request.clone();
+    victim["phone"] = json!("+44 20 7946 0099");
+    assert_eq!(post(victim).await.unwrap().status(), StatusCode::CREATED);
+
     // One number: three requests an hour.
     let mut last = StatusCode::OK;
     for _ in 0..3 {
@@ -350,4 +494,5 @@ rapport_store::on_both_backends!(
     calls_over_http,
     callbacks_over_http,
     widget_callbacks_are_public_and_limited,
+    widget_callbacks_follow_the_widget_settings,
 );

@@ -137,7 +137,19 @@ async fn agents_log_calls_and_work_the_callback_queue(store: Arc<dyn rapport_sto
     let overdue = ann.get("/callbacks?filter=overdue").await;
     assert!(overdue.body.contains("id=\"callbacks-empty\""));
 
-    // "Log call" from the queue keeps it: back to the queue, which is empty now.
+    // "Log call" from the queue keeps the callback whose window is on now, not tomorrow's:
+    // back to the queue, which still lists tomorrow's.
+    let now_window = super::phone::window_on_now();
+    store
+        .schedule_callback(
+            ctx(Actor::SYSTEM),
+            desk.normal,
+            "+49 30 1234567",
+            now_window,
+            "",
+        )
+        .await
+        .unwrap();
     let logged = ann
         .post(
             &format!("/t/{}/calls", desk.normal),
@@ -155,13 +167,20 @@ async fn agents_log_calls_and_work_the_callback_queue(store: Arc<dyn rapport_sto
     assert_eq!(logged.location(), "/callbacks");
     let queue = ann.get("/callbacks").await;
     assert!(
-        queue.body.contains("id=\"callbacks-empty\""),
+        queue.body.contains(&esc("10:00–12:00 (Europe/Berlin)")),
         "{}",
         queue.body
     );
     assert_eq!(
-        store.callbacks(desk.normal).await.unwrap()[0].status,
-        CallbackStatus::Done
+        store
+            .callbacks(desk.normal)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.status)
+            .collect::<Vec<_>>(),
+        [CallbackStatus::Scheduled, CallbackStatus::Done],
+        "a call long before tomorrow's window does not keep it"
     );
 
     // A ticket from a call: the number finds Carla.
