@@ -386,6 +386,18 @@ impl Connection {
             ));
             return;
         }
+        // Checked here, not only when a message is stored: the name also travels in presence
+        // notes to the ticket page (and to other nodes, whose notifications are size-limited).
+        let name = match hello.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => match rapport_core::contact::validate_name("name", n) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.errors += 1;
+                    return out.push(error("invalid", &e.to_string(), None));
+                }
+            },
+            _ => None,
+        };
         let store = self.state.store.clone();
         let secret = match self.state.chat.secret(store.as_ref()).await {
             Ok(s) => s.to_vec(),
@@ -468,7 +480,7 @@ impl Connection {
         );
         self.session = Some(Session {
             visitor,
-            name: hello.name.clone().filter(|n| !n.trim().is_empty()),
+            name,
             email: email.or_else(|| conversation.as_ref().and_then(|c| c.contact_email.clone())),
             conversation: conversation.as_ref().map(|c| c.ticket_id),
         });

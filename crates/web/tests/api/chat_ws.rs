@@ -305,6 +305,15 @@ async fn bad_frames_get_errors_and_change_nothing(store: Arc<dyn Store>) {
     let mut ws = Ws::open(&s, inbox, None).await.unwrap();
     ws.send(message("x", "too early")).await;
     assert_eq!(ws.next().await["code"], "hello_first");
+    // A name of a page's length is refused at hello (it would travel in presence notes).
+    ws.send(json!({"type": "hello", "token": null, "after": 0, "name": "N".repeat(300)}))
+        .await;
+    let refused = ws.next().await;
+    assert_eq!(refused["code"], "invalid", "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap_or("").contains("name"),
+        "{refused}"
+    );
     ws.send(json!({"type": "hello", "token": null, "after": 0, "email": "ann@example.com"}))
         .await;
     ws.next_of("welcome").await;
