@@ -228,6 +228,9 @@ pub trait Store: Send + Sync {
     async fn count_tickets(&self, filters: &[TicketFilter], cap: u32) -> Result<Vec<i64>>;
     /// Events with ids above `after`, oldest first.
     async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The events with these ids that are committed now, in id order (at most 1,000 ids):
+    /// how a follower finds ids it skipped over because their transaction committed late.
+    async fn events_with_ids(&self, ids: Vec<i64>) -> Result<Vec<Event>>;
     /// Changes an agent's role and whether they may sign in (a deactivated agent's sessions
     /// and tokens stop working at once).
     async fn update_agent(&self, ctx: Ctx, id: i64, role: Role, active: bool) -> Result<Agent>;

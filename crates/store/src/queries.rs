@@ -2393,6 +2393,12 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn events_with_ids(&self, mut ids: Vec<i64>) -> Result<Vec<Event>> {
+        ids.truncate(1_000);
+        self.read(move |c| Box::pin(async move { web::events_with_ids(c, &ids).await }))
+            .await
+    }
+
     async fn update_agent(&self, ctx: Ctx, id: i64, role: Role, active: bool) -> Result<Agent> {
         self.write(move |c| Box::pin(web::update_agent(c, ctx, id, role, active)))
             .await

@@ -1414,7 +1414,26 @@ async fn tickets_for_a_known_customer_without_an_address(store: S) {
     );
 }
 
+/// A follower looks up ids it skipped over in one read: only committed ones come back.
+async fn events_are_found_by_id(store: S) {
+    store
+        .create_ticket(ctx(T0), new_ticket("One", "one@example.com"), None)
+        .await
+        .unwrap();
+    let all = store.events_since(0, 100).await.unwrap();
+    assert!(all.len() >= 2, "{all:?}");
+    let wanted = vec![all[1].id, 999_999, all[0].id];
+    let found = store.events_with_ids(wanted).await.unwrap();
+    assert_eq!(
+        found.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[0].id, all[1].id]
+    );
+    assert_eq!(found[1].kind, all[1].kind);
+    assert!(store.events_with_ids(vec![]).await.unwrap().is_empty());
+}
+
 rapport_store::on_both_backends!(
+    events_are_found_by_id,
     tickets_for_a_known_customer_without_an_address,
     views_of_several_statuses_page_and_focus_picks_the_most_urgent,
     search_filters_phrases_and_exclusions,

@@ -208,6 +208,20 @@ pub(super) async fn events_since(c: &mut dyn Conn, after: i64, limit: i64) -> Re
     .collect()
 }
 
+/// The events with these ids that exist (committed) now, in id order.
+pub(super) async fn events_with_ids(c: &mut dyn Conn, ids: &[i64]) -> Result<Vec<Event>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlBuilder::new(
+        "SELECT id, ticket_id, kind, actor_kind, actor_id, subject_type, subject_id, data, created_at \
+         FROM events WHERE id IN (",
+    );
+    q.bind_list(ids.iter().copied()).push(") ORDER BY id");
+    let (sql, params) = q.parts();
+    c.query(sql, params).await?.iter().map(event_from).collect()
+}
+
 /// The newest event id on a ticket: a reply form carries it to tell whether what the agent
 /// saw is still current when they send.
 pub(super) async fn last_ticket_event(c: &mut dyn Conn, ticket_id: i64) -> Result<i64> {
