@@ -599,27 +599,50 @@ pub(super) async fn queue(
     agent_id: i64,
     limit: i64,
 ) -> Result<Vec<ChatQueueEntry>> {
+    // Waiting conversations (no answer yet, or nobody owns them) first, oldest first; the
+    // agent's own after them — ordered before the limit, so waiting ones are never cut off.
     let rows = c
         .query(
-            "SELECT cc.ticket_id, cc.visitor_name, t.first_reply_at, t.assignee_id, \
+            "SELECT cc.ticket_id, cc.visitor_name, \
+             CASE WHEN t.first_reply_at IS NULL OR t.assignee_id IS NULL THEN 0 ELSE 1 END AS answered, \
              (SELECT max(m.created_at) FROM messages m WHERE m.ticket_id = cc.ticket_id AND m.kind = 'customer') \
              FROM chat_conversations cc JOIN tickets t ON t.id = cc.ticket_id \
              WHERE t.status IN ('new', 'open') AND (t.assignee_id IS NULL OR t.assignee_id = $1 OR t.first_reply_at IS NULL) \
-             ORDER BY t.created_at, t.id LIMIT $2",
+             ORDER BY answered, t.created_at, t.id LIMIT $2",
             params![agent_id, limit],
         )
         .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The tickets in one read, not one each.
+    let mut q = SqlBuilder::new(TICKET_SELECT);
+    q.push(" WHERE t.id IN (")
+        .bind_list(
+            rows.iter()
+                .map(|r| r.int(0))
+                .collect::<Result<Vec<i64>>>()?,
+        )
+        .push(")");
+    let (sql, params) = q.parts();
+    let ticket_rows = c.query(sql, params).await?;
+    let mut tickets: HashMap<i64, Ticket> = complete_tickets(c, ticket_rows)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
     let mut entries = Vec::with_capacity(rows.len());
     for r in &rows {
-        let ticket = load_ticket(c, r.int(0)?).await?;
+        let id = r.int(0)?;
+        let ticket = tickets
+            .remove(&id)
+            .ok_or_else(|| StoreError::not_found("ticket", TicketRef(id)))?;
         entries.push(ChatQueueEntry {
             visitor_name: r.text(1)?,
-            waiting: r.opt_int(2)?.is_none() || r.opt_int(3)?.is_none(),
-            last_visitor_message_at: Millis(r.opt_int(4)?.unwrap_or(ticket.created_at.0)),
+            waiting: r.int(2)? == 0,
+            last_visitor_message_at: Millis(r.opt_int(3)?.unwrap_or(ticket.created_at.0)),
             ticket,
         });
     }
-    // Waiting conversations first, oldest first; the agent's own after them.
-    entries.sort_by_key(|e| (!e.waiting, e.ticket.created_at.0, e.ticket.id));
     Ok(entries)
 }

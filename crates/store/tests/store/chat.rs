@@ -574,7 +574,54 @@ async fn widget_settings_are_checked(store: S) {
     ));
 }
 
+/// The chat queue: conversations nobody answered first (oldest first), then the agent's own.
+async fn the_queue_puts_waiting_chats_first(store: S) {
+    let inbox = inbox(&store).await;
+    let sam = agent(&store, "sam@example.com", Role::Agent).await;
+    let mut tickets = Vec::new();
+    for (i, who) in ["visitor-a", "visitor-b", "visitor-c"].iter().enumerate() {
+        let posted = store
+            .post_chat_message(
+                ctx(T0 + i as i64),
+                post(&visitor(&inbox, who), "first", "Hello?"),
+            )
+            .await
+            .unwrap();
+        tickets.push(posted.conversation.ticket_id);
+    }
+    // Sam takes and answers the oldest one.
+    let take = TicketPatch {
+        assignee_id: Some(Some(sam.id)),
+        ..TicketPatch::default()
+    };
+    store
+        .update_ticket(agent_ctx(sam.id, T0 + 10), tickets[0], take)
+        .await
+        .unwrap();
+    let answer = NewMessage {
+        kind: MessageKind::Reply,
+        channel: Channel::Chat,
+        body: "Hi, Sam here.".into(),
+        send_email: false,
+        attachments: vec![],
+    };
+    store
+        .add_message(agent_ctx(sam.id, T0 + 11), tickets[0], answer, None)
+        .await
+        .unwrap();
+    let queue = store.chat_queue(sam.id).await.unwrap();
+    assert_eq!(
+        queue
+            .iter()
+            .map(|e| (e.ticket.id, e.waiting))
+            .collect::<Vec<_>>(),
+        [(tickets[1], true), (tickets[2], true), (tickets[0], false)]
+    );
+    assert_eq!(queue[0].ticket.subject, queue[1].ticket.subject);
+}
+
 rapport_store::on_both_backends!(
+    the_queue_puts_waiting_chats_first,
     conversations_are_chat_tickets_and_messages_are_stored_once,
     racing_copies_of_a_frame_store_one_message,
     visitors_read_only_their_own_public_messages,
