@@ -973,6 +973,62 @@ fn backup_on_postgresql_says_how_to_use_pg_dump_without_the_password() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A benchmark run of the binary in `dir` (off the test's runtime: it takes seconds).
+async fn bench(dir: &Path, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(&args)
+            .current_dir(&dir)
+            .env("RAPPORT_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// `bench chat` must keep working: a small crowd of visitors on SQLite, every reply delivered.
+#[tokio::test]
+async fn bench_chat_delivers_every_reply() {
+    let dir = TestDb::temp_dir();
+    let args = [
+        "bench",
+        "chat",
+        "--visitors",
+        "40",
+        "--seconds",
+        "1",
+        "--replies-per-second",
+        "20",
+        "--messages-per-second",
+        "10",
+    ];
+    let out = bench(&dir, &args).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("arrival: 40 conversations started"),
+        "{stdout}"
+    );
+    let replies = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("agent replies: "))
+        .unwrap_or_else(|| panic!("no replies line in:\n{stdout}"));
+    let sent: u32 = replies.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(sent > 0, "{stdout}");
+    assert!(
+        replies.contains(&format!("{sent} delivered")),
+        "every reply reaches its visitor: {stdout}"
+    );
+    assert!(
+        stdout.contains("errors 0, unexpected frames 0, duplicate deliveries 0"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The benchmark is not a test, but it must keep working: a one-second run prints its figures.
 #[tokio::test]
 async fn bench_create_runs_and_reports() {
@@ -984,19 +1040,7 @@ async fn bench_create_runs_and_reports() {
         reachable.finish().await;
         args.extend(["--postgres", admin.as_str()]);
     }
-    let out = tokio::task::spawn_blocking({
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        move || {
-            Command::new(BIN)
-                .args(&args)
-                .current_dir(&dir)
-                .env("RAPPORT_LOG", "warn")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let out = bench(&dir, &args).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     for figure in [
@@ -1021,20 +1065,19 @@ async fn bench_cluster_reports_no_errors_or_duplicates() {
     reachable.finish().await;
     let admin = rapport_store::testing::postgres_admin_url();
     let dir = TestDb::temp_dir();
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            Command::new(BIN)
-                .args(["bench", "cluster", "--nodes", "2", "--seconds", "2"])
-                .args(["--concurrency", "4", "--postgres", &admin])
-                .current_dir(&dir)
-                .env("RAPPORT_LOG", "warn")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let args = [
+        "bench",
+        "cluster",
+        "--nodes",
+        "2",
+        "--seconds",
+        "2",
+        "--concurrency",
+        "4",
+        "--postgres",
+        &admin,
+    ];
+    let out = bench(&dir, &args).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     // The first number after a label, once per phase.
