@@ -415,16 +415,14 @@ async fn deliver_messages(store: &Arc<dyn Store>, hub: &Arc<ChatHub>, changed: &
             }
         };
         let mut by_conversation: HashMap<i64, Vec<Outbound>> = HashMap::new();
-        let mut last: HashMap<i64, i64> = HashMap::new();
         for m in &messages {
             by_conversation
                 .entry(m.ticket_id)
                 .or_default()
                 .push(message_frame(m));
-            last.insert(m.ticket_id, m.seq);
         }
         for (ticket_id, frames) in by_conversation {
-            hub.send(ticket_id, &frames, last.get(&ticket_id).copied());
+            hub.send(ticket_id, &frames, frames.last().and_then(|f| f.seq));
         }
     }
 }

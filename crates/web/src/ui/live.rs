@@ -336,10 +336,9 @@ async fn follow_events(
         // Ids skipped over may still commit; look for all of them in one read, every few
         // pauses rather than at every commit. (One read per id every 200 ms left a reply that
         // committed late up to 200 ms behind: a chat visitor's p99 on PostgreSQL.)
-        let gaps = cursor.gaps();
-        if !gaps.is_empty() && gaps_checked.elapsed() >= GAP_CHECK_EVERY {
+        if gaps_checked.elapsed() >= GAP_CHECK_EVERY && cursor.has_gaps() {
             gaps_checked = tokio::time::Instant::now();
-            if let Ok(events) = store.events_with_ids(gaps).await {
+            if let Ok(events) = store.events_with_ids(cursor.gaps()).await {
                 fresh.extend(cursor.accept(events, now().0));
             }
         }
@@ -410,6 +409,10 @@ impl EventCursor {
 
     fn gaps(&self) -> Vec<i64> {
         self.gaps.keys().copied().collect()
+    }
+
+    fn has_gaps(&self) -> bool {
+        !self.gaps.is_empty()
     }
 }
 
